@@ -1,0 +1,50 @@
+/**
+ * Contracts of the cache folder: tile storage backends and locks. A new backend is one file in
+ * `cache/storage/` implementing `TileStorage`; the shared conformance suite in
+ * `test/conformance/tile-storage.ts` must pass for it.
+ */
+import type { TileCoord } from '../grid/types.js';
+
+/** A tile as it comes out of storage. */
+export interface StoredTile {
+  readonly data: Buffer;
+  /** Modification time, ms since the epoch (file mtime for the file cache). */
+  readonly mtime: number;
+}
+
+/**
+ * Where tiles live. Writes are atomic: a reader never sees half a tile and a crash leaves no
+ * corrupt tile (temp file + rename for files). Coordinates are the grid's internal x/y/z.
+ */
+export interface TileStorage {
+  /** Identifies the cache for lock names (MapProxy: md5 of the cache dir for the file cache). */
+  readonly lockCacheId: string;
+  /** The tile's bytes and mtime, or null when it is not stored. */
+  load(coord: TileCoord): Promise<StoredTile | null>;
+  /** The mtime (ms) of a stored tile, or null; never reads the body. */
+  timestamp(coord: TileCoord): Promise<number | null>;
+  isCached(coord: TileCoord): Promise<boolean>;
+  /** Store one tile atomically. */
+  store(coord: TileCoord, data: Buffer): Promise<void>;
+  /** Store several tiles (one meta tile); each write atomic. */
+  storeMany(tiles: ReadonlyArray<{ coord: TileCoord; data: Buffer }>): Promise<void>;
+  /** Remove a tile; resolves true when something was removed. */
+  remove(coord: TileCoord): Promise<boolean>;
+  /** The directory holding one level, for level cleanup (null when the layout has none). */
+  levelLocation?(level: number): string | null;
+}
+
+/** A held lock; `release` is idempotent. */
+export interface LockHandle {
+  release(): Promise<void>;
+}
+
+/** Options of a file lock. */
+export interface LockOptions {
+  /** How long to wait for the lock before LockTimeoutError (ms). MapProxy: http.client_timeout. */
+  readonly timeoutMs: number;
+  /** A lock whose holder stopped refreshing it for this long is taken over (ms). */
+  readonly staleMs: number;
+  /** Poll interval while waiting (ms). */
+  readonly pollMs?: number;
+}

@@ -1,0 +1,95 @@
+/**
+ * Contracts between the app router and the services, and between services and the tile layers
+ * they serve. A service parses and validates a request and answers a `ServiceResponse`; the app
+ * writes it (CORS, Vary, cache headers, 304s) so every service gets the same HTTP behaviour.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Bbox, TileCoord, TileGrid } from '../grid/types.js';
+
+/** KVP parameters with case-insensitive names (OGC); values keep their case. */
+export interface QueryParams {
+  get(name: string): string | undefined;
+  has(name: string): boolean;
+  /** Names as sent, for pass-through of unknown parameters (dimensions). */
+  keys(): string[];
+}
+
+/** A request as a service sees it, after proxy headers were applied. */
+export interface ServiceRequest {
+  readonly method: string;
+  /** Path below the script name, percent-decoded, starting with `/` (`/tms/1.0.0/world/EPSG3857/0/0/0.png`). */
+  readonly path: string;
+  readonly query: QueryParams;
+  readonly headers: IncomingHttpHeaders;
+  /** `scheme://host` + script name, no trailing slash: the prefix of every URL in capabilities. */
+  readonly baseUrl: string;
+}
+
+/** HTTP caching of a tile answer (REFERENCE.md §2.10). */
+export interface TileCacheInfo {
+  /** Tile timestamp, ms since the epoch. */
+  readonly mtime: number;
+  /** Size in bytes (ETag input). */
+  readonly size: number;
+  /** max-age in seconds (globals.tiles.expires_hours · 3600). */
+  readonly maxAge: number;
+}
+
+/** What a service answers; the app turns it into HTTP. */
+export interface ServiceResponse {
+  readonly status: number;
+  readonly contentType?: string;
+  readonly body: Buffer | string;
+  readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * `TileCacheInfo`: a cacheable tile (Last-Modified, ETag, Cache-Control; 304 on a matching
+   * conditional request). `'no-cache'`: errors and non-cacheable results (Cache-Control: no-cache,
+   * no-store; Pragma; Expires: -1). Undefined: no caching headers.
+   */
+  readonly cache?: TileCacheInfo | 'no-cache';
+}
+
+/** A service mounted by the router. */
+export interface Service {
+  readonly name: string;
+  /** Answer a request routed to this service (null: not mine, the router answers 404). */
+  handle(req: ServiceRequest): Promise<ServiceResponse | null>;
+}
+
+/** A tile as a tile service gets it from a layer. */
+export interface TileResult {
+  readonly data: Buffer;
+  readonly mime: string;
+  /** ms since the epoch: the stored tile's mtime, or the creation time of a fresh tile. */
+  readonly mtime: number;
+  /** False for on_error substitutes and other answers that must not be cached by clients. */
+  readonly cacheable: boolean;
+}
+
+/** Layer metadata used in capabilities. */
+export interface LayerMetadata {
+  readonly abstract?: string;
+  readonly keywords?: readonly string[];
+}
+
+/**
+ * One (layer, grid) pair offered by TMS, /tiles, WMTS and KML. Built from the config by
+ * `config/build.ts`: a layer with exactly one cache among its sources, or with `tile_sources`.
+ */
+export interface TileLayer {
+  /** Layer name as in the config. */
+  readonly name: string;
+  readonly title: string;
+  readonly md: LayerMetadata;
+  readonly grid: TileGrid;
+  /** MIME type of the tiles (`image/png`), or `mixed`. */
+  readonly format: string;
+  /** File extension used in URLs (`png`, `jpeg`; `png` for mixed, MapProxy serves mixed as its real type). */
+  readonly extension: string;
+  /** The layer's extent in the grid's SRS. */
+  readonly bbox: Bbox;
+  /** The layer's extent in EPSG:4326, lon/lat order. */
+  readonly wgs84Bbox: Bbox;
+  /** Fetch (or create) a tile; `coord` is the grid's internal numbering. Rejects with MapProxyError. */
+  getTile(coord: TileCoord): Promise<TileResult>;
+}
