@@ -76,8 +76,22 @@ export interface TileGrid {
   limitTile(coord: TileCoord): TileCoord | null;
   /** Level for a request resolution (stretch_factor, threshold_res; §2.4). */
   closestLevel(res: number): number;
-  /** Tiles needed to render `bbox` at `size` pixels (in this grid's SRS); throws when the request is too coarse. */
-  affectedTiles(bbox: Bbox, size: Size): AffectedTiles;
+  /**
+   * Tiles needed to render `bbox` at `size` pixels (in this grid's SRS, or in `reqSrs` when given);
+   * throws when the request is too coarse or misses the grid.
+   */
+  affectedTiles(bbox: Bbox, size: Size, reqSrs?: Srs): AffectedTiles;
+  /**
+   * The request bbox in grid units and the level serving it (MapProxy's get_affected_bbox_and_level);
+   * throws GridRequestError (`no-intersection`, `too-coarse`) where MapProxy answers blank.
+   */
+  affectedBboxAndLevel(bbox: Bbox, size: Size, reqSrs?: Srs): { bbox: Bbox; level: number };
+  /** The tile containing the point `(x, y)` at `level`, in this grid's numbering (may lie outside the grid). */
+  pointToTile(x: number, y: number, level: number): TileCoord;
+  /** Union of the bboxes of the first and last of `coords` (all on one level). */
+  tilesBbox(coords: readonly TileCoord[]): Bbox;
+  /** Tile (0, 0) of `level` counted from `origin`, in this grid's numbering (WMTS TopLeftCorner uses 'ul'). */
+  originTile(level: number, origin: Origin): TileCoord;
   /** Tiles of one level that intersect `bbox` (shrunk by res/10 per side, as MapProxy does). */
   affectedLevelTiles(bbox: Bbox, level: number): AffectedTiles;
   /** `y' = rows(z) - 1 - y`. */
@@ -101,6 +115,15 @@ export interface MetaTilePart {
 export interface MetaTile {
   /** The tile that names the meta tile (its lock key): `(⌊x/mx⌋·mx, ⌊y/my⌋·my, z)`. */
   readonly main: TileCoord;
+  /**
+   * The first in-grid tile of `parts` (top-left): MapProxy's `main_tile_coord`, which names the
+   * meta tile's lock file (`<id>-<x>-<y>-<z>.lck`). On `ll` grids it differs from `main`.
+   */
+  readonly lockCoord: TileCoord;
+  /** `[columns, rows]` of tiles in this meta tile, out-of-grid ones included. */
+  readonly gridSize: Size;
+  /** Buffer in pixels actually added on each side `[left, bottom, right, top]` (shrunk at the grid edge). */
+  readonly buffers: readonly [number, number, number, number];
   /** The request bbox including the buffer, clamped to the grid bbox. */
   readonly bbox: Bbox;
   /** Pixel size of the request. */
@@ -119,4 +142,6 @@ export interface MetaGrid {
   metaTile(coord: TileCoord): MetaTile;
   /** The smallest meta request covering exactly `coords` (plus buffer): minimize_meta_requests. */
   minimalMetaTile(coords: readonly TileCoord[]): MetaTile;
+  /** Main tiles of the meta tiles of one level that intersect `bbox`, rows from the top (seeding). */
+  affectedLevelTiles(bbox: Bbox, level: number): AffectedTiles;
 }
