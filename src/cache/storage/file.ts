@@ -1,0 +1,330 @@
+/**
+ * The file cache (`cache.type: file`, MapProxy's default): one file per tile under a cache root,
+ * in one of the directory layouts of `layouts.ts`. Writes go to a temp file in the tile's own
+ * directory and are renamed into place, so a reader never sees half a tile and a crash never
+ * leaves a partial tile under its final name. Optionally stores single-colour tiles once and links
+ * them (`link_single_color_images`). REFERENCE.md §1.4, §2.6.
+ */
+import { createHash } from 'node:crypto';
+import { chmod, link, lstat, mkdir, open, rename, stat, symlink, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { ConfigError } from '../../errors.js';
+import type { TileCoord } from '../../grid/types.js';
+import type { StoredTile, TileStorage } from '../types.js';
+import { type Dimensions, type FileLayout, isFileLayout, levelLocation, tilePath } from './layouts.js';
+import { isMissing, tempSuffix } from './temp-files.js';
+
+export { cleanTempFiles } from './temp-files.js';
+
+/** How single-colour tiles are linked to their one stored copy. */
+export type SingleColorLinking = false | 'symlink' | 'hardlink';
+
+/** Options of a file cache. */
+export interface FileTileStorageOptions {
+  /** Absolute cache root (`cache_dir`). Its exact string is hashed for `lockCacheId`. */
+  readonly directory: string;
+  /** Directory layout; `tc` by default. */
+  readonly layout?: FileLayout;
+  /** File extension without dot (`png`, `jpeg`, `mixed`). */
+  readonly extension: string;
+  /** Mode of new tile files (`file_permissions`), applied exactly, whatever the umask. */
+  readonly fileMode?: number;
+  /** Mode of new directories (`directory_permissions`), applied exactly, whatever the umask. */
+  readonly dirMode?: number;
+  /** `link_single_color_images`: `true` in the config means `symlink`. */
+  readonly linkSingleColor?: SingleColorLinking;
+  /** Where the single-colour originals live; MapProxy: `<cache_dir>/single_color_tiles`. */
+  readonly singleColorDir?: string;
+  /** Dimension values of every tile of this storage (a sub-path before the level, §2.6). */
+  readonly dimensions?: Dimensions;
+}
+
+/** A storage that can store a single-colour tile as a link to one shared file. */
+export interface SingleColorStorage {
+  readonly linkSingleColor: SingleColorLinking;
+  storeSingleColor(coord: TileCoord, data: Buffer, color: readonly number[]): Promise<void>;
+}
+
+/** True when `storage` links single-colour tiles (the TileManager then checks tiles for one colour). */
+export function linksSingleColor(storage: TileStorage): storage is TileStorage & SingleColorStorage {
+  const s = storage as Partial<SingleColorStorage>;
+  return typeof s.storeSingleColor === 'function' && s.linkSingleColor !== false && s.linkSingleColor !== undefined;
+}
+
+/**
+ * Parses MapProxy's octal permission strings (`file_permissions: '640'`) into a mode.
+ *
+ * @param yamlPath where the value was found, for the error message
+ * @throws ConfigError when the text is not 1–4 octal digits
+ */
+export function parseOctalMode(text: unknown, yamlPath: string): number {
+  const s = typeof text === 'number' ? String(text) : text;
+  if (typeof s !== 'string' || !/^[0-7]{1,4}$/.test(s)) {
+    throw new ConfigError([{ path: yamlPath, message: `expected an octal permission string like '644', got ${JSON.stringify(text)}` }]);
+  }
+  return parseInt(s, 8);
+}
+
+function checkMode(name: string, mode: number | undefined): void {
+  if (mode !== undefined && !(Number.isInteger(mode) && mode >= 0 && mode <= 0o7777)) {
+    throw new RangeError(`${name} must be a file mode between 0 and 0o7777, got ${mode}`);
+  }
+}
+
+/** MapProxy's `write_atomic` creates tiles with 0664 (minus the umask) when no mode is configured. */
+const DEFAULT_FILE_MODE = 0o664;
+
+/** File-per-tile storage in MapProxy's directory layouts. */
+export class FileTileStorage implements TileStorage, SingleColorStorage {
+  readonly lockCacheId: string;
+  readonly directory: string;
+  readonly layout: FileLayout;
+  readonly extension: string;
+  readonly linkSingleColor: SingleColorLinking;
+  readonly #root: string;
+  readonly #fileMode: number | undefined;
+  readonly #dirMode: number | undefined;
+  readonly #singleColorDir: string;
+  readonly #dimensions: Dimensions | undefined;
+
+  /** @throws RangeError for a relative directory, unknown layout, bad extension or mode. */
+  constructor(opts: FileTileStorageOptions) {
+    if (typeof opts.directory !== 'string' || !path.isAbsolute(opts.directory)) {
+      throw new RangeError(`cache directory must be an absolute path, got ${JSON.stringify(opts.directory)}`);
+    }
+    const layout = opts.layout ?? 'tc';
+    if (!isFileLayout(layout)) throw new RangeError(`unknown directory_layout ${JSON.stringify(layout)}`);
+    if (!/^[A-Za-z0-9_-]+$/.test(opts.extension)) {
+      throw new RangeError(`invalid tile file extension ${JSON.stringify(opts.extension)}`);
+    }
+    checkMode('fileMode', opts.fileMode);
+    checkMode('dirMode', opts.dirMode);
+    const linking = opts.linkSingleColor ?? false;
+    if (linking !== false && linking !== 'symlink' && linking !== 'hardlink') {
+      throw new RangeError(`linkSingleColor must be false, 'symlink' or 'hardlink', got ${JSON.stringify(linking)}`);
+    }
+    // MapProxy: lock_cache_id = md5(cache_dir), of the string as configured.
+    this.lockCacheId = createHash('md5').update(opts.directory, 'utf8').digest('hex');
+    this.directory = opts.directory;
+    this.#root = path.resolve(opts.directory);
+    this.layout = layout;
+    this.extension = opts.extension;
+    this.linkSingleColor = linking;
+    this.#fileMode = opts.fileMode;
+    this.#dirMode = opts.dirMode;
+    this.#singleColorDir = opts.singleColorDir ?? path.join(this.#root, 'single_color_tiles');
+    if (!path.isAbsolute(this.#singleColorDir)) {
+      throw new RangeError(`singleColorDir must be an absolute path, got ${JSON.stringify(opts.singleColorDir)}`);
+    }
+    this.#dimensions = opts.dimensions;
+    // Fail at construction, not on the first request, for dimensions the layout cannot hold.
+    tilePath(layout, [0, 0, 0], opts.extension, opts.dimensions);
+  }
+
+  /** The absolute file name of a tile. */
+  tileLocation(coord: TileCoord): string {
+    return this.#root + path.sep + tilePath(this.layout, coord, this.extension, this.#dimensions);
+  }
+
+  /** The absolute file name of the shared copy of a single-colour tile (`fe0004.png`, `ffffff00.png`). */
+  singleColorLocation(color: readonly number[]): string {
+    if (!(color.length === 3 || color.length === 4) || !color.every((v) => Number.isInteger(v) && v >= 0 && v <= 255)) {
+      throw new RangeError(`a single colour is 3 or 4 integers 0-255, got [${color.join(', ')}]`);
+    }
+    // MapProxy: '%02x' per channel, RGB or RGBA as the image mode has them.
+    const name = color.map((v) => v.toString(16).padStart(2, '0')).join('');
+    return path.join(this.#singleColorDir, `${name}.${this.extension}`);
+  }
+
+  /** One open, fstat and read; a missing or zero-byte file is no tile. */
+  async load(coord: TileCoord): Promise<StoredTile | null> {
+    const loc = this.tileLocation(coord);
+    let fh;
+    try {
+      fh = await open(loc, 'r');
+    } catch (err) {
+      if (isMissing(err)) return null;
+      throw err;
+    }
+    try {
+      const st = await fh.stat();
+      if (st.size === 0) return null;
+      const buf = Buffer.allocUnsafe(st.size);
+      let off = 0;
+      // Tiles are replaced by rename, never rewritten in place, so the open inode keeps its size.
+      while (off < buf.length) {
+        const { bytesRead } = await fh.read(buf, off, buf.length - off, off);
+        if (bytesRead === 0) break;
+        off += bytesRead;
+      }
+      if (off === 0) return null;
+      const data = off === buf.length ? buf : buf.subarray(0, off);
+      let mtime = st.mtimeMs;
+      if (this.linkSingleColor === 'symlink') mtime = (await this.#linkMtime(loc)) ?? mtime;
+      return { data, mtime };
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** MapProxy takes a tile's timestamp from lstat: a symlinked tile is as old as its link. */
+  async #linkMtime(loc: string): Promise<number | null> {
+    try {
+      return (await lstat(loc)).mtimeMs;
+    } catch (err) {
+      if (isMissing(err)) return null;
+      throw err;
+    }
+  }
+
+  /** The tile's mtime (of the link itself for a symlink, as MapProxy's lstat), without reading it. */
+  async timestamp(coord: TileCoord): Promise<number | null> {
+    const loc = this.tileLocation(coord);
+    try {
+      const l = await lstat(loc);
+      if (l.isSymbolicLink()) {
+        const target = await stat(loc);
+        return target.isFile() && target.size > 0 ? l.mtimeMs : null;
+      }
+      return l.isFile() && l.size > 0 ? l.mtimeMs : null;
+    } catch (err) {
+      if (isMissing(err)) return null;
+      throw err;
+    }
+  }
+
+  async isCached(coord: TileCoord): Promise<boolean> {
+    try {
+      const st = await stat(this.tileLocation(coord));
+      return st.isFile() && st.size > 0;
+    } catch (err) {
+      if (isMissing(err)) return false;
+      throw err;
+    }
+  }
+
+  async store(coord: TileCoord, data: Buffer): Promise<void> {
+    await this.#writeAtomic(this.tileLocation(coord), data);
+  }
+
+  /** Writes every part concurrently; rejects with the first failure after all writes settled. */
+  async storeMany(tiles: ReadonlyArray<{ coord: TileCoord; data: Buffer }>): Promise<void> {
+    const results = await Promise.allSettled(tiles.map((t) => this.store(t.coord, t.data)));
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
+  }
+
+  async remove(coord: TileCoord): Promise<boolean> {
+    try {
+      await unlink(this.tileLocation(coord));
+      return true;
+    } catch (err) {
+      if (isMissing(err)) return false;
+      throw err;
+    }
+  }
+
+  levelLocation(level: number): string | null {
+    const rel = levelLocation(this.layout, level, this.#dimensions);
+    return rel === null ? null : this.#root + path.sep + rel;
+  }
+
+  /**
+   * Stores a tile of one colour as a link to `<single_color_tiles>/<rrggbb[aa]>.<ext>`, writing
+   * that shared file first when it does not exist. Symlinks are relative (MapProxy), so the cache
+   * dir can move. The link is made under a temp name and renamed over the tile, so readers see
+   * the old tile or the new link, never neither.
+   *
+   * @param color the tile's colour, RGB or RGBA as the image has it
+   */
+  async storeSingleColor(coord: TileCoord, data: Buffer, color: readonly number[]): Promise<void> {
+    if (this.linkSingleColor === false) {
+      await this.store(coord, data);
+      return;
+    }
+    const shared = this.singleColorLocation(color);
+    const loc = this.tileLocation(coord);
+    for (let attempt = 0; ; attempt++) {
+      if (!(await exists(shared))) await this.#writeAtomic(shared, data);
+      const tmp = loc + tempSuffix();
+      try {
+        await this.#withDir(loc, () =>
+          this.linkSingleColor === 'hardlink'
+            ? link(shared, tmp)
+            : symlink(path.relative(path.dirname(loc), shared), tmp),
+        );
+        await rename(tmp, loc);
+        return;
+      } catch (err) {
+        await unlink(tmp).catch(() => undefined);
+        // The shared file vanished between the check and link (a cleanup); write it again.
+        if (attempt < 2 && isMissing(err) && this.linkSingleColor === 'hardlink') continue;
+        throw err;
+      }
+    }
+  }
+
+  /** Temp file in the target's directory, exact mode, then rename over the target. */
+  async #writeAtomic(loc: string, data: Buffer): Promise<void> {
+    const tmp = loc + tempSuffix();
+    const mode = this.#fileMode ?? DEFAULT_FILE_MODE;
+    try {
+      const fh = await this.#withDir(loc, () => open(tmp, 'wx', mode));
+      try {
+        if (this.#fileMode !== undefined) await fh.chmod(this.#fileMode);
+        await fh.writeFile(data);
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, loc);
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * Runs `create` (which makes a file in `loc`'s directory); when the directory is missing,
+   * creates it and tries again. Trying first saves a mkdir per tile on a warm cache; the retry
+   * loop covers a cleanup removing the empty directory in between.
+   */
+  async #withDir<T>(loc: string, create: () => Promise<T>): Promise<T> {
+    const dir = path.dirname(loc);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await create();
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 3) throw err;
+        await this.#ensureDir(dir);
+      }
+    }
+  }
+
+  async #ensureDir(dir: string): Promise<void> {
+    const first = await mkdir(dir, { recursive: true, mode: this.#dirMode ?? 0o777 });
+    if (first !== undefined && this.#dirMode !== undefined) {
+      // mkdir's mode is masked by the umask; MapProxy's directory_permissions are meant exactly.
+      const created: string[] = [];
+      for (let d = dir; d.length >= first.length; d = path.dirname(d)) {
+        created.push(d);
+        if (d === first) break;
+      }
+      await Promise.all(created.map((d) => chmod(d, this.#dirMode as number).catch(ignoreRace)));
+    }
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    const st = await stat(file);
+    return st.size > 0;
+  } catch (err) {
+    if (isMissing(err)) return false;
+    throw err;
+  }
+}
+
+/** Another process may have made (and own) or removed a directory we just created. */
+function ignoreRace(err: unknown): void {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code !== 'ENOENT' && code !== 'EPERM') throw err;
+}
