@@ -93,3 +93,38 @@ export interface TileLayer {
   /** Fetch (or create) a tile; `coord` is the grid's internal numbering. Rejects with MapProxyError. */
   getTile(coord: TileCoord): Promise<TileResult>;
 }
+
+/** Contact of a service (`md.contact` in the YAML), written into capabilities. */
+export interface ServiceContact {
+  readonly person?: string;
+  readonly position?: string;
+  readonly organization?: string;
+  readonly address?: string;
+  readonly city?: string;
+  readonly postcode?: string;
+  readonly state?: string;
+  readonly country?: string;
+  readonly phone?: string;
+  readonly fax?: string;
+  readonly email?: string;
+}
+
+/** One `md.keyword_list` entry. */
+export interface KeywordList {
+  readonly vocabulary?: string;
+  readonly keywords: readonly string[];
+}
+
+/**
+ * Service metadata (`services.<svc>.md`, falling back to `services.wms.md` as MapProxy does for
+ * TMS, WMTS and KML); the config builder merges and passes it. Values are strings as written.
+ */
+export interface ServiceMetadata {
+  readonly title?: string;
+  readonly abstract?: string;
+  readonly onlineResource?: string;
+  readonly fees?: string;
+  readonly accessConstraints?: string;
+  readonly keywordList?: readonly KeywordList[];
+  readonly contact?: ServiceContact;
+}

@@ -1,0 +1,39 @@
+/**
+ * `createApp`: the embeddable request handler (MapProxy's `make_wsgi_app` analogue). Loads,
+ * validates and builds a configuration and returns a Node request listener for node:http,
+ * Express or Fastify, with `close()` to release upstream connections.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { loadConfigFile, validateConfig } from '../config/index.js';
+import { buildConfig, type BuiltConfig } from '../config/build.js';
+import { getLogger } from '../log/index.js';
+import { handlerFromConfig } from './from-config.js';
+
+/** A request listener with the built configuration behind it. */
+export interface App {
+  (req: IncomingMessage, res: ServerResponse): void;
+  /** The configuration this app serves. */
+  readonly config: BuiltConfig;
+  /** Files the configuration was read from (the main file and every `base:`). */
+  readonly files: readonly string[];
+  /** Release upstream connections and timers. */
+  close(): Promise<void>;
+}
+
+/**
+ * Build an app from a `mapproxy.yaml` path. Rejects with `ConfigError` (every problem, with YAML
+ * paths) when the configuration is invalid or uses something not supported yet.
+ */
+export async function createApp(configFile: string): Promise<App> {
+  const { config: raw, files, dir } = await loadConfigFile(configFile);
+  const { config, warnings } = validateConfig(raw, { file: configFile, dir });
+  const log = getLogger('mapproxy.config');
+  for (const w of warnings) log.warn({ path: w.path }, w.message);
+  const built = buildConfig(config, { dir, file: configFile });
+  const handler = handlerFromConfig(built);
+  return Object.assign((req: IncomingMessage, res: ServerResponse) => handler(req, res), {
+    config: built,
+    files,
+    close: () => built.close(),
+  });
+}

@@ -1,0 +1,103 @@
+/**
+ * The request as the services see it behind a reverse proxy (REFERENCE.md §1.1): `X-Script-Name`
+ * becomes the script name and is stripped from the path; the host comes from `X-Forwarded-Host`
+ * (first of a list), then `Host` (`:80`/`:443` dropped when they match the scheme), then the
+ * local socket; the scheme from `X-Forwarded-Proto`, then the connection. `baseUrl` =
+ * `scheme://host` + script name is the prefix of every URL in capabilities.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import { RequestError } from '../errors.js';
+import { quotePath } from '../service/xml.js';
+import type { QueryParams } from '../service/types.js';
+import { parseQuery } from './params.js';
+
+/** Where a request points, after proxy headers were applied. */
+export interface RequestTarget {
+  /** Percent-decoded path below the script name, starting with `/` (or `/` alone). */
+  readonly path: string;
+  /** Script name from `X-Script-Name` (decoded as sent), `''` without one. */
+  readonly scriptName: string;
+  readonly query: QueryParams;
+  /** `scheme://host` + quoted script name, no trailing slash. */
+  readonly baseUrl: string;
+}
+
+/** The first value of a header that may be repeated or a comma list. */
+function firstValue(value: string | string[] | undefined): string | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (v === undefined) return undefined;
+  const comma = v.indexOf(',');
+  const first = (comma < 0 ? v : v.slice(0, comma)).trim();
+  return first.length > 0 ? first : undefined;
+}
+
+/** `http` or `https`: `X-Forwarded-Proto` first, then whether the connection is TLS. */
+export function requestScheme(req: IncomingMessage): string {
+  const forwarded = firstValue(req.headers['x-forwarded-proto']);
+  if (forwarded) return forwarded.toLowerCase();
+  return (req.socket as TLSSocket).encrypted ? 'https' : 'http';
+}
+
+/** The public host (with port unless it is the scheme's default). */
+export function requestHost(req: IncomingMessage, scheme: string): string {
+  const forwarded = firstValue(req.headers['x-forwarded-host']);
+  if (forwarded) return forwarded;
+  const host = req.headers.host;
+  if (host) {
+    const colon = host.lastIndexOf(':');
+    // A colon inside [..] belongs to an IPv6 literal, not to a port.
+    if (colon > host.lastIndexOf(']')) {
+      const port = host.slice(colon + 1);
+      if ((scheme === 'http' && port === '80') || (scheme === 'https' && port === '443')) return host.slice(0, colon);
+    }
+    return host;
+  }
+  const addr = req.socket.localAddress ?? '127.0.0.1';
+  const port = req.socket.localPort;
+  const name = addr.includes(':') ? `[${addr}]` : addr;
+  const defaultPort = (scheme === 'http' && port === 80) || (scheme === 'https' && port === 443);
+  return port === undefined || defaultPort ? name : `${name}:${port}`;
+}
+
+/**
+ * Split and decode the request target. Throws `RequestError` (400) for a path with malformed
+ * percent-encoding; query strings are decoded leniently, as MapProxy does.
+ */
+export function resolveRequest(req: IncomingMessage): RequestTarget {
+  let url = req.url ?? '/';
+  // absolute-form (`GET http://host/path`), as sent to proxies.
+  if (!url.startsWith('/')) {
+    const m = /^[a-z][a-z0-9+.-]*:\/\/[^/?]*/i.exec(url);
+    url = m ? url.slice(m[0].length) || '/' : `/${url}`;
+  }
+  const q = url.indexOf('?');
+  const rawPath = q < 0 ? url : url.slice(0, q);
+  const query = parseQuery(q < 0 ? '' : url.slice(q + 1));
+  let path: string;
+  try {
+    path = rawPath.includes('%') ? decodeURIComponent(rawPath) : rawPath;
+  } catch {
+    throw new RequestError('malformed percent-encoding in the request path', { status: 400, code: 'MPX_ERR_BAD_PATH' });
+  }
+  const scriptHeader = firstScriptName(req.headers['x-script-name']);
+  let scriptName = '';
+  if (scriptHeader) {
+    scriptName = scriptHeader;
+    // Only strip a whole leading segment run: `/mapproxy` strips from `/mapproxy/tms`, not `/mapproxyx`.
+    if (path.startsWith(scriptName)) {
+      const rest = path.slice(scriptName.length);
+      if (rest === '' || rest.startsWith('/') || scriptName.endsWith('/')) path = rest.startsWith('/') ? rest : `/${rest}`;
+    }
+  }
+  const scheme = requestScheme(req);
+  const host = requestHost(req, scheme);
+  const script = scriptName.replace(/\/+$/, '');
+  const baseUrl = `${scheme}://${host}${script ? quotePath(script) : ''}`;
+  return { path, scriptName, query, baseUrl };
+}
+
+function firstScriptName(value: string | string[] | undefined): string | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  return v && v.length > 0 ? v : undefined;
+}
