@@ -34,6 +34,8 @@ export interface ImageOptions {
   readonly bgcolor: readonly [number, number, number];
   /** 0–1, applied when merging this image onto others. */
   readonly opacity?: number;
+  /** TIFF compression (MapProxy's encoding_options.tiff_compression); default `raw` (none). */
+  readonly tiffCompression?: 'raw' | 'tiff_lzw' | 'jpeg';
 }
 
 /** An encoded image as bytes with its MIME type (what sources return and storage holds). */
