@@ -22,7 +22,8 @@ export interface MapQuery {
 /**
  * A rendered image. `data`/`mime` are the encoded bytes as received (passed through unchanged
  * when nothing needs to be done to them); `raw` is set when the source already decoded them.
- * `cacheable: false` marks an on_error substitute that must not be stored.
+ * `cacheable: false` marks an on_error substitute that must not be stored. Sources that produce
+ * pixels (a cache used as a source) may leave `data` empty and set `raw`.
  */
 export interface SourceImage extends EncodedImage {
   readonly raw?: RawImage;
@@ -49,6 +50,8 @@ export interface Source {
   /** Resolution range it answers for (min_res exclusive upper bound on coarseness, max_res inclusive). */
   readonly resRange?: { readonly minRes?: number; readonly maxRes?: number };
   readonly seedOnly?: boolean;
+  /** 0–1: how opaque this source is drawn when merged with others (`image.opacity`). */
+  readonly opacity?: number;
   getMap(query: MapQuery): Promise<SourceImage>;
   /** Release sockets and timers. */
   close?(): Promise<void>;

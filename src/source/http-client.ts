@@ -1,0 +1,219 @@
+/**
+ * The one HTTP client of all sources: undici Agents with keep-alive pools (one per timeout/TLS
+ * setting), MapProxy's `http.*` options, credentials from the URL as Basic auth, typed
+ * `SourceError`s, and one log line per upstream request on `mapproxy.source.request`.
+ */
+import { channel } from 'node:diagnostics_channel';
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'undici';
+import { getLogger } from '../log/index.js';
+import { UpstreamConnectionError, UpstreamHttpError, UpstreamTimeoutError } from './errors.js';
+
+/** `http` options of a source, globals merged in (MapProxy names in comments). */
+export interface HttpOptions {
+  /** `client_timeout` in seconds (60). */
+  readonly clientTimeout?: number;
+  /** `headers`: added to every request; may override User-Agent. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** `hide_error_details` (true): error messages without URL and reason (the log has them). */
+  readonly hideErrorDetails?: boolean;
+  /** `ssl_no_cert_checks` (false). */
+  readonly sslNoCertChecks?: boolean;
+  /** `ssl_ca_certs`: a CA bundle file (absolute path). */
+  readonly sslCaCerts?: string;
+  /** `method` (AUTO): how WMS requests are sent; AUTO posts only when there is an `sld_body`. */
+  readonly method?: 'AUTO' | 'GET' | 'POST';
+  /**
+   * `manage_cookies`: a jar (name → value) the answers' Set-Cookie headers go into and the next
+   * requests' Cookie header comes from. Attributes (path, domain, expiry) are not tracked.
+   */
+  readonly cookies?: Map<string, string>;
+}
+
+/** One request. */
+export interface HttpRequestOptions extends HttpOptions {
+  /** POST a form body (`application/x-www-form-urlencoded`) instead of GET. */
+  readonly body?: string;
+}
+
+/** An upstream answer (any status below 400). */
+export interface HttpResponse {
+  readonly status: number;
+  /** Lower-case names; repeated headers joined with `, `. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Buffer;
+  /** The URL as requested, credentials removed. */
+  readonly url: string;
+}
+
+/** Sent unless `http.headers` sets its own. MapProxy sends `MapProxy-<version>`. */
+export const USER_AGENT = 'MapProxy-ts';
+export const DEFAULT_CLIENT_TIMEOUT = 60;
+
+/** Published for every upstream request: `{ method, url, status, bytes, durationMs, error }`. */
+const requestChannel = channel('mapproxy:source:request');
+
+/**
+ * Split `user:pass@` off a URL as MapProxy's `auth_data_from_url` does: the last `@` of the
+ * authority separates credentials, the first `:` of those the password. Never decodes.
+ */
+export function splitCredentials(url: string): { url: string; username?: string; password?: string } {
+  const sep = url.indexOf('://');
+  if (sep < 0) return { url };
+  const scheme = url.slice(0, sep);
+  const rest = url.slice(sep + 3);
+  const slash = rest.indexOf('/');
+  let host = slash < 0 ? rest : rest.slice(0, slash);
+  const path = slash < 0 ? '' : rest.slice(slash + 1);
+  const at = host.lastIndexOf('@');
+  if (at < 0) return { url };
+  const auth = host.slice(0, at);
+  host = host.slice(at + 1);
+  const colon = auth.indexOf(':');
+  const stripped = `${scheme}://${host}/${path}`;
+  return colon < 0 ? { url: stripped, username: auth } : { url: stripped, username: auth.slice(0, colon), password: auth.slice(colon + 1) };
+}
+
+/** The `Authorization` value for credentials, or undefined. */
+export function basicAuth(username?: string, password?: string): string | undefined {
+  if (username === undefined) return undefined;
+  return 'Basic ' + Buffer.from(`${username}:${password ?? ''}`).toString('base64');
+}
+
+const agents = new Map<string, Agent>();
+
+function agentFor(opts: HttpOptions): Agent {
+  const timeoutMs = Math.round((opts.clientTimeout ?? DEFAULT_CLIENT_TIMEOUT) * 1000);
+  const key = `${timeoutMs}|${opts.sslNoCertChecks ? 1 : 0}|${opts.sslCaCerts ?? ''}`;
+  let agent = agents.get(key);
+  if (!agent) {
+    agent = new Agent({
+      keepAliveTimeout: 30_000,
+      connections: 64,
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      connect: {
+        timeout: timeoutMs,
+        rejectUnauthorized: !opts.sslNoCertChecks,
+        // Read once per agent, at the first request of a source (never on a hot path).
+        ...(opts.sslCaCerts && !opts.sslNoCertChecks ? { ca: readFileSync(opts.sslCaCerts) } : {}),
+      },
+    });
+    agents.set(key, agent);
+  }
+  return agent;
+}
+
+/** Close every pooled connection (end of a test, worker drain). */
+export async function closeHttpAgents(): Promise<void> {
+  const all = [...agents.values()];
+  agents.clear();
+  await Promise.all(all.map((a) => a.close()));
+}
+
+function errorCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; errors?: Array<{ code?: unknown }>; cause?: unknown };
+  if (typeof e?.code === 'string') return e.code;
+  if (Array.isArray(e?.errors) && typeof e.errors[0]?.code === 'string') return e.errors[0].code;
+  if (e?.cause) return errorCode(e.cause);
+  return undefined;
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
+/** Reasons worded as Python's socket errors, which MapProxy's messages show. */
+const CONNECTION_REASONS: Record<string, string> = {
+  ECONNREFUSED: 'Connection refused',
+  ECONNRESET: 'Connection reset by peer',
+  ENOTFOUND: 'Name or service not known',
+  EAI_AGAIN: 'Temporary failure in name resolution',
+  EHOSTUNREACH: 'No route to host',
+  ENETUNREACH: 'Network is unreachable',
+  UND_ERR_SOCKET: 'Connection closed by peer',
+};
+
+function storeCookies(jar: Map<string, string>, header: string | string[] | undefined): void {
+  for (const line of header === undefined ? [] : Array.isArray(header) ? header : [header]) {
+    const pair = line.split(';', 1)[0];
+    const eq = pair.indexOf('=');
+    if (eq <= 0) continue;
+    const name = pair.slice(0, eq).trim();
+    const value = pair.slice(eq + 1).trim();
+    if (value === '' || /;\s*max-age=0\b/i.test(line)) jar.delete(name);
+    else jar.set(name, value);
+  }
+}
+
+/** MapProxy's wording: `<what> "<url>": <reason>`, or without URL and reason when hidden. */
+function message(hide: boolean, what: string, url: string, reason: string): string {
+  return hide ? `${what} (see logs for URL and reason).` : `${what} "${url}": ${reason}`;
+}
+
+/**
+ * GET (or POST with `body`) a URL and return status, headers and the whole body.
+ * Credentials in the URL become a Basic Authorization header and never appear in logs or errors.
+ * Rejects with `UpstreamTimeoutError` (no answer within `clientTimeout`),
+ * `UpstreamConnectionError` (refused, reset, DNS, TLS) or `UpstreamHttpError` (status ≥ 400 or 204),
+ * all `SourceError`s carrying the URL.
+ */
+export async function httpGet(rawUrl: string, opts: HttpRequestOptions = {}): Promise<HttpResponse> {
+  const { url, username, password } = splitCredentials(rawUrl);
+  const hide = opts.hideErrorDetails ?? true;
+  const method = opts.body === undefined ? 'GET' : 'POST';
+  const headers: Record<string, string> = { 'user-agent': USER_AGENT };
+  for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k.toLowerCase()] = String(v);
+  if (opts.cookies && opts.cookies.size > 0 && headers.cookie === undefined) {
+    headers.cookie = [...opts.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+  const auth = basicAuth(username, password);
+  if (auth) headers.authorization = auth;
+  if (opts.body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
+
+  const start = performance.now();
+  let status: number | undefined;
+  let body: Buffer | undefined;
+  let failure: Error | undefined;
+  let detail: string | undefined;
+  try {
+    const res = await request(url, { method, headers, body: opts.body, dispatcher: agentFor(opts) });
+    status = res.statusCode;
+    body = Buffer.from(await res.body.arrayBuffer());
+    if (opts.cookies) storeCookies(opts.cookies, res.headers['set-cookie']);
+    const outHeaders: Record<string, string> = {};
+    for (const [k, v] of Object.entries(res.headers)) {
+      if (v !== undefined) outHeaders[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+    }
+    if (status >= 400 || status === 204) {
+      // MapProxy: 204 is an error too ('HTTP Error "204 No Content"').
+      detail = message(false, 'HTTP Error', url, String(status));
+      failure = new UpstreamHttpError(message(hide, 'HTTP Error', url, String(status)), { url, status });
+      throw failure;
+    }
+    return { status, headers: outHeaders, body, url };
+  } catch (err) {
+    if (failure) throw failure;
+    const code = errorCode(err);
+    if (code && TIMEOUT_CODES.has(code)) {
+      detail = message(false, 'No response from URL', url, 'timed out');
+      failure = new UpstreamTimeoutError(message(hide, 'No response from URL', url, 'timed out'), { url, cause: err });
+    } else {
+      const reason = (code && CONNECTION_REASONS[code]) ?? (err instanceof Error ? err.message : String(err));
+      detail = message(false, 'No response from URL', url, reason);
+      failure = new UpstreamConnectionError(message(hide, 'No response from URL', url, reason), { url, cause: err });
+    }
+    throw failure;
+  } finally {
+    const durationMs = performance.now() - start;
+    // Looked up per request: configureLogging may have replaced the root since the last one.
+    const requestLog = getLogger('mapproxy.source.request');
+    if (requestLog.isLevelEnabled('info')) {
+      const sizeKb = body ? Math.round((body.length / 1024) * 10) / 10 : null;
+      requestLog.info(
+        { method, url, status: status ?? null, sizeKb, durationMs: Math.round(durationMs), ...(detail ? { error: detail } : {}) },
+        `${method} ${url} ${status ?? '-'} ${sizeKb === null ? '-' : sizeKb.toFixed(1)} ${Math.round(durationMs)}`,
+      );
+    }
+    if (requestChannel.hasSubscribers) {
+      requestChannel.publish({ method, url, status, bytes: body?.length, durationMs, error: failure });
+    }
+  }
+}
