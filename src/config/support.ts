@@ -25,7 +25,7 @@ export interface SupportNode {
 }
 
 /** Can a cache use another cache as a source? (MapProxy can; mapproxy-ts not yet.) */
-export const CACHE_AS_CACHE_SOURCE = false;
+export const CACHE_AS_CACHE_SOURCE = true;
 /** Tagged sources (`wms1:layer1,layer2`) in layers and caches. */
 export const TAGGED_SOURCES = false;
 /** The deprecated forms of `layers`: `{name: {title, sources}}` or `[{name: {title, sources}}]`. */

@@ -1,0 +1,54 @@
+/**
+ * A cache used as the source of another cache (REFERENCE.md §1.5 "Cache as source"): the
+ * requested bbox is assembled from the tiles of the source cache (created there if missing),
+ * then cropped — and scaled when the request resolution is not one of the grid's levels.
+ * Only same-SRS grids are supported here; build refuses the rest with "not supported yet".
+ */
+import type { Bbox, TileCoord } from '../grid/types.js';
+import type { RawImage } from '../image/types.js';
+import type { MapQuery, Source, SourceImage } from '../source/types.js';
+import type { TileManager } from './tile-manager.js';
+import { cropRaw, decodeImage, scaleImage, stitchTiles } from '../image/index.js';
+import { SourceError } from '../errors.js';
+
+export class CacheSource implements Source {
+  readonly type = 'cache';
+  readonly supportsMetaTiles = true;
+  readonly transparent: boolean;
+  readonly name: string;
+  readonly #tm: TileManager;
+
+  constructor(name: string, tm: TileManager) {
+    this.name = name;
+    this.#tm = tm;
+    this.transparent = tm.options.image.transparent;
+  }
+
+  async getMap(query: MapQuery): Promise<SourceImage> {
+    const grid = this.#tm.grid;
+    if (!query.srs.equals(grid.srs)) {
+      throw new SourceError(`cache ${this.name} cannot serve ${query.srs.code} (its grid is in ${grid.srs.code})`, { reason: 'other' });
+    }
+    const [minx, miny, maxx, maxy] = query.bbox;
+    const res = Math.min((maxx - minx) / query.size[0], (maxy - miny) / query.size[1]);
+    const level = grid.closestLevel(res);
+    const affected = grid.affectedLevelTiles(query.bbox, level);
+    const [tw, th] = grid.tileSize;
+    const [cols, rows] = affected.gridSize;
+    const raws = await Promise.all(affected.tiles.map(async (coord: TileCoord | null): Promise<RawImage | null> => {
+      if (!coord) return null;
+      return decodeImage((await this.#tm.getTile(coord)).data);
+    }));
+    const canvas = stitchTiles(raws, [cols, rows], [tw, th]);
+    const lres = grid.resolution(level);
+    const cb: Bbox = affected.bbox;
+    const px = Math.round((minx - cb[0]) / lres);
+    const py = Math.round((cb[3] - maxy) / lres);
+    const pw = Math.round((maxx - minx) / lres);
+    const ph = Math.round((maxy - miny) / lres);
+    let raw = cropRaw(canvas, px, py, pw, ph);
+    if (pw !== query.size[0] || ph !== query.size[1]) raw = await scaleImage(raw, query.size, this.#tm.options.image.resampling);
+    // Pixels only: the consuming TileManager cuts and encodes them itself.
+    return { data: Buffer.alloc(0), mime: query.format, raw, cacheable: true };
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * `mapproxy-ts check-config`: load and validate a configuration, then build it (grids, sources,
+ * caches) without serving, and print every problem with its YAML path. Exit 0 valid, 1 invalid.
+ */
+import { checkConfigFile, loadConfigFile, validateConfig } from '../config/index.js';
+import { buildConfig } from '../config/build.js';
+import { ConfigError, type ConfigProblem } from '../errors.js';
+
+const line = (p: ConfigProblem): string => (p.path ? `${p.path}: ${p.message}` : p.message);
+
+/** Print the problems of `file`; resolves to the exit code. */
+export async function checkConfigCommand(file: string): Promise<number> {
+  const result = await checkConfigFile(file);
+  for (const w of result.warnings) process.stderr.write(`warning: ${line(w)}\n`);
+  let problems: readonly ConfigProblem[] = result.problems;
+  if (result.ok) {
+    try {
+      const { config, dir } = await loadConfigFile(file);
+      const built = buildConfig(validateConfig(config, { file, dir }).config, { dir, file });
+      await built.close();
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems = err.problems;
+    }
+  }
+  if (problems.length > 0) {
+    process.stderr.write(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}\n`);
+    for (const p of problems) process.stderr.write(`  ${line(p)}\n`);
+    return 1;
+  }
+  process.stdout.write(`${file}: ok\n`);
+  return 0;
+}

@@ -1,0 +1,341 @@
+/**
+ * Build: turns a validated mapproxy.yaml into runtime objects — grids, sources, one TileManager
+ * per (cache, grid), the tile layers the services offer, and the service options. Everything that
+ * can be computed once (paths, grids, image options) is computed here, never per request.
+ */
+import { isAbsolute, join, resolve } from 'node:path';
+import type { Bbox, TileGrid } from '../grid/types.js';
+import type { ImageOptions, Resampling } from '../image/types.js';
+import type { Source } from '../source/types.js';
+import type { TileLayer, TileResult } from '../service/types.js';
+import { ConfigError, type ConfigProblem } from '../errors.js';
+import { buildGrids, getSrs, metaGrid, registerSrsDefinition, setAxisOrderOverrides } from '../grid/index.js';
+import { parseImageFormat } from '../image/index.js';
+import { createSource, type SourceContext } from '../source/index.js';
+import { FileTileStorage } from '../cache/storage/file.js';
+import { TileManager } from '../cache/tile-manager.js';
+import { CacheSource } from '../cache/cache-source.js';
+import { DEFAULTS } from './defaults.js';
+import { refreshBefore } from '../cache/refresh.js';
+import type { MapProxyConfig } from './validate.js';
+
+/** One cache: a TileManager per grid, keyed by grid name. */
+export interface BuiltCache {
+  readonly name: string;
+  readonly managers: ReadonlyMap<string, TileManager>;
+}
+
+/** Options of the TMS and /tiles services. */
+export interface TmsOptions {
+  readonly useGridNames: boolean;
+  readonly origin?: 'sw' | 'nw';
+  readonly md: Record<string, unknown>;
+}
+
+/** Options of the WMTS service. */
+export interface WmtsOptions {
+  readonly kvp: boolean;
+  readonly restful: boolean;
+  readonly restfulTemplate?: string;
+  readonly md: Record<string, unknown>;
+}
+
+/** Everything a request handler needs, built from one configuration. */
+export interface BuiltConfig {
+  readonly file: string | undefined;
+  readonly dir: string;
+  readonly grids: ReadonlyMap<string, TileGrid>;
+  readonly sources: ReadonlyMap<string, Source>;
+  readonly caches: ReadonlyMap<string, BuiltCache>;
+  readonly tileLayers: readonly TileLayer[];
+  readonly services: { readonly tms?: TmsOptions; readonly wmts?: WmtsOptions };
+  readonly accessControlAllowOrigin: string;
+  /** Cache-Control max-age of tiles, seconds. */
+  readonly tileMaxAge: number;
+  /** Release sockets and timers of every source. */
+  close(): Promise<void>;
+}
+
+type Dict = Record<string, unknown>;
+const asDict = (v: unknown): Dict => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Dict) : {});
+
+/** Seconds a dead lock holder may keep a meta tile blocked before its lock is taken over. */
+export const LOCK_STALE_MS = 10_000;
+
+function resolvePath(dir: string, p: string): string {
+  return isAbsolute(p) ? p : resolve(dir, p);
+}
+
+function octal(v: unknown): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  return parseInt(String(v), 8);
+}
+
+/** `name` → the directory a file cache uses for one grid (REFERENCE.md §2.6). */
+function cacheDirectory(name: string, cache: Dict, grid: TileGrid, gridName: string, baseDir: string, dir: string): string {
+  const c = asDict(cache.cache);
+  if (typeof c.directory === 'string') return resolvePath(dir, c.directory);
+  const root = typeof cache.cache_dir === 'string' ? resolvePath(dir, cache.cache_dir) : baseDir;
+  if (c.use_grid_names === true) return join(root, name, gridName);
+  return join(root, `${name}_${grid.srs.code.replace(':', '')}`);
+}
+
+/** Build runtime objects from a validated configuration. Throws ConfigError on semantic problems. */
+export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: string }): BuiltConfig {
+  const conf = config as unknown as Dict;
+  const dir = opts.dir;
+  const globals = asDict(conf.globals);
+  const gCache = asDict(globals.cache);
+  const gImage = asDict(globals.image);
+  const gHttp = asDict(globals.http);
+  const gSrs = asDict(globals.srs);
+  const problems: ConfigProblem[] = [];
+
+  for (const [code, def] of Object.entries(asDict(gSrs.proj4_defs))) registerSrsDefinition(code, String(def));
+  setAxisOrderOverrides((gSrs.axis_order_ne as string[] | undefined) ?? [], (gSrs.axis_order_en as string[] | undefined) ?? []);
+
+  const tileSize = (asDict(globals.grid).tile_size as [number, number] | undefined) ?? DEFAULTS.tileSize;
+  const grids = buildGrids(asDict(conf.grids) as never, {
+    tileSize,
+    stretchFactor: (gImage.stretch_factor as number | undefined) ?? DEFAULTS.stretchFactor,
+    maxShrinkFactor: (gImage.max_shrink_factor as number | undefined) ?? DEFAULTS.maxShrinkFactor,
+  });
+
+  const baseDir = resolvePath(dir, (gCache.base_dir as string | undefined) ?? DEFAULTS.baseDir);
+  const lockDir = resolvePath(dir, (gCache.lock_dir as string | undefined) ?? DEFAULTS.lockDir);
+  const clientTimeout = (gHttp.client_timeout as number | undefined) ?? DEFAULTS.clientTimeout;
+  const paletted = (gImage.paletted as boolean | undefined) ?? true;
+  const resampling = ((gImage.resampling_method as string | undefined) ?? DEFAULTS.resampling) as Resampling;
+  const jpegQuality = (gImage.jpeg_quality as number | undefined) ?? DEFAULTS.jpegQuality;
+
+  const sourceCtx: SourceContext = { globals: globals as never, lockDir, grids, configDir: dir };
+  const sources = new Map<string, Source>();
+  for (const [name, sconf] of Object.entries(asDict(conf.sources))) {
+    sources.set(name, createSource(name, sconf as never, sourceCtx));
+  }
+
+  const cachesConf = asDict(conf.caches);
+  const caches = new Map<string, BuiltCache>();
+  const building = new Set<string>();
+
+  const buildCache = (name: string): BuiltCache => {
+    const done = caches.get(name);
+    if (done) return done;
+    if (building.has(name)) throw new ConfigError([{ path: `caches.${name}.sources`, message: 'caches refer to each other in a cycle' }]);
+    building.add(name);
+    const cache = asDict(cachesConf[name]);
+    const gridNames = (cache.grids as string[] | undefined) ?? ['GLOBAL_MERCATOR'];
+    const format = parseImageFormat(String(cache.format ?? 'image/png'));
+    const requestFormat = cache.request_format
+      ? parseImageFormat(String(cache.request_format)).mime
+      : format.mime === 'mixed' ? 'image/png' : format.mime;
+    const img = asDict(cache.image);
+    const enc = asDict(img.encoding_options);
+    const cacheConf = asDict(cache.cache);
+    const metaSize = (cache.meta_size as [number, number] | undefined) ?? (gCache.meta_size as [number, number] | undefined) ?? DEFAULTS.metaSize;
+    const metaBuffer = (cache.meta_buffer as number | undefined) ?? (gCache.meta_buffer as number | undefined) ?? DEFAULTS.metaBuffer;
+    const bulk = (cache.bulk_meta_tiles as boolean | undefined) ?? (gCache.bulk_meta_tiles as boolean | undefined) ?? false;
+    const disableStorage = cache.disable_storage === true;
+    const linkSingle = cache.link_single_color_images ?? gCache.link_single_color_images ?? false;
+    const refresh = cache.refresh_before ? refreshBefore(asDict(cache.refresh_before), dir, `caches.${name}.refresh_before`) : undefined;
+    const managers = new Map<string, TileManager>();
+
+    for (const [gi, gridName] of gridNames.entries()) {
+      const grid = grids.get(gridName);
+      if (!grid) {
+        problems.push({ path: `caches.${name}.grids[${gi}]`, message: `unknown grid "${gridName}"` });
+        continue;
+      }
+      const srcs: Source[] = [];
+      for (const [si, sname] of ((cache.sources as string[] | undefined) ?? []).entries()) {
+        const s = sources.get(sname);
+        if (s) {
+          srcs.push(s);
+          continue;
+        }
+        if (cachesConf[sname] !== undefined) {
+          const other = buildCache(sname);
+          const tm = [...other.managers.values()].find((m) => grid.isSubsetOf(m.grid) || m.grid === grid);
+          if (!tm) {
+            problems.push({
+              path: `caches.${name}.sources[${si}]`,
+              message: `not supported yet: cache "${sname}" as a source needs a grid of which ${gridName} is a subset (reprojection from a cache is not supported yet)`,
+            });
+            continue;
+          }
+          srcs.push(new CacheSource(sname, tm));
+          continue;
+        }
+        problems.push({ path: `caches.${name}.sources[${si}]`, message: `unknown source or cache "${sname}"` });
+      }
+      const transparent = (img.transparent as boolean | undefined) ?? srcs.some((s) => s.transparent);
+      const image: ImageOptions = {
+        format: format.mime,
+        mode: img.mode as ImageOptions['mode'],
+        transparent,
+        colors: (img.colors as number | undefined) ?? (paletted ? 256 : 0),
+        jpegQuality: (enc.jpeg_quality as number | undefined) ?? jpegQuality,
+        resampling: ((img.resampling_method as string | undefined) ?? resampling) as Resampling,
+        bgcolor: [255, 255, 255],
+      };
+      const metaCapable = srcs.length > 0 && srcs.every((s) => s.supportsMetaTiles);
+      const metaOn = metaBuffer > 0 || metaSize[0] !== 1 || metaSize[1] !== 1;
+      const tileMode = metaCapable && metaOn ? 'meta' : bulk ? 'bulk' : 'single';
+      const directory = cacheDirectory(name, cache, grid, gridName, baseDir, dir);
+      const storage = disableStorage
+        ? null
+        : new FileTileStorage({
+            directory,
+            layout: (cacheConf.directory_layout as never) ?? 'tc',
+            extension: format.extension,
+            fileMode: octal(cacheConf.file_permissions ?? gCache.file_permissions),
+            dirMode: octal(cacheConf.directory_permissions ?? gCache.directory_permissions),
+            linkSingleColor: linkSingle === true || linkSingle === 'symlink' ? 'symlink' : linkSingle === 'hardlink' ? 'hardlink' : false,
+          });
+      const tileLockDir = cacheConf.tile_lock_dir
+        ? resolvePath(dir, String(cacheConf.tile_lock_dir))
+        : gCache.tile_lock_dir
+          ? resolvePath(dir, String(gCache.tile_lock_dir))
+          : typeof cacheConf.directory === 'string'
+            ? join(directory, 'tile_locks')
+            : join(typeof cache.cache_dir === 'string' ? resolvePath(dir, cache.cache_dir) : baseDir, 'tile_locks');
+      let coverage: TileManager['options']['coverage'];
+      const cov = asDict(cacheConf.coverage);
+      if (Array.isArray(cov.bbox)) {
+        const covSrs = getSrs(String(cov.srs ?? cov.bbox_srs ?? 'EPSG:4326'));
+        coverage = { bbox: covSrs.transformBboxTo(grid.srs, cov.bbox as unknown as Bbox), srs: grid.srs };
+      }
+      managers.set(gridName, new TileManager({
+        name,
+        grid,
+        sources: srcs,
+        storage,
+        image,
+        requestFormat,
+        tileMode,
+        metaGrid: metaGrid(grid, tileMode === 'meta' ? metaSize : metaSize, tileMode === 'meta' ? metaBuffer : 0),
+        minimizeMetaRequests: (cache.minimize_meta_requests as boolean | undefined) ?? (gCache.minimize_meta_requests as boolean | undefined) ?? false,
+        concurrentTileCreators: (cache.concurrent_tile_creators as number | undefined) ?? (gCache.concurrent_tile_creators as number | undefined) ?? DEFAULTS.concurrentTileCreators,
+        lockDir: tileLockDir,
+        lockTimeoutMs: clientTimeout * 1000,
+        lockStaleMs: LOCK_STALE_MS,
+        isStale: refresh,
+        linkSingleColor: linkSingle !== false,
+        coverage,
+      }));
+    }
+    building.delete(name);
+    const built = { name, managers };
+    caches.set(name, built);
+    return built;
+  };
+  for (const name of Object.keys(cachesConf)) buildCache(name);
+
+  const tileLayers = buildTileLayers(conf, caches, sources, problems);
+  if (problems.length > 0) throw new ConfigError(problems, opts.file);
+
+  const servicesConf = asDict(conf.services);
+  const services: { tms?: TmsOptions; wmts?: WmtsOptions } = {};
+  const wmsMd = asDict(asDict(servicesConf.wms).md);
+  if ('tms' in servicesConf) {
+    const t = asDict(servicesConf.tms);
+    services.tms = {
+      useGridNames: t.use_grid_names === true,
+      origin: t.origin === 'nw' || t.origin === 'ul' ? 'nw' : t.origin === 'sw' || t.origin === 'll' ? 'sw' : undefined,
+      md: { ...wmsMd, ...asDict(t.md) },
+    };
+  }
+  if ('wmts' in servicesConf) {
+    const w = asDict(servicesConf.wmts);
+    services.wmts = {
+      kvp: w.kvp !== false,
+      restful: w.restful !== false,
+      restfulTemplate: typeof w.restful_template === 'string' ? w.restful_template : undefined,
+      md: { ...wmsMd, ...asDict(w.md) },
+    };
+  }
+  const expires = (asDict(globals.tiles).expires_hours as number | undefined) ?? DEFAULTS.expiresHours;
+  const acao = gHttp.access_control_allow_origin;
+  return {
+    file: opts.file,
+    dir,
+    grids,
+    sources,
+    caches,
+    tileLayers,
+    services,
+    accessControlAllowOrigin: acao === undefined || acao === null ? '*' : String(acao),
+    tileMaxAge: Math.round(expires * 3600),
+    async close() {
+      await Promise.all([...sources.values()].map((s) => s.close?.()));
+    },
+  };
+}
+
+interface LayerConf {
+  name?: string;
+  title?: string;
+  sources?: string[];
+  tile_sources?: string[];
+  layers?: LayerConf[];
+  md?: Dict;
+}
+
+/** Every layer of the tree (or the legacy dict form), depth first. */
+function flattenLayers(layers: unknown): LayerConf[] {
+  const out: LayerConf[] = [];
+  const walk = (l: LayerConf): void => {
+    out.push(l);
+    for (const c of l.layers ?? []) walk(c);
+  };
+  if (Array.isArray(layers)) for (const l of layers) walk(l as LayerConf);
+  else for (const [name, l] of Object.entries(asDict(layers))) walk({ name, ...(l as LayerConf) });
+  return out;
+}
+
+/**
+ * Tile layers: a named layer with exactly one cache among its sources (debug sources do not
+ * count), or with `tile_sources` (one tile set per cache); one TileLayer per grid of the cache.
+ */
+function buildTileLayers(conf: Dict, caches: Map<string, BuiltCache>, sources: Map<string, Source>, problems: ConfigProblem[]): TileLayer[] {
+  const out: TileLayer[] = [];
+  const epsg4326 = getSrs('EPSG:4326');
+  for (const layer of flattenLayers(conf.layers)) {
+    if (!layer.name) continue;
+    let cacheNames: string[];
+    if (layer.tile_sources && layer.tile_sources.length > 0) cacheNames = layer.tile_sources;
+    else {
+      const counted = (layer.sources ?? []).filter((s) => sources.get(s)?.type !== 'debug');
+      if (counted.length !== 1 || !caches.has(counted[0])) continue;
+      cacheNames = counted;
+    }
+    for (const cname of cacheNames) {
+      const cache = caches.get(cname);
+      if (!cache) {
+        problems.push({ path: `layers.${layer.name}.tile_sources`, message: `unknown cache "${cname}"` });
+        continue;
+      }
+      for (const tm of cache.managers.values()) {
+        const grid = tm.grid;
+        const cov = tm.options.coverage;
+        const bbox: Bbox = cov ? cov.bbox : grid.bbox;
+        const wgs84 = grid.srs.transformBboxTo(epsg4326, bbox);
+        const format = tm.options.image.format;
+        const md = asDict(layer.md);
+        out.push({
+          name: layer.name,
+          title: layer.title ?? '',
+          md: { abstract: typeof md.abstract === 'string' ? md.abstract : undefined },
+          grid,
+          format,
+          extension: format === 'mixed' ? 'png' : (parseImageFormat(format).extension === 'jpeg' ? 'jpeg' : parseImageFormat(format).extension),
+          bbox,
+          wgs84Bbox: wgs84,
+          getTile: (coord) => tm.getTile(coord) as Promise<TileResult>,
+        });
+      }
+    }
+  }
+  return out;
+}
+

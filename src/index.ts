@@ -1,0 +1,6 @@
+/**
+ * The package's public API: the embeddable app, configuration loading, and the error classes.
+ */
+export { createApp, type App } from './app/create-app.js';
+export { loadConfigFile, validateConfig, checkConfigFile } from './config/index.js';
+export * from './errors.js';
