@@ -33,7 +33,7 @@ export {
 } from './errors.js';
 export { closeHttpAgents, httpGet, splitCredentials, USER_AGENT, type HttpOptions, type HttpRequestOptions, type HttpResponse } from './http-client.js';
 export { FileSemaphore, semaphoreBase, type SemaphoreOptions } from './semaphore.js';
-export { TileUrlTemplate, arcgiscachePath, quadkey, tcPath, tmsPath } from './tile-url.js';
+export { TileUrlTemplate, arcgisCachePath, quadkey, tcPath, tmsPath } from './tile-url.js';
 export { WmsParams, wmsGetMapUrl, wmsRequestTemplate, type WmsRequestTemplate, type WmsVersion } from './wms-request.js';
 export { WmsSource, createWmsSource } from './wms.js';
 export { TileSource, createTileSource } from './tile.js';

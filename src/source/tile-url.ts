@@ -5,38 +5,13 @@
  */
 import { ConfigError } from '../errors.js';
 import type { Bbox, TileCoord } from '../grid/types.js';
+import { arcgisCachePath, quadkey, tcPath, tmsPath } from '../grid/tile-paths.js';
+
+export { arcgisCachePath, quadkey, tcPath, tmsPath };
 
 /** The names a template may use. */
 export const TEMPLATE_VARS = ['x', 'y', 'z', 'format', 'quadkey', 'tc_path', 'tms_path', 'arcgiscache_path', 'bbox'] as const;
 type TemplateVar = (typeof TEMPLATE_VARS)[number];
-
-const pad = (n: number, width: number) => String(n).padStart(width, '0');
-
-/** `%02d(z)/%03d(x/1e6)/…/%03d(y%1000)`, no extension: `09/001/234/567/087/654/321`. */
-export function tcPath([x, y, z]: TileCoord): string {
-  const t = Math.trunc;
-  return [pad(z, 2), pad(t(x / 1e6), 3), pad(t(x / 1000) % 1000, 3), pad(x % 1000, 3), pad(t(y / 1e6), 3), pad(t(y / 1000) % 1000, 3), pad(y % 1000, 3)].join('/');
-}
-
-/** `z/x/y`. */
-export function tmsPath([x, y, z]: TileCoord): string {
-  return `${z}/${x}/${y}`;
-}
-
-/** `L%02d/R%08x/C%08x` with lower-case hex: `L09/R05397fb1/C0012d687`. */
-export function arcgiscachePath([x, y, z]: TileCoord): string {
-  return `L${pad(z, 2)}/R${y.toString(16).padStart(8, '0')}/C${x.toString(16).padStart(8, '0')}`;
-}
-
-/** Bing-style quadkey: for bit i from z-1 down to 0, x adds 1 and y adds 2. */
-export function quadkey([x, y, z]: TileCoord): string {
-  let key = '';
-  for (let i = z; i > 0; i--) {
-    const mask = 1 << (i - 1);
-    key += String((x & mask ? 1 : 0) + (y & mask ? 2 : 0));
-  }
-  return key;
-}
 
 /** `%.8f,%.8f,%.8f,%.8f`. */
 export function bboxParam(bbox: Bbox): string {
@@ -94,7 +69,7 @@ export class TileUrlTemplate {
         case 'tms_path':
           return tmsPath(coord);
         case 'arcgiscache_path':
-          return arcgiscachePath(coord);
+          return arcgisCachePath(coord);
         case 'bbox':
           if (!bbox) throw new Error('tile URL template uses %(bbox)s but no bbox was given');
           return bboxParam(bbox);

@@ -2,13 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../../src/errors.js';
-import { arcgiscachePath, bboxParam, quadkey, tcPath, TileUrlTemplate, tmsPath } from '../../../src/source/tile-url.js';
+import { arcgisCachePath, bboxParam, quadkey, tcPath, TileUrlTemplate, tmsPath } from '../../../src/source/tile-url.js';
 
 test('tc_path, tms_path, arcgiscache_path and quadkey match MapProxy', () => {
   assert.equal(tcPath([1234567, 87654321, 9]), '09/001/234/567/087/654/321');
   assert.equal(tcPath([7, 4, 3]), '03/000/000/007/000/000/004');
   assert.equal(tmsPath([1234567, 87654321, 9]), '9/1234567/87654321');
-  assert.equal(arcgiscachePath([1234567, 87654321, 9]), 'L09/R05397fb1/C0012d687');
+  assert.equal(arcgisCachePath([1234567, 87654321, 9]), 'L09/R05397fb1/C0012d687');
   assert.equal(quadkey([0, 0, 1]), '0');
   assert.equal(quadkey([1, 0, 1]), '1');
   assert.equal(quadkey([1, 2, 2]), '21');
