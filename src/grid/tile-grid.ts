@@ -255,17 +255,21 @@ export class TileGridImpl implements TileGrid {
         [0, 0, level],
         [nx - 1, ny - 1, level],
       ]);
-      let found: AffectedTiles;
       let otherLevel: number;
       try {
         otherLevel = other.affectedBboxAndLevel(levelBbox, levelSize).level;
-        found = other.affectedLevelTiles(levelBbox, otherLevel);
       } catch (err) {
         if (err instanceof GridRequestError) return false;
         throw err;
       }
       if (other.resolution(otherLevel) !== this.resolutions[level]) return false;
-      if (!bboxEquals(found.bbox, levelBbox)) return false;
+      // The bbox of the other grid's tiles covering this level, from its two corner tiles only:
+      // listing every tile (affectedLevelTiles) costs 4^level and made start-up run out of memory.
+      const delta = other.resolution(otherLevel) / 10;
+      const a = other.pointToTile(levelBbox[0] + delta, levelBbox[1] + delta, otherLevel);
+      const b = other.pointToTile(levelBbox[2] - delta, levelBbox[3] - delta, otherLevel);
+      if (other.limitTile(a) === null || other.limitTile(b) === null) return false;
+      if (!bboxEquals(other.tilesBbox([a, b]), levelBbox)) return false;
     }
     return true;
   }

@@ -213,6 +213,11 @@ test('isSubsetOf ("subset …")', () => {
   assert.equal(off.isSubsetOf(GLOBAL_WEBMERCATOR), false);
   const big = createTileGrid({ name: 'b', srs: 'EPSG:3857', tileSize: [512, 512] });
   assert.equal(big.isSubsetOf(GLOBAL_WEBMERCATOR), false);
+  // 20 levels: listing every tile (4^19 at the last level) would never finish; corners suffice.
+  assert.equal(GLOBAL_WEBMERCATOR.isSubsetOf(GLOBAL_WEBMERCATOR), true);
+  assert.equal(GLOBAL_MERCATOR.isSubsetOf(GLOBAL_WEBMERCATOR), true);
+  const shifted = createTileGrid({ name: 'h', srs: 'EPSG:3857', bbox: [-M + 1, -M, M + 1, M], origin: 'nw' });
+  assert.equal(shifted.isSubsetOf(GLOBAL_WEBMERCATOR), false);
 });
 
 test('TileGridImpl needs at least one resolution', () => {
