@@ -82,9 +82,10 @@ export class SourceError extends MapProxyError {
 
 /** Waiting for another process to finish a meta tile took longer than the lock timeout. */
 export class LockTimeoutError extends MapProxyError {
+  /** The lock's path: for logs only, never in an answer to a client. */
   readonly lockFile: string;
   constructor(lockFile: string, timeoutMs: number) {
-    super(`timed out after ${timeoutMs / 1000} s waiting for lock ${lockFile}`, {
+    super(`timed out after ${timeoutMs / 1000} s waiting for a lock held by another process`, {
       code: 'MPX_ERR_LOCK_TIMEOUT',
       status: 500,
       ogcCode: 'NoApplicableCode',

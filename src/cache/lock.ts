@@ -1,6 +1,7 @@
 /**
  * Locks that make a meta tile be created once across processes and hosts: one lock per meta tile
- * at `<tile_lock_dir>/<lock_cache_id>-<x>-<y>-<z>.lck` (MapProxy's name, REFERENCE.md §2.7), polled
+ * named `<tile_lock_dir>/<lock_cache_id>-<x>-<y>-<z>.lck` (MapProxy's name, REFERENCE.md §2.7) and
+ * held as the directory `<that name>.lock` (proper-lockfile's convention), polled
  * until a timeout, taken over when its holder died; plus `SingleFlight`, which does the same
  * within one process without touching the disk.
  *
@@ -8,7 +9,9 @@
  * mtime the holder refreshes; one that stopped being refreshed for `staleMs` belongs to a dead
  * process and is taken over. This is not MapProxy's flock, so a MapProxy and a mapproxy-ts
  * sharing one cache do not exclude each other (both still write tiles atomically, so the worst
- * case is a meta tile rendered twice).
+ * case is a meta tile rendered twice). The `.lock` suffix keeps the two apart when they share a
+ * tile_lock_dir: MapProxy flocks and deletes the plain `.lck` files, we never touch those, and it
+ * never finds a directory where it expects its file.
  */
 import { mkdir, opendir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -36,7 +39,10 @@ export interface FileLockOptions extends LockOptions {
   readonly onCompromised?: (err: Error) => void;
 }
 
-/** The lock file of a meta tile: `<dir>/<lockCacheId>-<x>-<y>-<z>.lck`. */
+/** Suffix of the lock directory proper-lockfile creates next to the lock's name. */
+export const LOCK_SUFFIX = '.lock';
+
+/** The lock name of a meta tile: `<dir>/<lockCacheId>-<x>-<y>-<z>.lck` (held as `<name>.lock`). */
 export function lockPathFor(dir: string, lockCacheId: string, coord: TileCoord): string {
   return path.join(dir, `${lockCacheId}-${coord[0]}-${coord[1]}-${coord[2]}.lck`);
 }
@@ -125,7 +131,7 @@ export async function acquireFileLock(lockPath: string, opts: FileLockOptions): 
     }
   };
   const lockOpts: lockfile.LockOptions = {
-    lockfilePath: lockPath,
+    lockfilePath: `${lockPath}${LOCK_SUFFIX}`,
     realpath: false,
     stale: staleMs,
     // Refresh well within the stale time so a busy event loop does not look like a dead holder.
@@ -164,7 +170,7 @@ export async function withFileLock<T>(lockPath: string, opts: FileLockOptions, f
 }
 
 /**
- * Removes `.lck` entries of `dir` not touched for `maxAgeMs`: locks of processes that died
+ * Removes our lock directories (`*.lck.lock`) in `dir` not touched for `maxAgeMs`: locks of processes that died
  * without releasing (a live holder refreshes its lock's mtime). Resolves to the number removed.
  */
 export async function cleanupLockDir(dir: string, maxAgeMs: number): Promise<number> {
@@ -178,7 +184,7 @@ export async function cleanupLockDir(dir: string, maxAgeMs: number): Promise<num
     throw err;
   }
   for await (const entry of handle) {
-    if (!entry.name.endsWith('.lck')) continue;
+    if (!entry.name.endsWith(`.lck${LOCK_SUFFIX}`)) continue;
     const p = path.join(dir, entry.name);
     try {
       if ((await stat(p)).mtimeMs < limit) {

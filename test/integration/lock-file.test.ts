@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { LockTimeoutError } from '../../src/errors.js';
-import { acquireFileLock, lockPathFor } from '../../src/cache/lock.js';
+import { LOCK_SUFFIX, acquireFileLock, lockPathFor } from '../../src/cache/lock.js';
 
 interface Reply {
   op: string;
@@ -89,7 +89,7 @@ describe('file locks between processes', { concurrency: true }, () => {
     assert.deepEqual(replies, [{ op: 'counted' }, { op: 'counted' }]);
     // Each increment is read-sleep-write: without exclusion some would be lost.
     assert.equal(await fs.readFile(counterPath, 'utf8'), '50');
-    assert.equal(await exists(lp), false, 'lock removed after the last release');
+    assert.equal(await exists(lp + LOCK_SUFFIX), false, 'lock removed after the last release');
   });
 
   it('times out with MPX_ERR_LOCK_TIMEOUT while another process holds the lock', async () => {
@@ -101,12 +101,12 @@ describe('file locks between processes', { concurrency: true }, () => {
       assert.equal(err.code, 'MPX_ERR_LOCK_TIMEOUT');
       assert.equal(err.status, 500);
       assert.equal(err.lockFile, lp);
-      assert.equal(err.message, `timed out after 0.3 s waiting for lock ${lp}`);
+      assert.equal(err.message, `timed out after 0.3 s waiting for a lock held by another process`);
       return true;
     });
     // released by the holder, then free for us
     assert.deepEqual(await h.ask({ op: 'release' }), { op: 'released' });
-    assert.equal(await exists(lp), false, 'lock file removed on release');
+    assert.equal(await exists(lp + LOCK_SUFFIX), false, 'lock file removed on release');
     const mine = await acquireFileLock(lp, { timeoutMs: 0, staleMs: 10_000 });
     await mine.release();
   });
@@ -124,10 +124,10 @@ describe('file locks between processes', { concurrency: true }, () => {
     assert.equal(got, false, 'the waiter must not get a held lock');
     assert.deepEqual(await h.ask({ op: 'release' }), { op: 'released' });
     const lock = await waiting;
-    assert.equal(await exists(lp), true);
+    assert.equal(await exists(lp + LOCK_SUFFIX), true);
     await lock.release();
     await lock.release(); // idempotent
-    assert.equal(await exists(lp), false);
+    assert.equal(await exists(lp + LOCK_SUFFIX), false);
   });
 
   it('never takes the lock from a live holder, even after the stale time', async () => {
@@ -147,7 +147,7 @@ describe('file locks between processes', { concurrency: true }, () => {
     h.child.kill('SIGKILL');
     await h.exited;
     const killedAt = Date.now();
-    assert.equal(await exists(lp), true, 'a killed holder leaves its lock behind');
+    assert.equal(await exists(lp + LOCK_SUFFIX), true, 'a killed holder leaves its lock behind');
     const lock = await acquireFileLock(lp, { timeoutMs: 30_000, staleMs, pollMs: 50 });
     const waited = Date.now() - killedAt;
     // The holder refreshed the lock about every `update` (1 s for a 3 s stale time) before dying,
@@ -156,17 +156,17 @@ describe('file locks between processes', { concurrency: true }, () => {
     assert.ok(waited >= staleMs - 1000 - 750, `taken over after ${waited} ms, before the stale time`);
     assert.ok(waited <= staleMs + 15_000, `taken over only after ${waited} ms`);
     await lock.release();
-    assert.equal(await exists(lp), false);
+    assert.equal(await exists(lp + LOCK_SUFFIX), false);
   });
 
   it('removes the lock when its holder exits normally while holding it', async () => {
     const h = await start();
     const lp = lockPath();
     assert.deepEqual(await h.ask({ op: 'acquire', path: lp, timeoutMs: 1000, staleMs: 10_000 }), { op: 'acquired' });
-    assert.equal(await exists(lp), true);
+    assert.equal(await exists(lp + LOCK_SUFFIX), true);
     h.child.send({ op: 'exit' });
     assert.equal(await h.exited, 0);
-    assert.equal(await exists(lp), false);
+    assert.equal(await exists(lp + LOCK_SUFFIX), false);
     const lock = await acquireFileLock(lp, { timeoutMs: 0, staleMs: 10_000 });
     await lock.release();
   });

@@ -125,7 +125,7 @@ test('a process SIGKILLed while holding a meta tile lock delays it by at most th
   for (let i = 0; i < 200 && upstream.count() === before; i++) await new Promise((r) => setTimeout(r, 25));
   assert.equal(upstream.count() - before, 1);
   const locks = await readdir(join(cfg.dir, 'tile_locks'));
-  assert.ok(locks.some((f) => f.endsWith('-60-40-6.lck')), `a lock for the meta tile exists: ${locks.join(', ')}`);
+  assert.ok(locks.some((f) => f.endsWith('-60-40-6.lck.lock')), `a lock for the meta tile exists: ${locks.join(', ')}`);
   await victim.stop('SIGKILL');
   await pending;
   upstream.setDelay(0);

@@ -124,7 +124,7 @@ if (childIndex >= 0) {
     await assert.rejects(sem.acquire(), (e: unknown) => {
       assert.ok(e instanceof LockTimeoutError);
       assert.equal(e.code, 'MPX_ERR_LOCK_TIMEOUT');
-      assert.equal(e.message, `timed out after 0.3 s waiting for lock ${base}0`);
+      assert.equal(e.message, `timed out after 0.3 s waiting for a lock held by another process`);
       return true;
     });
     holder.send('release');

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { LockTimeoutError } from '../../../src/errors.js';
 import { configureLogging } from '../../../src/log/index.js';
-import { SingleFlight, acquireFileLock, cleanupLockDir, lockPathFor, withFileLock } from '../../../src/cache/lock.js';
+import { LOCK_SUFFIX, SingleFlight, acquireFileLock, cleanupLockDir, lockPathFor, withFileLock } from '../../../src/cache/lock.js';
 import type { TileCoord } from '../../../src/grid/types.js';
 
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/mapproxy-paths.json', import.meta.url), 'utf8')) as {
@@ -38,9 +38,9 @@ describe('acquireFileLock within one process', () => {
   it('creates the lock dir on demand and removes the lock on release', async () => {
     const lp = lockPath();
     const lock = await acquireFileLock(lp, { timeoutMs: 1000, staleMs: 10_000 });
-    assert.equal(await exists(lp), true);
+    assert.equal(await exists(lp + LOCK_SUFFIX), true);
     await lock.release();
-    assert.equal(await exists(lp), false);
+    assert.equal(await exists(lp + LOCK_SUFFIX), false);
     await lock.release();
   });
 
@@ -51,7 +51,7 @@ describe('acquireFileLock within one process', () => {
       assert.ok(err instanceof LockTimeoutError);
       assert.equal(err.code, 'MPX_ERR_LOCK_TIMEOUT');
       assert.equal(err.ogcCode, 'NoApplicableCode');
-      assert.equal(err.message, `timed out after 0.1 s waiting for lock ${lp}`);
+      assert.equal(err.message, `timed out after 0.1 s waiting for a lock held by another process`);
       return true;
     });
     // timeoutMs 0: exactly one try
@@ -80,17 +80,17 @@ describe('acquireFileLock within one process', () => {
       }),
       { message: 'boom' },
     );
-    assert.equal(await exists(lp), false);
+    assert.equal(await exists(lp + LOCK_SUFFIX), false);
   });
 
   it('takes over a lock left by a dead holder once it is stale', async () => {
     const lp = lockPath();
-    await fs.mkdir(lp, { recursive: true });
+    await fs.mkdir(lp + LOCK_SUFFIX, { recursive: true });
     const old = new Date(Date.now() - 60_000);
-    await fs.utimes(lp, old, old);
+    await fs.utimes(lp + LOCK_SUFFIX, old, old);
     const lock = await acquireFileLock(lp, { timeoutMs: 0, staleMs: 5000 });
     await lock.release();
-    assert.equal(await exists(lp), false);
+    assert.equal(await exists(lp + LOCK_SUFFIX), false);
   });
 
   it('reports a lost lock through onCompromised without crashing, even if the callback throws', async () => {
@@ -120,7 +120,7 @@ describe('acquireFileLock within one process', () => {
           },
         }).then(async (lock) => {
           // Someone removes the lock under us (an over-eager cleanup); the next refresh notices.
-          await fs.rm(lp, { recursive: true });
+          await fs.rm(lp + LOCK_SUFFIX, { recursive: true });
           await compromised;
           assert.equal(lock.compromised, true);
           await lock.release(); // no error for a lost lock
@@ -157,15 +157,16 @@ describe('acquireFileLock within one process', () => {
     const d = path.join(dir, 'cleanup');
     await fs.mkdir(d);
     const old = new Date(Date.now() - 120_000);
-    for (const name of ['old-dir.lck', 'old-file.lck', 'old.txt']) {
+    for (const name of ['old-dir.lck.lock', 'old-file.lck.lock', 'old.txt', 'mapproxy.lck']) {
       const p = path.join(d, name);
-      if (name.endsWith('dir.lck')) await fs.mkdir(p);
+      if (name.endsWith('dir.lck.lock')) await fs.mkdir(p);
       else await fs.writeFile(p, '');
       await fs.utimes(p, old, old);
     }
-    await fs.mkdir(path.join(d, 'fresh.lck'));
+    await fs.mkdir(path.join(d, 'fresh.lck.lock'));
     assert.equal(await cleanupLockDir(d, 60_000), 2);
-    assert.deepEqual((await fs.readdir(d)).sort(), ['fresh.lck', 'old.txt']);
+    // MapProxy's own .lck files are never touched.
+    assert.deepEqual((await fs.readdir(d)).sort(), ['fresh.lck.lock', 'mapproxy.lck', 'old.txt']);
     assert.equal(await cleanupLockDir(path.join(dir, 'none'), 1), 0);
   });
 });
