@@ -8,7 +8,7 @@ import path from 'node:path';
 export const DEFAULTS = Object.freeze({
   /** globals.cache.base_dir */
   baseDir: './cache_data',
-  /** globals.cache.lock_dir (meta-tile locks) */
+  /** globals.cache.lock_dir (concurrent_requests slots of sources) */
   lockDir: './cache_data/tile_locks',
   /** globals.cache.meta_size */
   metaSize: Object.freeze([4, 4]) as readonly [number, number],

@@ -8,6 +8,8 @@ import type { ConfigProblem } from '../errors.js';
 import { DEFAULT_GRID_NAMES, DEFAULTS, SRS_WITH_DEFAULT_BBOX } from './defaults.js';
 import { CACHE_AS_CACHE_SOURCE, TAGGED_SOURCES } from './support.js';
 import { didYouMean, formatPath, isPlainObject, type PathSegment } from './util.js';
+import { isKnownSrs, normalizeSrsCode } from '../grid/index.js';
+import { tryParseImageFormat } from '../image/index.js';
 
 type Dict = Record<string, unknown>;
 
@@ -75,6 +77,28 @@ class Checker {
     if (c.bbox !== undefined && c.srs === undefined && c.bbox_srs === undefined) {
       this.error(segs, 'a coverage with a bbox needs srs (or bbox_srs)');
     }
+    this.checkSrs([...segs, 'srs'], c.srs);
+    this.checkSrs([...segs, 'bbox_srs'], c.bbox_srs);
+  }
+
+  /** An SRS code must be built in or defined in `globals.srs.proj4_defs`. */
+  checkSrs(segs: PathSegment[], value: unknown): void {
+    if (typeof value !== 'string' && typeof value !== 'number') return;
+    if (isKnownSrs(value)) return;
+    const userCodes = Object.keys(dict(dict(this.globals.srs).proj4_defs)).map((c) => normalizeSrsCode(c));
+    const norm = normalizeSrsCode(value);
+    if (!userCodes.includes(norm)) {
+      this.error(segs, `unknown SRS "${value}": not built in; define it in globals.srs.proj4_defs`);
+    }
+  }
+
+  /** An image format name must be one mapproxy-ts can read and write. */
+  checkFormat(segs: PathSegment[], value: unknown, allowMixed = false): void {
+    if (typeof value !== 'string') return;
+    if (allowMixed && value === 'mixed') return;
+    if (tryParseImageFormat(value) === null) {
+      this.error(segs, `unknown image format "${value}" (expected image/png, image/jpeg, image/gif, image/tiff${allowMixed ? ' or mixed' : ''})`);
+    }
   }
 
   /** The grid's keys with those of its `base` chain underneath (MapProxy copies the base's conf). */
@@ -102,6 +126,8 @@ class Checker {
         const clash = ['min_res', 'max_res', 'align_resolutions_with'].filter((k) => eff[k] !== undefined);
         if (clash.length > 0) this.error(['grids', name, 'res'], `res cannot be combined with ${clash.join(', ')}`);
       }
+      this.checkSrs(['grids', name, 'srs'], g.srs);
+      this.checkSrs(['grids', name, 'bbox_srs'], g.bbox_srs);
       const srs = (str(eff.srs) ?? DEFAULTS.gridSrs).toUpperCase();
       if (eff.bbox === undefined && !SRS_WITH_DEFAULT_BBOX.includes(srs)) {
         this.error(['grids', name], `a grid in ${srs} needs a bbox (only EPSG:4326 and the web mercator SRS have a default)`);
@@ -124,6 +150,9 @@ class Checker {
       const s = dict(raw);
       if (s.type === 'tile') this.checkGridRef(['sources', name, 'grid'], s.grid);
       if (s.coverage !== undefined) this.checkCoverage(['sources', name, 'coverage'], s.coverage);
+      if (Array.isArray(s.supported_srs)) s.supported_srs.forEach((v, i) => this.checkSrs(['sources', name, 'supported_srs', i], v));
+      if (Array.isArray(s.supported_formats)) s.supported_formats.forEach((v, i) => this.checkFormat(['sources', name, 'supported_formats', i], v));
+      this.checkFormat(['sources', name, 'req', 'format'], dict(s.req).format);
       for (const key of Object.keys(dict(s.on_error))) {
         if (key !== 'other' && !/^[1-5]\d\d$/.test(key)) {
           this.error(['sources', name, 'on_error', key], 'expected an HTTP status code (100-599) or "other" as key');
@@ -163,8 +192,11 @@ class Checker {
         }
         if (c.cache_dir !== undefined) this.warn(['caches', name, 'cache_dir'], 'ignored: cache.directory is set');
       }
-      if (c.format === 'mixed' && !['image/png', 'image/vnd.jpeg-png'].includes(String(c.request_format))) {
-        this.error(['caches', name, 'request_format'], 'format mixed needs request_format image/png or image/vnd.jpeg-png');
+      this.checkFormat(['caches', name, 'format'], c.format, true);
+      this.checkFormat(['caches', name, 'request_format'], c.request_format);
+      // MapProxy 1.15: "request_format must be set to image/png if mixed mode is enabled".
+      if (c.format === 'mixed' && c.request_format !== 'image/png') {
+        this.error(['caches', name, 'request_format'], 'format mixed needs request_format image/png');
       }
       if (backend.coverage !== undefined) this.checkCoverage(['caches', name, 'cache', 'coverage'], backend.coverage);
     }

@@ -56,8 +56,8 @@ const GlobalsSchema = Obj(
     cache: Opt(
       Obj({
         base_dir: Opt(Str({ default: './cache_data', description: 'Root of the caches (relative to this file).' })),
-        lock_dir: Opt(Str({ default: './cache_data/tile_locks', description: 'Meta-tile lock files; keep on a local disk.' })),
-        tile_lock_dir: Opt(Str({ description: 'Per-tile lock files (default <cache_dir>/tile_locks).' })),
+        lock_dir: Opt(Str({ default: './cache_data/tile_locks', description: 'Lock files of sources limited by concurrent_requests (one per slot); keep on a local disk.' })),
+        tile_lock_dir: Opt(Str({ description: 'Meta-tile lock files, one per meta tile being created (default <cache_dir>/tile_locks); keep on a local disk.' })),
         meta_size: Opt(SizeSchema({ default: [4, 4] })),
         meta_buffer: Opt(Int({ minimum: 0, default: 80 })),
         bulk_meta_tiles: Opt(Bool({ default: false })),
@@ -112,7 +112,7 @@ const ServicesSchema = Obj(
     tms: Opt(
       Obj({
         use_grid_names: Opt(Bool({ default: false })),
-        origin: Opt(StringEnum(['sw', 'nw'] as const, { description: 'Row order of /tiles (default sw).' })),
+        origin: Opt(StringEnum(['sw', 'nw'] as const, { description: 'Row order of /tiles (default: the grid origin; ?origin= overrides it).' })),
         md: Opt(ServiceMd()),
       }),
     ),

@@ -59,7 +59,7 @@ test('a layer name used twice (nested too)', () => {
   ]);
 });
 
-test('tagged sources and caches as cache sources are not supported yet; a tagged unknown source is unknown', () => {
+test('tagged sources are not supported yet, caches as cache sources are; a tagged unknown source is unknown', () => {
   const lines = problemLines(
     withSections({
       layers: [{ name: 'l', title: 'L', sources: ['w:roads,rails', 'nope:x'] }],
@@ -70,7 +70,6 @@ test('tagged sources and caches as cache sources are not supported yet; a tagged
   assert.deepEqual(lines, [
     'layers[0].sources[0]: not supported yet: tagged source "w:roads,rails"',
     'layers[0].sources[1]: unknown cache or source "nope:x"',
-    'caches.c2.sources[0]: not supported yet: a cache ("c") as the source of another cache',
     'caches.c2.sources[1]: not supported yet: tagged source "w:roads"',
   ]);
 });
@@ -179,10 +178,34 @@ test('coverages need an SRS; on_error keys are status codes; format mixed needs 
     }),
   );
   assert.deepEqual(lines, [
-    'caches.c.request_format: format mixed needs request_format image/png or image/vnd.jpeg-png',
+    'caches.c.request_format: format mixed needs request_format image/png',
     'caches.c.cache.coverage: a coverage with a bbox needs srs (or bbox_srs)',
     'sources.w.coverage: a coverage with a bbox needs srs (or bbox_srs)',
     'sources.w.on_error.5000: expected an HTTP status code (100-599) or "other" as key',
+  ]);
+});
+
+test('unknown SRS codes and image formats are problems naming the key, not crashes later', () => {
+  const lines = problemLines(
+    withSections({
+      globals: { srs: { proj4_defs: { 'EPSG:31467': '+proj=tmerc +lat_0=0 +lon_0=9 +k=1 +x_0=3500000 +y_0=0 +ellps=bessel +units=m +no_defs' } } },
+      grids: { g: { srs: 'EPSG:31467', bbox: [3280000, 5230000, 3950000, 6110000] }, h: { srs: 'EPSG:99999', bbox: [0, 0, 1, 1] } },
+      caches: {
+        c: { sources: ['w'], format: 'image/foo', request_format: 'image/bar', cache: { type: 'file', coverage: { bbox: [0, 0, 1, 1], srs: 'EPSG:1234567' } } },
+      },
+      sources: {
+        w: { type: 'wms', req: { url: 'u', layers: 'a', format: 'image/nope' }, supported_srs: ['EPSG:4326', 'EPSG:7'], supported_formats: ['image/png', 'image/bmp'] },
+      },
+    }),
+  );
+  assert.deepEqual(lines, [
+    'caches.c.format: unknown image format "image/foo" (expected image/png, image/jpeg, image/gif, image/tiff or mixed)',
+    'caches.c.request_format: unknown image format "image/bar" (expected image/png, image/jpeg, image/gif, image/tiff)',
+    'caches.c.cache.coverage.srs: unknown SRS "EPSG:1234567": not built in; define it in globals.srs.proj4_defs',
+    'sources.w.req.format: unknown image format "image/nope" (expected image/png, image/jpeg, image/gif, image/tiff)',
+    'sources.w.supported_srs[1]: unknown SRS "EPSG:7": not built in; define it in globals.srs.proj4_defs',
+    'sources.w.supported_formats[1]: unknown image format "image/bmp" (expected image/png, image/jpeg, image/gif, image/tiff)',
+    'grids.h.srs: unknown SRS "EPSG:99999": not built in; define it in globals.srs.proj4_defs',
   ]);
 });
 
