@@ -1,0 +1,108 @@
+/**
+ * The per-process memory tier of the file cache: recently served tiles kept in memory, bounded in
+ * bytes (least recently used out first), keyed by file path. It exists because a cache hit from
+ * disk costs four thread-pool round trips (open, fstat, read, close) and the hit path is what a
+ * tile server spends its life on.
+ *
+ * Freshness bound: an entry is served without touching the disk for `revalidateMs` after it was
+ * last checked; then one stat compares mtime, size and inode with what was read, and a changed or
+ * removed tile is read again or dropped. So a tile rewritten by another process (a reseed, a
+ * refresh, another host) is served from memory for at most `revalidateMs` after the rewrite.
+ * Tiles this process stores or removes are dropped from the tier at once.
+ */
+
+/** Settings of the memory tier. */
+export interface MemoryTierOptions {
+  /** Upper bound of the tile bytes held (0 disables the tier). */
+  readonly maxBytes: number;
+  /** How long an entry is served without a stat of its file (ms; 0: stat on every hit). */
+  readonly revalidateMs: number;
+}
+
+/** What the tier holds per tile. */
+export interface TierEntry {
+  readonly data: Buffer;
+  /** The tile's timestamp as storage reports it (ms). */
+  readonly mtime: number;
+  /** Stat fields the entry is validated against (of the link itself for symlinked tiles). */
+  readonly statMtime: number;
+  readonly statSize: number;
+  readonly ino: number;
+  /** When the file was last read or confirmed (ms since the epoch). */
+  checked: number;
+}
+
+/** Defaults: 32 MiB per process, revalidated after one second. */
+export const DEFAULT_MEMORY_TIER: MemoryTierOptions = { maxBytes: 32 * 1024 * 1024, revalidateMs: 1000 };
+
+/** A byte-bounded LRU of tiles. */
+export class MemoryTier {
+  readonly maxBytes: number;
+  readonly revalidateMs: number;
+  readonly #entries = new Map<string, TierEntry>();
+  #bytes = 0;
+  #hits = 0;
+  #misses = 0;
+
+  constructor(opts: MemoryTierOptions = DEFAULT_MEMORY_TIER) {
+    this.maxBytes = Math.max(0, opts.maxBytes);
+    this.revalidateMs = Math.max(0, opts.revalidateMs);
+  }
+
+  /** The entry for `path` (made most recently used), or undefined. */
+  get(path: string): TierEntry | undefined {
+    const e = this.#entries.get(path);
+    if (e === undefined) {
+      this.#misses++;
+      return undefined;
+    }
+    this.#hits++;
+    // Re-insert: a Map iterates in insertion order, so the first key is the least recently used.
+    this.#entries.delete(path);
+    this.#entries.set(path, e);
+    return e;
+  }
+
+  /** Keep `entry` for `path`, evicting the least recently used entries beyond `maxBytes`. */
+  set(path: string, entry: TierEntry): void {
+    const size = entry.data.length;
+    if (size > this.maxBytes / 8) return; // one huge tile must not flush the tier
+    this.delete(path);
+    this.#entries.set(path, entry);
+    this.#bytes += size;
+    for (const [k, old] of this.#entries) {
+      if (this.#bytes <= this.maxBytes) break;
+      this.#entries.delete(k);
+      this.#bytes -= old.data.length;
+    }
+  }
+
+  delete(path: string): void {
+    const e = this.#entries.get(path);
+    if (e === undefined) return;
+    this.#entries.delete(path);
+    this.#bytes -= e.data.length;
+  }
+
+  clear(): void {
+    this.#entries.clear();
+    this.#bytes = 0;
+  }
+
+  /** Entry count, bytes held, and lookups since start. */
+  get stats(): { entries: number; bytes: number; hits: number; misses: number } {
+    return { entries: this.#entries.size, bytes: this.#bytes, hits: this.#hits, misses: this.#misses };
+  }
+}
+
+let shared: MemoryTier | null = new MemoryTier(DEFAULT_MEMORY_TIER);
+
+/** Set the process-wide tier (`maxBytes: 0` turns it off); file caches built later use it. */
+export function configureMemoryTier(opts: MemoryTierOptions): void {
+  shared = opts.maxBytes > 0 ? new MemoryTier(opts) : null;
+}
+
+/** The process-wide tier, or null when it is off. */
+export function memoryTier(): MemoryTier | null {
+  return shared;
+}

@@ -1,0 +1,110 @@
+/**
+ * The memory tier of the file cache: what it serves, for how long without looking at the disk,
+ * and that it never outgrows its byte bound.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { FileTileStorage } from '../../../src/cache/storage/file.js';
+import { MemoryTier } from '../../../src/cache/storage/memory-tier.js';
+
+async function setup(tier: MemoryTier | null) {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mpx-tier-'));
+  const storage = new FileTileStorage({ directory: dir, layout: 'tms', extension: 'png', memoryTier: tier });
+  return { dir, storage, cleanup: () => fs.rm(dir, { recursive: true, force: true }) };
+}
+
+/** Replace a tile file behind the storage's back, as another process or host would. */
+async function replaceOnDisk(dir: string, rel: string, data: Buffer, mtime: Date): Promise<void> {
+  const p = path.join(dir, rel);
+  await fs.writeFile(p + '.new', data);
+  await fs.utimes(p + '.new', mtime, mtime);
+  await fs.rename(p + '.new', p);
+}
+
+test('within revalidateMs a tile is served from memory, even if another process replaced the file', async () => {
+  const tier = new MemoryTier({ maxBytes: 1 << 20, revalidateMs: 3_600_000 });
+  const { dir, storage, cleanup } = await setup(tier);
+  try {
+    await storage.store([1, 2, 3], Buffer.from('first version'));
+    assert.equal((await storage.load([1, 2, 3]))?.data.toString(), 'first version');
+    await replaceOnDisk(dir, '3/1/2.png', Buffer.from('second'), new Date(Date.now() + 5000));
+    // The documented bound: up to revalidateMs the tier answers without touching the disk.
+    assert.equal((await storage.load([1, 2, 3]))?.data.toString(), 'first version');
+    assert.equal(tier.stats.entries, 1);
+    // A store by this process drops the entry at once.
+    await storage.store([1, 2, 3], Buffer.from('third'));
+    assert.equal((await storage.load([1, 2, 3]))?.data.toString(), 'third');
+  } finally {
+    await cleanup();
+  }
+});
+
+test('after revalidateMs one stat notices a rewritten or removed tile', async () => {
+  const tier = new MemoryTier({ maxBytes: 1 << 20, revalidateMs: 0 });
+  const { dir, storage, cleanup } = await setup(tier);
+  try {
+    await storage.store([0, 0, 1], Buffer.from('aaaa'));
+    const first = await storage.load([0, 0, 1]);
+    assert.equal(first?.data.toString(), 'aaaa');
+    // Same size, new mtime and inode: still noticed.
+    await replaceOnDisk(dir, '1/0/0.png', Buffer.from('bbbb'), new Date(Date.now() + 5000));
+    const second = await storage.load([0, 0, 1]);
+    assert.equal(second?.data.toString(), 'bbbb');
+    assert.ok(second && first && second.mtime > first.mtime);
+    await fs.unlink(path.join(dir, '1/0/0.png'));
+    assert.equal(await storage.load([0, 0, 1]), null);
+    assert.equal(tier.stats.entries, 0);
+  } finally {
+    await cleanup();
+  }
+});
+
+test('a hit from memory returns the same bytes and mtime as the disk read', async () => {
+  const tier = new MemoryTier({ maxBytes: 1 << 20, revalidateMs: 3_600_000 });
+  const { storage, cleanup } = await setup(tier);
+  const plain = await setup(null);
+  try {
+    const data = Buffer.from([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
+    await storage.store([5, 6, 7], data);
+    const fromDisk = await storage.load([5, 6, 7]);
+    const fromMemory = await storage.load([5, 6, 7]);
+    assert.deepEqual(fromMemory?.data, data);
+    assert.equal(fromMemory?.mtime, fromDisk?.mtime);
+    assert.equal(tier.stats.hits, 1);
+    // Without a tier every load reads the file.
+    await plain.storage.store([5, 6, 7], data);
+    assert.deepEqual((await plain.storage.load([5, 6, 7]))?.data, data);
+  } finally {
+    await cleanup();
+    await plain.cleanup();
+  }
+});
+
+test('the tier never holds more than maxBytes; least recently used tiles go first', async () => {
+  const tier = new MemoryTier({ maxBytes: 1000, revalidateMs: 3_600_000 });
+  const { storage, cleanup } = await setup(tier);
+  try {
+    for (let x = 0; x < 10; x++) await storage.store([x, 0, 4], Buffer.alloc(100, x));
+    for (let x = 0; x < 10; x++) await storage.load([x, 0, 4]);
+    assert.equal(tier.stats.bytes, 1000);
+    await storage.load([0, 0, 4]); // most recently used now
+    await storage.store([10, 0, 4], Buffer.alloc(100, 10));
+    await storage.load([10, 0, 4]);
+    assert.ok(tier.stats.bytes <= 1000);
+    const before = tier.stats.hits;
+    await storage.load([0, 0, 4]);
+    assert.equal(tier.stats.hits, before + 1, 'tile 0 was kept');
+    await storage.load([1, 0, 4]);
+    assert.equal(tier.stats.hits, before + 1, 'tile 1 was evicted');
+    // A tile bigger than an eighth of the tier is never held.
+    await storage.store([0, 1, 4], Buffer.alloc(200, 1));
+    await storage.load([0, 1, 4]);
+    await storage.load([0, 1, 4]);
+    assert.ok(tier.stats.bytes <= 1000);
+  } finally {
+    await cleanup();
+  }
+});
