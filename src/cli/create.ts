@@ -1,0 +1,384 @@
+/**
+ * `mapproxy-ts create -t <template> <dest>` (MapProxy's `mapproxy-util create`): writes working
+ * example files from `templates/`: a configuration pair, a seed or log configuration, an app
+ * module, a pm2 ecosystem file or a systemd unit. Paths written into files are absolute.
+ * Exit codes: 0 written, 1 failure (a file exists, a referenced file is missing), 2 usage error.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { loadConfigFile } from '../config/index.js';
+import { ConfigError } from '../errors.js';
+import { loadLogConfig } from '../log/index.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const TEMPLATE_DIR = path.join(ROOT, 'templates');
+/** serve's default --graceful-timeout, seconds. */
+const GRACEFUL_DEFAULT = 30;
+/** How much longer than the graceful timeout pm2 and systemd wait before killing. */
+const KILL_MARGIN = 10;
+
+/** The templates, what each writes, and whether it needs `-f`. */
+export const TEMPLATES: Readonly<Record<string, { readonly help: string; readonly needsConfig: boolean; readonly file?: string }>> = {
+  'base-config': { help: 'mapproxy.yaml and seed.yaml in the directory <dest>', needsConfig: false },
+  'seed-config': { help: 'a seed.yaml (with -f: seeding the caches of that configuration)', needsConfig: false, file: 'seed.yaml' },
+  'log-config': { help: 'a commented log configuration for serve --log-config', needsConfig: false, file: 'log.yaml' },
+  app: { help: 'a JS module that serves the configuration with createApp (node:http, Express)', needsConfig: true, file: 'app.mjs' },
+  pm2: { help: 'a pm2 ecosystem file running `mapproxy-ts serve`', needsConfig: true, file: 'ecosystem.config.js' },
+  systemd: { help: 'a systemd unit running `mapproxy-ts serve`', needsConfig: true, file: 'mapproxy-ts.service' },
+};
+
+/** The help text of `create`. */
+export const CREATE_HELP = `Usage: mapproxy-ts create -t <template> [-f mapproxy.yaml] [options] <dest>
+
+Write a working example file (MapProxy's mapproxy-util create). <dest> is a file, or an existing
+directory to write the template's usual file name into (a directory for base-config).
+
+Templates:
+${Object.entries(TEMPLATES)
+  .map(([name, t]) => `  ${name.padEnd(13)} ${t.help}${t.needsConfig ? ' (needs -f)' : ''}`)
+  .join('\n')}
+
+Options:
+  -t, --template <name>         the template to write
+  -f, --mapproxy-conf <file>    the configuration the file refers to (written as an absolute path)
+  -l, --list-templates          list the templates
+      --force                   overwrite existing files
+  -b, --bind <host:port>        app, pm2, systemd: address to serve on (default localhost:8080)
+      --graceful-timeout <s>    pm2, systemd: serve's graceful timeout (default ${GRACEFUL_DEFAULT}); kill timeouts are ${KILL_MARGIN} s above it
+      --log-config <file>       pm2, systemd: serve with this log configuration
+      --user <name>             systemd: the dedicated user to run as (default mapproxy-ts)
+  -h, --help                    show this help
+`;
+
+class CreateUsageError extends Error {}
+class CreateError extends Error {}
+
+/** Replace every `{{name}}`; a placeholder without a value is a bug in the caller. */
+export function renderTemplate(text: string, vars: Readonly<Record<string, string>>): string {
+  return text.replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
+    const v = vars[name];
+    if (v === undefined) throw new Error(`template placeholder {{${name}}} has no value`);
+    return v;
+  });
+}
+
+const template = (name: string): Promise<string> => readFile(path.join(TEMPLATE_DIR, name), 'utf8');
+const js = (v: unknown): string => JSON.stringify(v);
+
+/**
+ * A value for a systemd unit file. `path`: a setting that takes one path as the rest of the line
+ * (`WorkingDirectory=`): only `%` (specifiers) is doubled. `list`: one word of a space-separated
+ * list (`ReadWritePaths=`, `ExecStart=`): also double quotes around words with spaces, quotes or
+ * backslashes. `exec`: a word of `ExecStart=`: also `$` doubled (variable expansion).
+ */
+export function systemdWord(word: string, kind: 'path' | 'list' | 'exec'): string {
+  let w = word.replace(/%/g, '%%');
+  if (kind === 'path') return w;
+  if (kind === 'exec') w = w.replace(/\$/g, '$$$$');
+  return /[\s"'\\]/.test(w) ? `"${w.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : w;
+}
+
+/** What a systemd unit runs and may write. */
+export interface SystemdUnitOptions {
+  readonly node: string;
+  /** bin/mapproxy-ts.js of the installed package. */
+  readonly bin: string;
+  readonly config: string;
+  readonly user: string;
+  readonly bind: string;
+  readonly gracefulTimeout: number;
+  readonly logConfig?: string;
+  /** Directories it writes: cache, lock dirs, log files. */
+  readonly writablePaths: readonly string[];
+  /** The unit's file name, for the comments (`mapproxy-ts.service`). */
+  readonly fileName: string;
+}
+
+/** The defaults of the repository's `systemd/mapproxy-ts.service`. */
+export const SYSTEMD_DEFAULTS: SystemdUnitOptions = {
+  node: '/usr/bin/node',
+  bin: '/opt/mapproxy-ts/bin/mapproxy-ts.js',
+  config: '/etc/mapproxy-ts/mapproxy.yaml',
+  user: 'mapproxy-ts',
+  bind: 'localhost:8080',
+  gracefulTimeout: GRACEFUL_DEFAULT,
+  logConfig: '/etc/mapproxy-ts/log.yaml',
+  writablePaths: ['/var/cache/mapproxy-ts', '/var/log/mapproxy-ts'],
+  fileName: 'mapproxy-ts.service',
+};
+
+function serveArgs(config: string, bind: string, graceful: number, logConfig: string | undefined): string[] {
+  return ['serve', config, '--bind', bind, '--graceful-timeout', String(graceful), ...(logConfig ? ['--log-config', logConfig] : [])];
+}
+
+/** Render the systemd unit template. */
+export async function renderSystemdUnit(o: SystemdUnitOptions): Promise<string> {
+  const exec = [o.node, o.bin, ...serveArgs(o.config, o.bind, o.gracefulTimeout, o.logConfig)];
+  return renderTemplate(await template('mapproxy-ts.service.tmpl'), {
+    config_comment: o.config,
+    file_name: o.fileName,
+    unit_name: o.fileName.replace(/\.service$/, ''),
+    user: o.user,
+    rw_comment: o.writablePaths.join(' '),
+    working_directory: systemdWord(path.dirname(o.config), 'path'),
+    exec_start: exec.map((w) => systemdWord(w, 'exec')).join(' '),
+    graceful: String(o.gracefulTimeout),
+    stop_timeout: String(o.gracefulTimeout + KILL_MARGIN),
+    rw_paths: o.writablePaths.map((p) => systemdWord(p, 'list')).join(' '),
+  });
+}
+
+/** `module` or `commonjs`: how Node loads a `.js` file in `dir` (the nearest package.json's type). */
+async function moduleType(dir: string): Promise<'module' | 'commonjs'> {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    try {
+      const pkg = JSON.parse(await readFile(path.join(d, 'package.json'), 'utf8')) as { type?: string };
+      return pkg.type === 'module' ? 'module' : 'commonjs';
+    } catch {
+      // no (readable) package.json here: look one directory up
+    }
+    if (path.dirname(d) === d) return 'commonjs';
+  }
+}
+
+/**
+ * The directories a configuration writes: globals.cache base_dir, lock_dir and tile_lock_dir,
+ * and each cache's cache_dir, directory and tile_lock_dir (MapProxy's defaults where unset),
+ * without those inside another.
+ */
+export async function writableDirs(configFile: string): Promise<string[]> {
+  const { config, dir } = await loadConfigFile(configFile);
+  const conf = config as { globals?: { cache?: Record<string, unknown> }; caches?: Record<string, Record<string, unknown>> };
+  const g = conf.globals?.cache ?? {};
+  const abs = (p: unknown, fallback: string): string => path.resolve(dir, typeof p === 'string' ? p : fallback);
+  const dirs = [abs(g.base_dir, './cache_data'), abs(g.lock_dir, './cache_data/tile_locks')];
+  if (typeof g.tile_lock_dir === 'string') dirs.push(abs(g.tile_lock_dir, ''));
+  for (const c of Object.values(conf.caches ?? {})) {
+    const backend = (c?.cache ?? {}) as Record<string, unknown>;
+    for (const p of [c?.cache_dir, backend.directory, backend.tile_lock_dir]) if (typeof p === 'string') dirs.push(abs(p, ''));
+  }
+  const unique = [...new Set(dirs)].sort();
+  return unique.filter((d) => !unique.some((o) => o !== d && d.startsWith(o + path.sep)));
+}
+
+function parseBindValue(value: string): { host: string; port: string } {
+  const m = /^(?:(\[[^\]]+\]|[^:]*):)?(\d{1,5})$/.exec(value.trim());
+  if (!m || Number(m[2]) > 65535) throw new CreateUsageError(`invalid --bind "${value}": expected host:port or port`);
+  return { host: (m[1] || 'localhost').replace(/^\[(.*)\]$/, '$1'), port: m[2] };
+}
+
+interface Options {
+  readonly template: string;
+  readonly dest: string;
+  readonly config: string | undefined;
+  readonly force: boolean;
+  readonly bind: string;
+  readonly graceful: number;
+  readonly logConfig: string | undefined;
+  readonly user: string;
+}
+
+/** `dest`, or the template's file name inside it when `dest` is a directory. */
+function target(dest: string, file: string): string {
+  const p = path.resolve(dest);
+  return existsSync(p) && statSync(p).isDirectory() ? path.join(p, file) : p;
+}
+
+async function filesFor(o: Options): Promise<{ path: string; content: string }[]> {
+  const caches = async (): Promise<string> => {
+    if (!o.config) return '[osm_cache]';
+    const { config } = await loadConfigFile(o.config);
+    const names = Object.keys((config as { caches?: Record<string, unknown> }).caches ?? {});
+    if (names.length === 0) throw new CreateError(`${o.config} has no caches to seed`);
+    return `[${names.map((n) => (/^[A-Za-z0-9_.-]+$/.test(n) ? n : js(n))).join(', ')}]`;
+  };
+  switch (o.template) {
+    case 'base-config': {
+      const dir = path.resolve(o.dest);
+      if (existsSync(dir) && !statSync(dir).isDirectory()) throw new CreateUsageError(`base-config writes into a directory; ${o.dest} is a file`);
+      return [
+        { path: path.join(dir, 'mapproxy.yaml'), content: await template('base-config/mapproxy.yaml') },
+        { path: path.join(dir, 'seed.yaml'), content: renderTemplate(await template('base-config/seed.yaml'), { caches: '[osm_cache]' }) },
+      ];
+    }
+    case 'seed-config':
+      return [{ path: target(o.dest, 'seed.yaml'), content: renderTemplate(await template('base-config/seed.yaml'), { caches: await caches() }) }];
+    case 'log-config':
+      return [{ path: target(o.dest, 'log.yaml'), content: await template('log.yaml') }];
+    case 'app': {
+      let file = target(o.dest, 'app.mjs');
+      if (path.extname(file) === '') file += '.mjs';
+      if (file.endsWith('.cjs') || (file.endsWith('.js') && (await moduleType(path.dirname(file))) !== 'module')) {
+        throw new CreateUsageError(`${path.basename(file)} would be loaded as CommonJS; the app is an ES module: name it ${path.basename(file).replace(/\.c?js$/, '.mjs')}`);
+      }
+      const { host, port } = parseBindValue(o.bind);
+      const vars = {
+        config_comment: o.config!,
+        file_name: path.basename(file),
+        package: js(pathToFileURL(path.join(ROOT, 'dist', 'index.js')).href),
+        config: js(o.config),
+        host: js(host),
+        port: js(Number(port)),
+      };
+      return [{ path: file, content: renderTemplate(await template('app.mjs.tmpl'), vars) }];
+    }
+    case 'pm2': {
+      const file = target(o.dest, 'ecosystem.config.js');
+      if (!/\.config\.(c|m)?js$/.test(file)) {
+        throw new CreateUsageError(`pm2 reads a JS ecosystem file only when its name ends in .config.js, .config.cjs or .config.mjs: ${path.basename(file)}`);
+      }
+      const esm = file.endsWith('.mjs') || (file.endsWith('.js') && (await moduleType(path.dirname(file))) === 'module');
+      const cwd = path.dirname(o.config!);
+      const vars = {
+        config_comment: o.config!,
+        file_name: path.basename(file),
+        format_note: esm
+          ? '\n//\n// An ES module: pm2 loads it with require(), which needs Node 20.19 or later for ES modules\n// (with older Node versions, rename it to ecosystem.config.cjs and write module.exports = { apps }).'
+          : '',
+        bin: js(path.join(ROOT, 'bin', 'mapproxy-ts.js')),
+        args: `[${serveArgs(o.config!, o.bind, o.graceful, o.logConfig).map(js).join(', ')}]`,
+        node: js(process.execPath),
+        cwd: js(cwd),
+        graceful: String(o.graceful),
+        kill_timeout: String((o.graceful + KILL_MARGIN) * 1000),
+        out_file: js(path.join(cwd, 'logs', 'mapproxy-ts.out.log')),
+        error_file: js(path.join(cwd, 'logs', 'mapproxy-ts.error.log')),
+        export: esm ? 'export { apps };' : 'module.exports = { apps };',
+      };
+      return [{ path: file, content: renderTemplate(await template('ecosystem.config.js.tmpl'), vars) }];
+    }
+    case 'systemd': {
+      const file = target(o.dest, 'mapproxy-ts.service');
+      if (!file.endsWith('.service')) throw new CreateUsageError(`a systemd unit file name ends in .service: ${path.basename(file)}`);
+      const writable = await writableDirs(o.config!);
+      if (o.logConfig) {
+        const log = await loadLogConfig(o.logConfig);
+        if (log.file) writable.push(path.dirname(log.file.path));
+      }
+      const unit = await renderSystemdUnit({
+        node: process.execPath,
+        bin: path.join(ROOT, 'bin', 'mapproxy-ts.js'),
+        config: o.config!,
+        user: o.user,
+        bind: o.bind,
+        gracefulTimeout: o.graceful,
+        logConfig: o.logConfig,
+        writablePaths: [...new Set(writable)],
+        fileName: path.basename(file),
+      });
+      return [{ path: file, content: unit }];
+    }
+    default:
+      throw new CreateUsageError(`unknown template "${o.template}" (templates: ${Object.keys(TEMPLATES).join(', ')})`);
+  }
+}
+
+/** node's parseArgs errors, reworded (its unknown-option text is long and varies by version). */
+function argsError(err: unknown): CreateUsageError | undefined {
+  const e = err as { code?: string; message?: string };
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const opt = /'([^']+)'/.exec(e.message ?? '')?.[1];
+    return new CreateUsageError(opt ? `unknown option ${opt}` : 'unknown option');
+  }
+  if (e.code?.startsWith('ERR_PARSE_ARGS')) return new CreateUsageError(e.message ?? 'invalid arguments');
+  return undefined;
+}
+
+function parse(args: string[]): Options | 'help' | 'list' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        template: { type: 'string', short: 't' },
+        'mapproxy-conf': { type: 'string', short: 'f' },
+        'list-templates': { type: 'boolean', short: 'l' },
+        force: { type: 'boolean' },
+        bind: { type: 'string', short: 'b', default: 'localhost:8080' },
+        'graceful-timeout': { type: 'string', default: String(GRACEFUL_DEFAULT) },
+        'log-config': { type: 'string' },
+        user: { type: 'string', default: 'mapproxy-ts' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: true,
+    });
+  } catch (err) {
+    throw argsError(err) ?? err;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return 'help';
+  if (values['list-templates']) return 'list';
+  const name = values.template;
+  if (!name) throw new CreateUsageError('missing -t <template>');
+  const spec = TEMPLATES[name];
+  if (!spec) throw new CreateUsageError(`unknown template "${name}" (templates: ${Object.keys(TEMPLATES).join(', ')})`);
+  if (positionals.length !== 1) throw new CreateUsageError(`template ${name} needs exactly one destination, got ${positionals.length}`);
+  const config = values['mapproxy-conf'];
+  if (spec.needsConfig && !config) throw new CreateUsageError(`template ${name} needs -f <mapproxy.yaml>`);
+  const graceful = Number(values['graceful-timeout']);
+  if (!Number.isInteger(graceful) || graceful < 1) throw new CreateUsageError(`invalid --graceful-timeout "${values['graceful-timeout']}": expected whole seconds, at least 1`);
+  parseBindValue(values.bind ?? 'localhost:8080');
+  const user = values.user ?? 'mapproxy-ts';
+  if (!/^[a-z_][a-z0-9_-]*$/i.test(user)) throw new CreateUsageError(`invalid --user "${user}"`);
+  return {
+    template: name,
+    dest: positionals[0],
+    config: config === undefined ? undefined : path.resolve(config),
+    force: values.force === true,
+    bind: values.bind ?? 'localhost:8080',
+    graceful,
+    logConfig: values['log-config'] === undefined ? undefined : path.resolve(values['log-config']),
+    user,
+  };
+}
+
+/** Run `mapproxy-ts create <args>`; resolves to the exit code. */
+export async function createCommand(args: string[]): Promise<number> {
+  let opts: ReturnType<typeof parse>;
+  try {
+    opts = parse(args);
+  } catch (err) {
+    if (err instanceof CreateUsageError) {
+      process.stderr.write(`mapproxy-ts create: ${(err as Error).message}\n\n${CREATE_HELP}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (opts === 'help') {
+    process.stdout.write(CREATE_HELP);
+    return 0;
+  }
+  if (opts === 'list') {
+    process.stdout.write(`Available templates:\n${Object.entries(TEMPLATES).map(([n, t]) => `  ${n.padEnd(13)} ${t.help}`).join('\n')}\n`);
+    return 0;
+  }
+  try {
+    for (const [what, file] of [['configuration', opts.config], ['log configuration', opts.logConfig]] as const) {
+      if (file !== undefined && !existsSync(file)) throw new CreateError(`${what} not found: ${file}`);
+    }
+    const files = await filesFor(opts);
+    if (!opts.force) {
+      const existing = files.filter((f) => existsSync(f.path));
+      if (existing.length > 0) throw new CreateError(`${existing.map((f) => f.path).join(', ')} already exist${existing.length === 1 ? 's' : ''}, use --force to overwrite`);
+    }
+    for (const f of files) {
+      await mkdir(path.dirname(f.path), { recursive: true });
+      await writeFile(f.path, f.content);
+      process.stdout.write(`writing ${f.path}\n`);
+    }
+    return 0;
+  } catch (err) {
+    if (err instanceof CreateUsageError) {
+      process.stderr.write(`mapproxy-ts create: ${err.message}\n\n${CREATE_HELP}`);
+      return 2;
+    }
+    if (err instanceof CreateError || err instanceof ConfigError) {
+      process.stderr.write(`mapproxy-ts create: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,317 @@
+/**
+ * `mapproxy-ts create`: every template is written and works (configurations pass check-config,
+ * JS files pass `node --check` and load, the app serves), existing files are kept unless --force,
+ * and usage errors exit 2 with the message and the help.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import yaml from 'js-yaml';
+import { CREATE_HELP, createCommand, systemdWord } from '../../src/cli/create.js';
+import { checkConfigCommand } from '../../src/cli/check-config.js';
+import { loadLogConfig } from '../../src/log/index.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = path.join(ROOT, 'bin', 'mapproxy-ts.js');
+
+/** Run a command function with stdout and stderr captured. */
+async function captured(fn: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const stdout = process.stdout.write;
+  const stderr = process.stderr.write;
+  process.stdout.write = ((chunk: string | Uint8Array) => ((out += String(chunk)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => ((err += String(chunk)), true)) as typeof process.stderr.write;
+  try {
+    return { code: await fn(), out, err };
+  } finally {
+    process.stdout.write = stdout;
+    process.stderr.write = stderr;
+  }
+}
+const create = (...args: string[]) => captured(() => createCommand(args));
+
+async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'mpx-'));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function nodeCheck(file: string): void {
+  const r = spawnSync(process.execPath, ['--check', file], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `node --check ${file}: ${r.stderr}`);
+}
+
+/** A base-config pair in `dir/cfg`; resolves to the mapproxy.yaml path. */
+async function baseConfig(dir: string): Promise<string> {
+  const r = await create('-t', 'base-config', path.join(dir, 'cfg'));
+  assert.equal(r.code, 0, r.err);
+  return path.join(dir, 'cfg', 'mapproxy.yaml');
+}
+
+test('--help and --list-templates', async () => {
+  assert.deepEqual(await create('--help'), { code: 0, out: CREATE_HELP, err: '' });
+  const list = await create('-l');
+  assert.equal(list.code, 0);
+  assert.deepEqual(
+    list.out.split('\n').slice(1, -1).map((l) => l.trim().split(/\s+/)[0]),
+    ['base-config', 'seed-config', 'log-config', 'app', 'pm2', 'systemd'],
+  );
+});
+
+test('usage errors exit 2 with the reason and the help', async () => {
+  const cases: [string[], string][] = [
+    [['out'], 'missing -t <template>'],
+    [['-t', 'wsgi-app', 'out'], 'unknown template "wsgi-app" (templates: base-config, seed-config, log-config, app, pm2, systemd)'],
+    [['-t', 'log-config'], 'template log-config needs exactly one destination, got 0'],
+    [['-t', 'log-config', 'a', 'b'], 'template log-config needs exactly one destination, got 2'],
+    [['-t', 'app', 'app.mjs'], 'template app needs -f <mapproxy.yaml>'],
+    [['-t', 'pm2', '-f', 'm.yaml', '--bind', 'localhost:99999', 'e.config.js'], 'invalid --bind "localhost:99999": expected host:port or port'],
+    [['-t', 'pm2', '-f', 'm.yaml', '--graceful-timeout', '2.5', 'e.config.js'], 'invalid --graceful-timeout "2.5": expected whole seconds, at least 1'],
+    [['-t', 'systemd', '-f', 'm.yaml', '--user', 'root;rm', 'x.service'], 'invalid --user "root;rm"'],
+    [['-t', 'log-config', '--nope', 'x'], 'unknown option --nope'],
+    [['-t'], "Option '-t, --template <value>' argument missing"],
+  ];
+  for (const [args, message] of cases) {
+    const r = await create(...args);
+    assert.deepEqual(r, { code: 2, out: '', err: `mapproxy-ts create: ${message}\n\n${CREATE_HELP}` }, args.join(' '));
+  }
+});
+
+test('base-config: mapproxy.yaml passes check-config, seed.yaml seeds its cache (checked by MapProxy when installed)', async () => {
+  await withTmp(async (dir) => {
+    const r = await create('-t', 'base-config', path.join(dir, 'new', 'cfg'));
+    const cfg = path.join(dir, 'new', 'cfg');
+    assert.deepEqual(r, { code: 0, out: `writing ${cfg}/mapproxy.yaml\nwriting ${cfg}/seed.yaml\n`, err: '' });
+    const check = await captured(() => checkConfigCommand(path.join(cfg, 'mapproxy.yaml')));
+    assert.deepEqual(check, { code: 0, out: `${cfg}/mapproxy.yaml: ok\n`, err: '' });
+    const conf = yaml.load(await readFile(path.join(cfg, 'mapproxy.yaml'), 'utf8')) as { caches: Record<string, unknown> };
+    const seed = yaml.load(await readFile(path.join(cfg, 'seed.yaml'), 'utf8')) as {
+      seeds: Record<string, { caches: string[]; levels: { to: number } }>;
+      cleanups: Record<string, { caches: string[]; levels: { from: number } }>;
+    };
+    assert.deepEqual(Object.keys(conf.caches), ['osm_cache']);
+    assert.deepEqual(seed.seeds.initial.caches, ['osm_cache']);
+    assert.deepEqual(seed.cleanups.old_tiles.caches, ['osm_cache']);
+    assert.equal(seed.seeds.initial.levels.to, 6);
+    if (existsSync('/usr/bin/mapproxy-seed')) {
+      // MapProxy reads the pair as a valid configuration: nothing unknown, the right tasks.
+      const ms = spawnSync('/usr/bin/mapproxy-seed', ['-f', 'mapproxy.yaml', '-s', 'seed.yaml', '--summary'], { cwd: cfg, encoding: 'utf8' });
+      assert.equal(ms.status, 0, ms.stderr);
+      assert.doesNotMatch(ms.stdout + ms.stderr, /WARNING|ERROR/);
+      assert.match(ms.stdout, /Seeding cache 'osm_cache' with grid 'webmercator' in EPSG:3857\n[^\n]*\n\s+Levels: \[0, 1, 2, 3, 4, 5, 6\]/);
+    }
+  });
+});
+
+test('existing files are kept unless --force; nothing is written when one of them exists', async () => {
+  await withTmp(async (dir) => {
+    const cfg = path.join(dir, 'cfg');
+    await mkdir(cfg);
+    await writeFile(path.join(cfg, 'seed.yaml'), 'mine');
+    const r = await create('-t', 'base-config', cfg);
+    assert.deepEqual(r, { code: 1, out: '', err: `mapproxy-ts create: ${cfg}/seed.yaml already exists, use --force to overwrite\n` });
+    assert.equal(existsSync(path.join(cfg, 'mapproxy.yaml')), false);
+    assert.equal(await readFile(path.join(cfg, 'seed.yaml'), 'utf8'), 'mine');
+    await writeFile(path.join(dir, 'log.yaml'), 'mine');
+    assert.equal((await create('-t', 'log-config', path.join(dir, 'log.yaml'))).code, 1);
+    assert.equal(await readFile(path.join(dir, 'log.yaml'), 'utf8'), 'mine');
+    const forced = await create('-t', 'base-config', '--force', cfg);
+    assert.equal(forced.code, 0);
+    assert.match(await readFile(path.join(cfg, 'seed.yaml'), 'utf8'), /^seeds:$/m);
+  });
+});
+
+test('seed-config: with -f, seeds every cache of that configuration', async () => {
+  await withTmp(async (dir) => {
+    const conf = path.join(dir, 'mapproxy.yaml');
+    await writeFile(conf, 'caches:\n  roads: {grids: [GLOBAL_WEBMERCATOR], sources: []}\n  "aerial 2024": {grids: [GLOBAL_WEBMERCATOR], sources: []}\n');
+    const r = await create('-t', 'seed-config', '-f', conf, dir);
+    assert.deepEqual(r, { code: 0, out: `writing ${dir}/seed.yaml\n`, err: '' });
+    const text = await readFile(path.join(dir, 'seed.yaml'), 'utf8');
+    assert.match(text, /^ {4}caches: \[roads, "aerial 2024"\]$/m);
+    const seed = yaml.load(text) as { seeds: { initial: { caches: string[] } } };
+    assert.deepEqual(seed.seeds.initial.caches, ['roads', 'aerial 2024']);
+    await writeFile(conf, 'layers: []\n');
+    assert.deepEqual(await create('-t', 'seed-config', '-f', conf, path.join(dir, 's2.yaml')), {
+      code: 1,
+      out: '',
+      err: `mapproxy-ts create: ${conf} has no caches to seed\n`,
+    });
+    assert.deepEqual(await create('-t', 'seed-config', '-f', path.join(dir, 'none.yaml'), path.join(dir, 's3.yaml')), {
+      code: 1,
+      out: '',
+      err: `mapproxy-ts create: configuration not found: ${dir}/none.yaml\n`,
+    });
+  });
+});
+
+test('log-config: the commented example is valid, and so is its commented file section', async () => {
+  await withTmp(async (dir) => {
+    assert.equal((await create('-t', 'log-config', dir)).code, 0);
+    const file = path.join(dir, 'log.yaml');
+    assert.deepEqual(await loadLogConfig(file), {
+      level: 'info',
+      loggers: { 'mapproxy.source.request': 'info' },
+      file: undefined,
+      accessLog: false,
+      pretty: false,
+    });
+    // Uncomment the examples the way a user would: `file:` and the access_log mapping.
+    const text = (await readFile(file, 'utf8'))
+      .replace(/^# (file:| {2}path:| {2}size:| {2}frequency:| {2}limit:| {4}count:)/gm, '$1')
+      .replace(/^access_log: false\n# access_log:\n# {3}exclude/m, 'access_log:\n  exclude');
+    await writeFile(file, text);
+    assert.deepEqual(await loadLogConfig(file), {
+      level: 'info',
+      loggers: { 'mapproxy.source.request': 'info' },
+      file: { path: path.join(dir, 'logs', 'mapproxy.log'), size: '10m', frequency: 'daily', limit: { count: 7 } },
+      accessLog: { exclude: ['/metrics'] },
+      pretty: false,
+    });
+  });
+});
+
+test('app: an ES module that exports the request listener and serves the configuration when run', async () => {
+  await withTmp(async (dir) => {
+    const conf = await baseConfig(dir);
+    const r = await create('-t', 'app', '-f', conf, path.join(dir, 'myapp'));
+    assert.deepEqual(r, { code: 0, out: `writing ${dir}/myapp.mjs\n`, err: '' });
+    const file = path.join(dir, 'myapp.mjs');
+    nodeCheck(file);
+    const text = await readFile(file, 'utf8');
+    assert.match(text, new RegExp(`^export const CONFIG = ${JSON.stringify(conf).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')};$`, 'm'));
+    assert.deepEqual(await create('-t', 'app', '-f', conf, path.join(dir, 'app.js')), {
+      code: 2,
+      out: '',
+      err: `mapproxy-ts create: app.js would be loaded as CommonJS; the app is an ES module: name it app.mjs\n\n${CREATE_HELP}`,
+    });
+    if (!existsSync(path.join(ROOT, 'dist', 'index.js'))) return; // the app imports the built package
+    const child = spawn(process.execPath, [file], { env: { ...process.env, HOST: '127.0.0.1', PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let out = '';
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = / on (http:\/\/127\.0\.0\.1:\d+)\/\n/.exec(out);
+          if (m) resolve(m[1]);
+        });
+        child.once('exit', (code) => reject(new Error(`app exited with ${code}: ${out}`)));
+      });
+      assert.match(out, new RegExp(`^mapproxy-ts serving ${conf.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} on `, 'm'));
+      const res = await fetch(`${url}/tms/1.0.0/`);
+      assert.equal(res.status, 200);
+      assert.match(await res.text(), /<TileMap [^>]*title="OpenStreetMap \(terrestris OSM-WMS\)"[^>]*href="[^"]*\/tms\/1\.0\.0\/osm\/webmercator"/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+});
+
+interface Pm2App {
+  name: string;
+  script: string;
+  args: string[];
+  interpreter: string;
+  cwd: string;
+  exec_mode: string;
+  instances: number;
+  wait_ready: boolean;
+  listen_timeout: number;
+  kill_timeout: number;
+  out_file: string;
+  error_file: string;
+  env: Record<string, string>;
+}
+
+test('pm2: CommonJS or ES module by the directory, loadable with require() as pm2 does', async () => {
+  await withTmp(async (dir) => {
+    const conf = await baseConfig(dir);
+    const cjs = await create('-t', 'pm2', '-f', conf, '--graceful-timeout', '60', dir);
+    assert.deepEqual(cjs, { code: 0, out: `writing ${dir}/ecosystem.config.js\n`, err: '' });
+    const file = path.join(dir, 'ecosystem.config.js');
+    nodeCheck(file);
+    assert.match(await readFile(file, 'utf8'), /^module\.exports = \{ apps \};$/m);
+    const { apps } = createRequire(import.meta.url)(file) as { apps: Pm2App[] };
+    const cfgDir = path.dirname(conf);
+    assert.deepEqual(apps, [
+      {
+        name: 'mapproxy-ts',
+        script: BIN,
+        args: ['serve', conf, '--bind', 'localhost:8080', '--graceful-timeout', '60'],
+        interpreter: process.execPath,
+        cwd: cfgDir,
+        exec_mode: 'fork',
+        instances: 1,
+        wait_ready: true,
+        listen_timeout: 60000,
+        kill_timeout: 70000,
+        autorestart: true,
+        exp_backoff_restart_delay: 500,
+        out_file: path.join(cfgDir, 'logs', 'mapproxy-ts.out.log'),
+        error_file: path.join(cfgDir, 'logs', 'mapproxy-ts.error.log'),
+        merge_logs: true,
+        env: { NODE_ENV: 'production' },
+      },
+    ]);
+    // In a "type": "module" package the file is an ES module exporting `apps` by name.
+    const esmDir = path.join(dir, 'esm');
+    await mkdir(esmDir);
+    await writeFile(path.join(esmDir, 'package.json'), '{"type": "module"}\n');
+    const log = path.join(dir, 'log.yaml');
+    await writeFile(log, 'level: info\n');
+    assert.equal((await create('-t', 'pm2', '-f', conf, '--log-config', log, '-b', '127.0.0.1:9000', esmDir)).code, 0);
+    const esm = path.join(esmDir, 'ecosystem.config.js');
+    nodeCheck(esm);
+    assert.match(await readFile(esm, 'utf8'), /^export \{ apps \};$/m);
+    const loaded = (await import(esm)) as { apps: Pm2App[] };
+    assert.deepEqual(loaded.apps[0].args, ['serve', conf, '--bind', '127.0.0.1:9000', '--graceful-timeout', '30', '--log-config', log]);
+    assert.equal(loaded.apps[0].kill_timeout, 40000);
+    assert.deepEqual(await create('-t', 'pm2', '-f', conf, path.join(dir, 'pm2.js')), {
+      code: 2,
+      out: '',
+      err: `mapproxy-ts create: pm2 reads a JS ecosystem file only when its name ends in .config.js, .config.cjs or .config.mjs: pm2.js\n\n${CREATE_HELP}`,
+    });
+  });
+});
+
+test('systemd: serve with absolute paths, writable cache and log directories, quoted where needed', async () => {
+  await withTmp(async (base) => {
+    const dir = path.join(base, 'my maps');
+    const conf = await baseConfig(dir);
+    const log = path.join(dir, 'log.yaml');
+    await writeFile(log, 'file: {path: /var/log/maps/mapproxy.log}\n');
+    const r = await create('-t', 'systemd', '-f', conf, '--log-config', log, '--user', 'maps', path.join(dir, 'maps.service'));
+    assert.deepEqual(r, { code: 0, out: `writing ${dir}/maps.service\n`, err: '' });
+    const unit = await readFile(path.join(dir, 'maps.service'), 'utf8');
+    const line = (key: string) => unit.split('\n').filter((l) => l.startsWith(`${key}=`));
+    const q = (p: string) => `"${p}"`;
+    assert.deepEqual(line('ExecStart'), [
+      `ExecStart=${process.execPath} ${BIN} serve ${q(conf)} --bind localhost:8080 --graceful-timeout 30 --log-config ${q(log)}`,
+    ]);
+    assert.deepEqual(line('ReadWritePaths'), [`ReadWritePaths=${q(path.join(dir, 'cfg', 'cache_data'))} /var/log/maps`]);
+    assert.deepEqual(line('WorkingDirectory'), [`WorkingDirectory=${path.join(dir, 'cfg')}`]);
+    assert.deepEqual(line('User'), ['User=maps']);
+    assert.deepEqual(line('TimeoutStopSec'), ['TimeoutStopSec=40']);
+    assert.match(unit, /^#\s+systemctl reload maps\s/m);
+    // systemd's own syntax: % starts a specifier, $ a variable in ExecStart, quotes group words.
+    assert.equal(systemdWord('/srv/a b/$HOME/100%', 'exec'), '"/srv/a b/$$HOME/100%%"');
+    assert.equal(systemdWord('/srv/a"b\\c', 'list'), '"/srv/a\\"b\\\\c"');
+    assert.equal(systemdWord('/srv/a b/100%', 'path'), '/srv/a b/100%%');
+    assert.deepEqual(await create('-t', 'systemd', '-f', conf, path.join(dir, 'maps.unit')), {
+      code: 2,
+      out: '',
+      err: `mapproxy-ts create: a systemd unit file name ends in .service: maps.unit\n\n${CREATE_HELP}`,
+    });
+  });
+});
