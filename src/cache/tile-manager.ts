@@ -14,9 +14,13 @@ import type { MetaGrid, MetaTile, Size, TileCoord, TileGrid, Bbox, Srs } from '.
 import type { ImageOptions, RawImage } from '../image/types.js';
 import type { Source, SourceImage } from '../source/types.js';
 import type { TileStorage } from './types.js';
-import { cropRaw, decodeImage, encodeImage, splitMetaTile, mergeImages, blankImage, mimeFromMagic } from '../image/index.js';
+import {
+  backgroundOf, blankImage, cropRaw, decodeImage, encodeImage, flattenRaw, isOpaqueOutput, mergeImages, mimeFromMagic,
+  rawImage, singleColor, splitMetaTile,
+} from '../image/index.js';
 import { AuthorizeStaleError } from '../source/errors.js';
 import { acquireFileLock, lockPathFor, SingleFlight } from './lock.js';
+import { linksSingleColor, type SingleColorStorage } from './storage/file.js';
 import { ImageDecodeError, MapProxyError, SourceError, TileOutOfRangeError } from '../errors.js';
 import { getLogger } from '../log/index.js';
 
@@ -28,7 +32,8 @@ export const tileChannels = {
   lockWait: channel('mapproxy:cache:lock-wait'),
 };
 
-const log = getLogger('mapproxy.cache');
+// Looked up at use, not import: configureLogging may replace the root logger after start-up.
+const log = () => getLogger('mapproxy.cache');
 
 /** A tile as the TileManager hands it out. */
 export interface ManagedTile {
@@ -76,6 +81,13 @@ export interface TileManagerOptions {
 
 type CreatedTiles = Map<string, ManagedTile>;
 
+/** A tile about to be stored; `pixels` lets link_single_color_images look for a single colour. */
+interface NewTile {
+  readonly coord: TileCoord;
+  readonly data: Buffer;
+  readonly pixels?: RawImage;
+}
+
 const key = (c: TileCoord): string => `${c[0]}/${c[1]}/${c[2]}`;
 
 /**
@@ -105,9 +117,13 @@ export class TileManager {
   readonly #o: TileManagerOptions;
   readonly #flights = new SingleFlight<string, CreatedTiles | null>();
   readonly #blank = new Map<string, Promise<Buffer>>();
+  /** The storage when it links single-colour tiles (link_single_color_images), else null. */
+  readonly #linker: SingleColorStorage | null;
 
   constructor(options: TileManagerOptions) {
     this.#o = options;
+    const st = options.storage;
+    this.#linker = options.linkSingleColor && st !== null && linksSingleColor(st) ? st : null;
     this.name = options.name;
     this.grid = options.grid;
   }
@@ -157,7 +173,7 @@ export class TileManager {
       if (stored) {
         const tile = { coord, data: stored.data, mime: this.#mimeOf(stored.data), mtime: stored.mtime, cacheable: true };
         if (!looksComplete(stored.data)) {
-          log.warn({ cache: this.name, coord }, 'removing incomplete tile file');
+          log().warn({ cache: this.name, coord }, 'removing incomplete tile file');
           await storage.remove(coord);
         } else if (this.#o.isStale?.(stored.mtime)) {
           stale = tile;
@@ -316,13 +332,16 @@ export class TileManager {
     const cacheable = images.every((i) => i.cacheable);
     const raw = await this.#compose(images, meta.size);
     const parts = await splitMetaTile(raw, meta.parts, this.grid.tileSize, this.#o.image);
-    const mtime = Date.now();
-    const out: CreatedTiles = new Map();
-    for (const p of parts) {
-      out.set(key(p.coord), { coord: p.coord, data: p.data, mime: this.#mimeOf(p.data), mtime, cacheable });
+    let tiles: NewTile[] = parts;
+    if (cacheable && this.#linker) {
+      const [tw, th] = this.grid.tileSize;
+      const fill = backgroundOf(this.#o.image);
+      tiles = parts.map((p, i) => {
+        const [ox, oy] = meta.parts[i].offset;
+        return { ...p, pixels: cropRaw(raw, ox, oy, tw, th, fill) };
+      });
     }
-    if (cacheable && this.#o.storage) await this.#o.storage.storeMany(parts);
-    return out;
+    return this.#finish(tiles, cacheable);
   }
 
   async #createSingle(coord: TileCoord): Promise<CreatedTiles> {
@@ -330,18 +349,60 @@ export class TileManager {
     const images = await this.#fetchAll(this.grid.tileBbox(coord), size);
     const cacheable = images.every((i) => i.cacheable);
     let data: Buffer;
+    let pixels: RawImage | undefined;
     const only = images.length === 1 ? images[0] : null;
     if (only && this.#passThrough(only)) {
       // MapProxy stores a tile source's bytes as received; we do the same when they already are
       // in the cache format (checked by magic bytes, never by the upstream's Content-Type).
       data = only.data;
+      pixels = only.raw;
+      if (!pixels && cacheable && this.#linker) pixels = await this.#decode(only);
     } else {
-      const raw = await this.#compose(images, size);
-      data = await encodeImage(raw, this.#o.image);
+      pixels = await this.#compose(images, size);
+      data = await encodeImage(pixels, this.#o.image);
     }
-    const mtime = Date.now();
-    if (cacheable && this.#o.storage) await this.#o.storage.store(coord, data);
-    return new Map([[key(coord), { coord, data, mime: this.#mimeOf(data), mtime, cacheable }]]);
+    return this.#finish([{ coord, data, pixels }], cacheable);
+  }
+
+  /**
+   * The one colour of a tile as MapProxy names its shared file: RGB for opaque output (alpha
+   * flattened onto the background, as the encoder does), RGBA for output that keeps alpha. Null
+   * when the tile has more than one colour.
+   */
+  #singleColorOf(pixels: RawImage, data: Buffer): number[] | null {
+    const c = singleColor(pixels);
+    if (!c) return null;
+    const mime = mimeFromMagic(data) ?? this.#o.image.format;
+    const opaque = this.#o.image.format === 'mixed' ? mime === 'image/jpeg' : isOpaqueOutput(this.#o.image, mime);
+    if (!opaque) return c;
+    const flat = flattenRaw(rawImage(Buffer.from(c), 1, 1), this.#o.image.bgcolor);
+    return [flat.data[0], flat.data[1], flat.data[2]];
+  }
+
+  /**
+   * Store new tiles (when cacheable and storage is on) and hand them out with the mtime storage
+   * gives them, so a fresh answer carries the same Last-Modified and ETag as every later hit.
+   */
+  async #finish(tiles: readonly NewTile[], cacheable: boolean): Promise<CreatedTiles> {
+    const storage = this.#o.storage;
+    const out: CreatedTiles = new Map();
+    if (!cacheable || !storage) {
+      const now = Date.now();
+      for (const t of tiles) out.set(key(t.coord), { coord: t.coord, data: t.data, mime: this.#mimeOf(t.data), mtime: now, cacheable });
+      return out;
+    }
+    const linker = this.#linker;
+    const results = await Promise.allSettled(tiles.map(async (t) => {
+      const color = linker && t.pixels ? this.#singleColorOf(t.pixels, t.data) : null;
+      if (linker && color) await linker.storeSingleColor(t.coord, t.data, color);
+      else await storage.store(t.coord, t.data);
+      return (await storage.timestamp(t.coord)) ?? Date.now();
+    }));
+    for (const r of results) if (r.status === 'rejected') throw r.reason;
+    tiles.forEach((t, i) => out.set(key(t.coord), {
+      coord: t.coord, data: t.data, mime: this.#mimeOf(t.data), mtime: (results[i] as PromiseFulfilledResult<number>).value, cacheable,
+    }));
+    return out;
   }
 
   #passThrough(img: SourceImage): boolean {
