@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { loadConfigFile, validateConfig } from '../config/index.js';
 import { buildConfig, type BuiltConfig } from '../config/build.js';
+import { ConfigError } from '../errors.js';
 import { getLogger } from '../log/index.js';
 import { handlerFromConfig } from './from-config.js';
 
@@ -30,7 +31,15 @@ export async function createApp(configFile: string): Promise<App> {
   const log = getLogger('mapproxy.config');
   for (const w of warnings) log.warn({ path: w.path }, w.message);
   const built = buildConfig(config, { dir, file: configFile });
-  const handler = handlerFromConfig(built);
+  let handler;
+  try {
+    handler = handlerFromConfig(built);
+  } catch (err) {
+    // An invalid service option: release what the build opened, and name the file like every
+    // other configuration error does.
+    await built.close();
+    throw err instanceof ConfigError && err.file === undefined ? new ConfigError(err.problems, configFile) : err;
+  }
   return Object.assign((req: IncomingMessage, res: ServerResponse) => handler(req, res), {
     config: built,
     files,

@@ -3,7 +3,6 @@
  * caches) without serving, and print every problem with its YAML path. Exit 0 valid, 1 invalid.
  */
 import { checkConfigFile, loadConfigFile, validateConfig } from '../config/index.js';
-import { buildConfig } from '../config/build.js';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 
 const line = (p: ConfigProblem): string => (p.path ? `${p.path}: ${p.message}` : p.message);
@@ -14,10 +13,18 @@ export async function checkConfigCommand(file: string): Promise<number> {
   for (const w of result.warnings) process.stderr.write(`warning: ${line(w)}\n`);
   let problems: readonly ConfigProblem[] = result.problems;
   if (result.ok) {
+    // Building loads the image and HTTP stacks: only worth it once the file itself is valid.
+    const { buildConfig } = await import('../config/build.js');
+    const { handlerFromConfig } = await import('../app/from-config.js');
     try {
       const { config, dir } = await loadConfigFile(file);
       const built = buildConfig(validateConfig(config, { file, dir }).config, { dir, file });
-      await built.close();
+      try {
+        // The services check their own options (e.g. services.wmts.restful_template).
+        handlerFromConfig(built);
+      } finally {
+        await built.close();
+      }
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       problems = err.problems;

@@ -1,11 +1,12 @@
 /**
  * The `mapproxy-ts` command line: subcommand dispatch, usage errors and exit codes.
  * Exit codes: 0 ok, 1 failure (invalid config, cannot bind), 2 usage error.
+ * Subcommands are imported only when run, so `--help` and `--version` answer without loading
+ * sharp, undici and the whole service tree.
  */
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
-import { serveDevelop } from './serve-develop.js';
-import { checkConfigCommand } from './check-config.js';
+import { isIP } from 'node:net';
 
 const require = createRequire(import.meta.url);
 /** The package version, from package.json. */
@@ -23,13 +24,14 @@ Options:
 `;
 
 const HELP: Record<string, string> = {
-  'serve-develop': `Usage: mapproxy-ts serve-develop <mapproxy.yaml> [-b host:port]
+  'serve-develop': `Usage: mapproxy-ts serve-develop <mapproxy.yaml> [-b address]
 
 Serve a MapProxy configuration in one process, for local testing.
 
 Options:
-  -b, --bind host:port   address to listen on (default localhost:8080; a bare port means localhost)
-  -h, --help             show this help
+  -b, --bind address   where to listen (default localhost:8080): host:port, [ipv6]:port,
+                       port (on localhost), :port (on all interfaces) or host (port 8080)
+  -h, --help           show this help
 `,
   'check-config': `Usage: mapproxy-ts check-config <mapproxy.yaml>
 
@@ -41,32 +43,60 @@ YAML path. Exit 0 when it is valid (warnings allowed), 1 when it is not.
 /** A usage error: printed with the usage text, exit code 2. */
 export class UsageError extends Error {}
 
-/** Parse `host:port`, `:port` or `port` (MapProxy's -b). */
+/** Default address of serve-develop (MapProxy's `mapproxy-util serve-develop`). */
+const DEFAULT_HOST = 'localhost';
+const DEFAULT_PORT = 8080;
+
+/** A host name (RFC 1123 labels) or an IPv4 address. */
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/**
+ * Parse a `-b` address the way MapProxy's serve-develop does: `port` → localhost:port,
+ * `host:port`, `:port` → every interface (host `''`), `host` → host:8080; IPv6 hosts in brackets
+ * (`[::1]:8080`). Throws UsageError for anything else.
+ */
 export function parseBind(value: string): { host: string; port: number } {
-  const m = /^(?:(\[[^\]]+\]|[^:]*):)?(\d{1,5})$/.exec(value.trim());
-  if (!m) throw new UsageError(`invalid --bind "${value}": expected host:port or port`);
-  const port = Number(m[2]);
-  if (port > 65535) throw new UsageError(`invalid --bind "${value}": port must be 0-65535`);
-  let host = m[1] || 'localhost';
-  if (host.startsWith('[')) host = host.slice(1, -1);
-  return { host, port };
+  const bad = (why: string): UsageError => new UsageError(`invalid --bind "${value}": ${why}`);
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return { host: DEFAULT_HOST, port: portNumber(v, bad) };
+  if (!v.startsWith('[') && (v.match(/:/g) ?? []).length > 1) throw bad('an IPv6 address needs brackets, as in [::1]:8080');
+  const m = /^(\[[^\]]*\]|[^:[\]]*)(?::(.*))?$/.exec(v);
+  if (!m) throw bad('expected host:port, [ipv6]:port, :port or port');
+  let host = m[1];
+  if (host.startsWith('[')) {
+    host = host.slice(1, -1);
+    if (isIP(host) !== 6) throw bad(`"${host}" is not an IPv6 address`);
+  } else if (host !== '' && !HOST_NAME.test(host)) {
+    throw bad(`"${host}" is not a host name or address`);
+  }
+  if (m[2] === undefined) {
+    if (host === '') throw bad('expected host:port, [ipv6]:port, :port or port');
+    return { host, port: DEFAULT_PORT };
+  }
+  return { host, port: portNumber(m[2], bad) };
+}
+
+function portNumber(s: string, bad: (why: string) => UsageError): number {
+  if (!/^\d{1,5}$/.test(s) || Number(s) > 65535) throw bad(`port must be a number 0-65535 (got "${s}")`);
+  return Number(s);
 }
 
 /** Run the command line; resolves to the exit code (serve commands resolve when the server stops). */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
-    if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+    if (command === undefined) throw new UsageError('no command given');
+    if (command === '-h' || command === '--help' || command === 'help') {
       process.stdout.write(USAGE);
-      return command === undefined ? 2 : 0;
+      return 0;
     }
     if (command === '-v' || command === '--version') {
       process.stdout.write(`mapproxy-ts ${VERSION}\n`);
       return 0;
     }
+    const help = HELP[command];
+    if (!help) throw new UsageError(`unknown command "${command}"`);
     if (rest.includes('-h') || rest.includes('--help')) {
-      const help = HELP[command];
-      if (!help) throw new UsageError(`unknown command "${command}"`);
       process.stdout.write(help);
       return 0;
     }
@@ -74,15 +104,18 @@ export async function main(argv: string[]): Promise<number> {
       case 'serve-develop': {
         const { values, positionals } = parseArgs({
           args: rest,
-          options: { bind: { type: 'string', short: 'b', default: 'localhost:8080' } },
+          options: { bind: { type: 'string', short: 'b' } },
           allowPositionals: true,
         });
         if (positionals.length !== 1) throw new UsageError('serve-develop needs exactly one configuration file');
-        return await serveDevelop(positionals[0], parseBind(values.bind ?? 'localhost:8080'));
+        const bind = values.bind === undefined ? { host: DEFAULT_HOST, port: DEFAULT_PORT } : parseBind(values.bind);
+        const { serveDevelop } = await import('./serve-develop.js');
+        return await serveDevelop(positionals[0], bind);
       }
       case 'check-config': {
         const { positionals } = parseArgs({ args: rest, options: {}, allowPositionals: true });
         if (positionals.length !== 1) throw new UsageError('check-config needs exactly one configuration file');
+        const { checkConfigCommand } = await import('./check-config.js');
         return await checkConfigCommand(positionals[0]);
       }
       default:

@@ -1,15 +1,72 @@
 /**
  * `mapproxy-ts serve-develop`: one process serving one configuration, for local testing
- * (MapProxy's `mapproxy-util serve-develop`). Stops cleanly on SIGINT / SIGTERM.
+ * (MapProxy's `mapproxy-util serve-develop`). The configuration is loaded and checked before any
+ * port is bound; SIGINT / SIGTERM stop it cleanly (exit 0), also while it is still starting.
  */
-import { createServer } from 'node:http';
-import { once } from 'node:events';
-import { createApp } from '../app/create-app.js';
+import { createServer, type Server } from 'node:http';
 import { ConfigError } from '../errors.js';
 import { getLogger } from '../log/index.js';
 
+/** `host:port` with IPv6 hosts in brackets. */
+function hostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** Why listening failed, in words (the errno code kept for searching). */
+function listenFailure(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return 'address already in use (EADDRINUSE)';
+    case 'EACCES':
+      return 'permission denied (EACCES)';
+    case 'EADDRNOTAVAIL':
+      return 'address not available on this host (EADDRNOTAVAIL)';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `host name not found (${err.code})`;
+    default:
+      return err.message;
+  }
+}
+
+function listen(server: Server, bind: { host: string; port: number }): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    const ready = (): void => {
+      server.off('error', reject);
+      resolve();
+    };
+    // An empty host means every interface (MapProxy's `-b :8080`).
+    if (bind.host === '') server.listen(bind.port, ready);
+    else server.listen(bind.port, bind.host, ready);
+  });
+}
+
 /** Serve `configPath` on `bind` until a signal arrives; resolves to the exit code. */
 export async function serveDevelop(configPath: string, bind: { host: string; port: number }): Promise<number> {
+  let stopped: string | undefined;
+  let onSignal: (name: string) => void = () => {};
+  const signal = new Promise<string>((resolve) => {
+    onSignal = (name) => {
+      stopped ??= name;
+      resolve(name);
+    };
+  });
+  // `on`, not `once`, and kept until the end: signal-exit (used by proper-lockfile) re-raises
+  // the signal and kills the process when it finds itself the only listener.
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await run(configPath, bind, signal, () => stopped);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function run(configPath: string, bind: { host: string; port: number }, signal: Promise<string>, stopped: () => string | undefined): Promise<number> {
+  const log = getLogger('mapproxy.system');
+  const { createApp } = await import('../app/create-app.js');
   let app;
   try {
     app = await createApp(configPath);
@@ -20,26 +77,29 @@ export async function serveDevelop(configPath: string, bind: { host: string; por
     }
     throw err;
   }
+  if (stopped()) {
+    await app.close();
+    return 0;
+  }
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;
   try {
-    server.listen(bind.port, bind.host);
-    await once(server, 'listening');
+    await listen(server, bind);
   } catch (err) {
-    process.stderr.write(`mapproxy-ts: cannot listen on ${bind.host}:${bind.port}: ${(err as Error).message}\n`);
+    process.stderr.write(`mapproxy-ts: cannot listen on ${hostPort(bind.host || '*', bind.port)}: ${listenFailure(err as NodeJS.ErrnoException)}\n`);
     await app.close();
     return 1;
   }
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : bind.port;
-  getLogger('mapproxy.system').info({ config: configPath, host: bind.host, port }, `serving on http://${bind.host}:${port}/`);
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
+  const host = bind.host || (typeof addr === 'object' && addr ? addr.address : '');
+  log.info({ config: configPath, host, port }, `serving on http://${hostPort(host, port)}/`);
+  const name = await signal;
+  log.info({ signal: name }, 'stopping');
+  await new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
   });
-  getLogger('mapproxy.system').info({ signal }, 'stopping');
-  server.close();
-  server.closeIdleConnections();
   await app.close();
   return 0;
 }

@@ -62,6 +62,17 @@ const asDict = (v: unknown): Dict => (v && typeof v === 'object' && !Array.isArr
 /** Seconds a dead lock holder may keep a meta tile blocked before its lock is taken over. */
 export const LOCK_STALE_MS = 10_000;
 
+/** Run `fn`; a ConfigError's problems go to `problems` and the result is undefined. */
+function collect<T>(problems: ConfigProblem[], fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
+    return undefined;
+  }
+}
+
 function resolvePath(dir: string, p: string): string {
   return isAbsolute(p) ? p : resolve(dir, p);
 }
@@ -72,11 +83,12 @@ function octal(v: unknown): number | undefined {
 }
 
 /** `name` → the directory a file cache uses for one grid (REFERENCE.md §2.6). */
-function cacheDirectory(name: string, cache: Dict, grid: TileGrid, gridName: string, baseDir: string, dir: string): string {
+function cacheDirectory(name: string, cache: Dict, grid: TileGrid, baseDir: string, dir: string): string {
   const c = asDict(cache.cache);
   if (typeof c.directory === 'string') return resolvePath(dir, c.directory);
   const root = typeof cache.cache_dir === 'string' ? resolvePath(dir, cache.cache_dir) : baseDir;
-  if (c.use_grid_names === true) return join(root, name, gridName);
+  // MapProxy: the grid's `name` (its key unless `name:` is set), as in WMTS and TMS URLs.
+  if (c.use_grid_names === true) return join(root, name, grid.name);
   return join(root, `${name}_${grid.srs.code.replace(':', '')}`);
 }
 
@@ -95,6 +107,8 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
   setAxisOrderOverrides((gSrs.axis_order_ne as string[] | undefined) ?? [], (gSrs.axis_order_en as string[] | undefined) ?? []);
 
   const tileSize = (asDict(globals.grid).tile_size as [number, number] | undefined) ?? DEFAULTS.tileSize;
+  // buildGrids reports every grid problem at once; sources and caches then collect theirs, so
+  // one run of check-config names as many problems as it can.
   const grids = buildGrids(asDict(conf.grids) as never, {
     tileSize,
     stretchFactor: (gImage.stretch_factor as number | undefined) ?? DEFAULTS.stretchFactor,
@@ -111,7 +125,13 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
   const sourceCtx: SourceContext = { globals: globals as never, lockDir, grids, configDir: dir };
   const sources = new Map<string, Source>();
   for (const [name, sconf] of Object.entries(asDict(conf.sources))) {
-    sources.set(name, createSource(name, sconf as never, sourceCtx));
+    const source = collect(problems, () => createSource(name, sconf as never, sourceCtx));
+    if (source) sources.set(name, source);
+  }
+  if (problems.length > 0) {
+    // Caches of a source that failed would only report it as unknown.
+    void Promise.all([...sources.values()].map((s) => s.close?.()));
+    throw new ConfigError(problems, opts.file);
   }
 
   const cachesConf = asDict(conf.caches);
@@ -137,7 +157,7 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
     const bulk = (cache.bulk_meta_tiles as boolean | undefined) ?? (gCache.bulk_meta_tiles as boolean | undefined) ?? false;
     const disableStorage = cache.disable_storage === true;
     const linkSingle = cache.link_single_color_images ?? gCache.link_single_color_images ?? false;
-    const refresh = cache.refresh_before ? refreshBefore(asDict(cache.refresh_before), dir, `caches.${name}.refresh_before`) : undefined;
+    const refresh = cache.refresh_before ? collect(problems, () => refreshBefore(asDict(cache.refresh_before), dir, `caches.${name}.refresh_before`)) : undefined;
     const managers = new Map<string, TileManager>();
 
     for (const [gi, gridName] of gridNames.entries()) {
@@ -146,11 +166,12 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
         problems.push({ path: `caches.${name}.grids[${gi}]`, message: `unknown grid "${gridName}"` });
         continue;
       }
-      const srcs: Source[] = [];
+      // In config order: a source, or the TileManager of a cache used as a source.
+      const picked: Array<Source | { cache: string; tm: TileManager }> = [];
       for (const [si, sname] of ((cache.sources as string[] | undefined) ?? []).entries()) {
         const s = sources.get(sname);
         if (s) {
-          srcs.push(s);
+          picked.push(s);
           continue;
         }
         if (cachesConf[sname] !== undefined) {
@@ -163,11 +184,16 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
             });
             continue;
           }
-          srcs.push(new CacheSource(sname, tm));
+          picked.push({ cache: sname, tm });
           continue;
         }
         problems.push({ path: `caches.${name}.sources[${si}]`, message: `unknown source or cache "${sname}"` });
       }
+      // MapProxy's tiled_only: when every source is a one-grid cache of which this grid is a
+      // subset, in the format this cache asks for, tiles are read one by one, unchanged.
+      const tiledOnly = picked.length > 0 && picked.every((p) => 'tm' in p
+        && caches.get(p.cache)?.managers.size === 1 && p.tm.options.image.format === requestFormat);
+      const srcs: Source[] = picked.map((p) => ('tm' in p ? new CacheSource(p.cache, p.tm, { tiledOnly }) : p));
       const transparent = (img.transparent as boolean | undefined) ?? srcs.some((s) => s.transparent);
       const image: ImageOptions = {
         format: format.mime,
@@ -181,7 +207,7 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
       const metaCapable = srcs.length > 0 && srcs.every((s) => s.supportsMetaTiles);
       const metaOn = metaBuffer > 0 || metaSize[0] !== 1 || metaSize[1] !== 1;
       const tileMode = metaCapable && metaOn ? 'meta' : bulk ? 'bulk' : 'single';
-      const directory = cacheDirectory(name, cache, grid, gridName, baseDir, dir);
+      const directory = cacheDirectory(name, cache, grid, baseDir, dir);
       const storage = disableStorage
         ? null
         : new FileTileStorage({
@@ -231,8 +257,11 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
   };
   for (const name of Object.keys(cachesConf)) buildCache(name);
 
-  const tileLayers = buildTileLayers(conf, caches, sources, problems);
-  if (problems.length > 0) throw new ConfigError(problems, opts.file);
+  const tileLayers = buildTileLayers(conf, caches, problems);
+  if (problems.length > 0) {
+    void Promise.all([...sources.values()].map((s) => s.close?.()));
+    throw new ConfigError(problems, opts.file);
+  }
 
   const servicesConf = asDict(conf.services);
   const services: { tms?: TmsOptions; wmts?: WmtsOptions } = {};
@@ -247,9 +276,11 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
   }
   if ('wmts' in servicesConf) {
     const w = asDict(servicesConf.wmts);
+    // MapProxy: both are on only when neither is given; `restful: true` alone means REST only.
+    const neither = (w.kvp === undefined || w.kvp === null) && (w.restful === undefined || w.restful === null);
     services.wmts = {
-      kvp: w.kvp !== false,
-      restful: w.restful !== false,
+      kvp: neither || w.kvp === true,
+      restful: neither || w.restful === true,
       restfulTemplate: typeof w.restful_template === 'string' ? w.restful_template : undefined,
       md: { ...wmsMd, ...asDict(w.md) },
     };
@@ -294,10 +325,11 @@ function flattenLayers(layers: unknown): LayerConf[] {
 }
 
 /**
- * Tile layers: a named layer with exactly one cache among its sources (debug sources do not
- * count), or with `tile_sources` (one tile set per cache); one TileLayer per grid of the cache.
+ * Tile layers: a named layer with exactly one cache among its sources (debug sources and
+ * feature-info-only WMS sources do not count; any other source rules the layer out), or with
+ * `tile_sources` (one tile set per cache); one TileLayer per grid of the cache.
  */
-function buildTileLayers(conf: Dict, caches: Map<string, BuiltCache>, sources: Map<string, Source>, problems: ConfigProblem[]): TileLayer[] {
+function buildTileLayers(conf: Dict, caches: Map<string, BuiltCache>, problems: ConfigProblem[]): TileLayer[] {
   const out: TileLayer[] = [];
   const epsg4326 = getSrs('EPSG:4326');
   for (const layer of flattenLayers(conf.layers)) {
@@ -305,7 +337,12 @@ function buildTileLayers(conf: Dict, caches: Map<string, BuiltCache>, sources: M
     let cacheNames: string[];
     if (layer.tile_sources && layer.tile_sources.length > 0) cacheNames = layer.tile_sources;
     else {
-      const counted = (layer.sources ?? []).filter((s) => sources.get(s)?.type !== 'debug');
+      // MapProxy ignores debug sources and feature-info-only WMS sources (wms_opts.map: false).
+      const sourcesConf = asDict(conf.sources);
+      const counted = (layer.sources ?? []).filter((s) => {
+        const sc = asDict(sourcesConf[s]);
+        return sc.type !== 'debug' && !(sc.type === 'wms' && asDict(sc.wms_opts).map === false);
+      });
       if (counted.length !== 1 || !caches.has(counted[0])) continue;
       cacheNames = counted;
     }
