@@ -81,6 +81,12 @@ export interface TileManagerOptions {
 
 type CreatedTiles = Map<string, ManagedTile>;
 
+/** What the sources answered for one request, blanks left out. */
+interface Fetched {
+  readonly images: Array<{ readonly img: SourceImage; readonly opacity: number | undefined }>;
+  readonly cacheable: boolean;
+}
+
 /** A tile about to be stored; `pixels` lets link_single_color_images look for a single colour. */
 interface NewTile {
   readonly coord: TileCoord;
@@ -286,10 +292,16 @@ export class TileManager {
     if (this.#o.tileMode === 'meta') {
       tiles = await this.#createMeta(this.#o.metaGrid.metaTile(main));
     } else if (this.#o.tileMode === 'bulk') {
-      tiles = new Map();
-      await Promise.all(this.#coordsOf(main).map(async (c) => {
-        for (const [k, v] of await this.#createSingle(c)) tiles.set(k, v);
+      // MapProxy fetches the tiles of a bulk meta tile with a pool of concurrent_tile_creators.
+      const created: CreatedTiles = new Map();
+      const queue = this.#coordsOf(main);
+      const n = Math.max(1, Math.min(this.#o.concurrentTileCreators, queue.length));
+      await Promise.all(Array.from({ length: n }, async () => {
+        for (let c = queue.shift(); c; c = queue.shift()) {
+          for (const [k, v] of await this.#createSingle(c)) created.set(k, v);
+        }
       }));
+      tiles = created;
     } else {
       tiles = await this.#createSingle(main);
     }
@@ -297,7 +309,11 @@ export class TileManager {
     return tiles;
   }
 
-  async #fetchAll(bbox: Bbox, size: Size): Promise<SourceImage[]> {
+  /**
+   * Ask every source. Blank answers (outside a source's coverage or resolution range, seed_only)
+   * contribute nothing, as MapProxy's BlankImage: `images` holds the others with their opacity.
+   */
+  async #fetchAll(bbox: Bbox, size: Size): Promise<Fetched> {
     const query = {
       bbox,
       size,
@@ -305,7 +321,19 @@ export class TileManager {
       format: this.#o.requestFormat,
       transparent: this.#o.image.transparent,
     };
-    return Promise.all(this.#o.sources.map((s) => s.getMap(query)));
+    const all = await Promise.all(this.#o.sources.map((s) => s.getMap(query)));
+    const images: Fetched['images'] = [];
+    all.forEach((img, i) => {
+      if (!img.blank) images.push({ img, opacity: this.#o.sources[i].opacity });
+    });
+    return { images, cacheable: all.every((i) => i.cacheable) };
+  }
+
+  /** Tiles for coords no source has data for: transparent, handed out but never stored. */
+  async #blankTiles(coords: readonly TileCoord[], cacheable: boolean): Promise<CreatedTiles> {
+    const out: CreatedTiles = new Map();
+    for (const c of coords) out.set(key(c), { ...(await this.blankTile(c)), cacheable });
+    return out;
   }
 
   async #decode(img: SourceImage): Promise<RawImage> {
@@ -321,15 +349,15 @@ export class TileManager {
   }
 
   /** Decode every source image once and merge them bottom to top. */
-  async #compose(images: SourceImage[], size: Size): Promise<RawImage> {
-    const raws = await Promise.all(images.map((i) => this.#decode(i)));
+  async #compose(images: Fetched['images'], size: Size): Promise<RawImage> {
+    const raws = await Promise.all(images.map((i) => this.#decode(i.img)));
     if (raws.length === 1) return raws[0];
-    return mergeImages(raws.map((image, i) => ({ image, opacity: this.#o.sources[i].opacity })), size, this.#o.image);
+    return mergeImages(raws.map((image, i) => ({ image, opacity: images[i].opacity })), size, this.#o.image);
   }
 
   async #createMeta(meta: MetaTile): Promise<CreatedTiles> {
-    const images = await this.#fetchAll(meta.bbox, meta.size);
-    const cacheable = images.every((i) => i.cacheable);
+    const { images, cacheable } = await this.#fetchAll(meta.bbox, meta.size);
+    if (images.length === 0) return this.#blankTiles(meta.parts.map((p) => p.coord), cacheable);
     const raw = await this.#compose(images, meta.size);
     const parts = await splitMetaTile(raw, meta.parts, this.grid.tileSize, this.#o.image);
     let tiles: NewTile[] = parts;
@@ -346,11 +374,11 @@ export class TileManager {
 
   async #createSingle(coord: TileCoord): Promise<CreatedTiles> {
     const size = this.grid.tileSize;
-    const images = await this.#fetchAll(this.grid.tileBbox(coord), size);
-    const cacheable = images.every((i) => i.cacheable);
+    const { images, cacheable } = await this.#fetchAll(this.grid.tileBbox(coord), size);
+    if (images.length === 0) return this.#blankTiles([coord], cacheable);
     let data: Buffer;
     let pixels: RawImage | undefined;
-    const only = images.length === 1 ? images[0] : null;
+    const only = images.length === 1 ? images[0].img : null;
     if (only && this.#passThrough(only)) {
       // MapProxy stores a tile source's bytes as received; we do the same when they already are
       // in the cache format (checked by magic bytes, never by the upstream's Content-Type).

@@ -164,7 +164,9 @@ export class TileSource implements Source {
     const root = this.#fileRoot as string;
     const file = resolveConfigPath(this.#configDir, decodeURIComponent(url.slice('file://'.length)));
     if (file !== root && !file.startsWith(root.endsWith(path.sep) ? root : root + path.sep)) {
-      throw new FileUrlRefusedError(`refused file URL outside ${root}: ${url}`, url);
+      // The server's directories are nobody's business but the operator's (they are logged).
+      const hide = this.#http.hideErrorDetails ?? true;
+      throw new FileUrlRefusedError(hide ? 'refused file URL outside the source directory (see logs)' : `refused file URL outside ${root}: ${url}`, url);
     }
     let data: Buffer;
     try {

@@ -232,7 +232,7 @@ test('bulk_meta_tiles: the tiles of a meta tile are fetched in parallel under on
   await assertShows(res.body, xyzTileBbox(2, 1, 1), 'bulk 2/1/1');
 });
 
-test('bulk_meta_tiles fetches at most concurrent_tile_creators (default 2) tiles at once', { todo: 'src/cache/tile-manager.ts fetches every tile of a bulk meta tile at once (Promise.all); MapProxy uses a pool of concurrent_tile_creators' }, async () => {
+test('bulk_meta_tiles fetches at most concurrent_tile_creators (default 2) tiles at once', async () => {
   upstream.reset();
   upstream.setDelay(200);
   try {
@@ -265,7 +265,7 @@ test('file:// tile source: pre-rendered tiles read from disk, byte for byte; ../
   assert.deepEqual(await readdir(join(cfg.dir, 'cache_data')).then((d) => d.filter((n) => n.startsWith('escape'))), []);
 });
 
-test('file:// escape with hide_error_details (the default): the server path is not shown', { todo: 'src/source/tile.ts builds FileUrlRefusedError with the absolute root whatever hide_error_details says' }, async () => {
+test('file:// escape with hide_error_details (the default): the server path is not shown', async () => {
   const c = await tempConfig(`
 services:
   tms:
@@ -369,7 +369,7 @@ test('min_res/max_res on a source: blank tiles and no upstream request outside t
   assert.equal(upstream.last().path, '/ranged');
 });
 
-test('min_res/max_res: a tile whose only source is out of range is not stored', { todo: 'src/cache/tile-manager.ts stores the blank tile; MapProxy stores nothing (TileCreator returns no tile when the single source raises BlankImage)' }, async () => {
+test('min_res/max_res: a tile whose only source is out of range is not stored', async () => {
   const res = await get(`${app.url}/wmts/ranged/GLOBAL_WEBMERCATOR/01/1/1.png`);
   assert.equal(res.status, 200);
   assert.deepEqual(await readdir(join(cfg.dir, 'cache_data', 'ranged_cache_EPSG3857')).catch(() => []), ['02']);
