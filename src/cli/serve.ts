@@ -1,0 +1,135 @@
+/**
+ * `mapproxy-ts serve`: the production cluster (a master and N pre-forked workers, see
+ * src/master). Parses its own options and prints its own help; the exit code follows main.ts:
+ * 0 stopped by a signal, 1 failure (invalid configuration, crash loop), 2 usage error.
+ */
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../errors.js';
+import { configureLoggingFromFile } from '../log/index.js';
+import { runMaster, type MasterOptions } from '../master/index.js';
+
+/** `serve --help`. */
+export const SERVE_HELP = `Usage: mapproxy-ts serve <mapproxy.yaml> [options]
+
+Serve a MapProxy configuration with a master process and a pool of pre-forked workers.
+The configuration is checked before any worker starts.
+
+Options:
+  -b, --bind host:port            address to listen on (default localhost:8080; a bare port means localhost)
+  -w, --workers N                 number of worker processes (default: available CPUs, here ${availableParallelism()})
+      --spare-workers N           workers kept booted to replace a crashed or recycled one at once (default 1)
+      --max-requests N            replace a worker after N requests, without dropping any (default 0: never)
+      --max-requests-jitter J     add a random 0..J to N per worker, so they are not replaced together
+      --graceful-timeout S        seconds a stopping worker may take to finish its requests (default 30)
+      --pid-file FILE             write the master's pid to FILE (removed on exit)
+      --log-config FILE           log configuration (levels, files, access log) for all processes
+  -h, --help                      show this help
+
+Signals to the master:
+  SIGTERM, SIGINT   stop: finish requests in flight (late ones get 503), exit 0
+  SIGHUP            reload: check the configuration; if valid, replace the workers one by one
+`;
+
+/** A wrong `serve` command line: printed with the help, exit code 2. */
+export class ServeUsageError extends Error {}
+
+/** Parse `host:port`, `:port` or `port` (MapProxy's -b); a bare port means localhost. */
+export function parseServeBind(value: string): { host: string; port: number } {
+  const m = /^(?:(\[[^\]]+\]|[^:]*):)?(\d{1,5})$/.exec(value.trim());
+  if (!m) throw new ServeUsageError(`invalid --bind "${value}": expected host:port or port`);
+  const port = Number(m[2]);
+  if (port > 65535) throw new ServeUsageError(`invalid --bind "${value}": port must be 0-65535`);
+  let host = m[1] || 'localhost';
+  if (host.startsWith('[')) host = host.slice(1, -1);
+  return { host, port };
+}
+
+function integer(name: string, value: string | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value.trim()) || Number(value) < min) {
+    throw new ServeUsageError(`invalid --${name} "${value}": expected a whole number of at least ${min}`);
+  }
+  return Number(value);
+}
+
+/** Parse the `serve` command line (everything after `serve`) into master options. */
+export function parseServeArgs(args: string[]): MasterOptions | 'help' {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      bind: { type: 'string', short: 'b', default: 'localhost:8080' },
+      workers: { type: 'string', short: 'w' },
+      'spare-workers': { type: 'string' },
+      'max-requests': { type: 'string' },
+      'max-requests-jitter': { type: 'string' },
+      'graceful-timeout': { type: 'string' },
+      'pid-file': { type: 'string' },
+      'log-config': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: true,
+  });
+  if (values.help) return 'help';
+  if (positionals.length !== 1) throw new ServeUsageError('serve needs exactly one configuration file');
+  const { host, port } = parseServeBind(values.bind ?? 'localhost:8080');
+  const timeout = values['graceful-timeout'];
+  let gracefulTimeoutMs = 30_000;
+  if (timeout !== undefined) {
+    const s = Number(timeout);
+    if (timeout.trim() === '' || !Number.isFinite(s) || s <= 0) {
+      throw new ServeUsageError(`invalid --graceful-timeout "${timeout}": expected seconds greater than 0`);
+    }
+    gracefulTimeoutMs = Math.round(s * 1000);
+  }
+  return {
+    config: resolve(positionals[0]),
+    host,
+    port,
+    workers: integer('workers', values.workers, availableParallelism(), 1),
+    spareWorkers: integer('spare-workers', values['spare-workers'], 1, 0),
+    maxRequests: integer('max-requests', values['max-requests'], 0, 0),
+    maxRequestsJitter: integer('max-requests-jitter', values['max-requests-jitter'], 0, 0),
+    gracefulTimeoutMs,
+    pidFile: values['pid-file'] === undefined ? undefined : resolve(values['pid-file']),
+    logConfig: values['log-config'] === undefined ? undefined : resolve(values['log-config']),
+  };
+}
+
+/** Where `serveCommand` writes help and errors (the process's streams by default). */
+export interface ServeIo {
+  readonly stdout: { write(s: string): unknown };
+  readonly stderr: { write(s: string): unknown };
+}
+
+/**
+ * Run `mapproxy-ts serve <args>`; resolves to the exit code when the master has stopped (or at
+ * once for `--help`, usage errors and an invalid configuration).
+ */
+export async function serveCommand(args: string[], io: ServeIo = process): Promise<number> {
+  let opts: MasterOptions | 'help';
+  try {
+    opts = parseServeArgs(args);
+  } catch (err) {
+    if (err instanceof ServeUsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr.write(`mapproxy-ts: ${(err as Error).message}\n\n${SERVE_HELP}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (opts === 'help') {
+    io.stdout.write(SERVE_HELP);
+    return 0;
+  }
+  if (opts.logConfig) {
+    try {
+      await configureLoggingFromFile(opts.logConfig);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      io.stderr.write(`mapproxy-ts: ${err.message}\n`);
+      return 1;
+    }
+  }
+  return runMaster(opts);
+}

@@ -1,0 +1,362 @@
+/**
+ * The `serve` master: validates the configuration, forks a fixed pool of pre-forked workers with
+ * node:cluster (round-robin accept on one shared port), keeps the pool at N (restarting crashed
+ * workers with backoff, giving up on a crash loop), and turns signals into a graceful stop
+ * (SIGTERM, SIGINT) or a rolling reload (SIGHUP). It does no request work and never loads the
+ * request-serving code: workers are separate processes running `src/worker/main`.
+ *
+ * Rolling replacement — reload, and recycling a worker after `--max-requests` — always starts the
+ * new worker first and drains an old one only once the new one listens, so capacity never drops
+ * below N and no request fails.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { randomInt } from 'node:crypto';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { ConfigError } from '../errors.js';
+import { closeLogging, getLogger, logSystemInfo } from '../log/index.js';
+import {
+  WORKER_OPTIONS_ENV,
+  isProtocolMessage,
+  type DrainMode,
+  type MasterMessage,
+  type WorkerMessage,
+  type WorkerOptions,
+} from '../worker/protocol.js';
+import { RestartPolicy } from './backoff.js';
+import { monotonicUsec, notifyParentReady, notifySystemd } from './notify.js';
+import { removePidFile, writePidFile } from './pid-file.js';
+import { checkServeConfig } from './validate.js';
+
+/** Options of `runMaster` (the `serve` command line, parsed). */
+export interface MasterOptions {
+  /** Absolute path of the mapproxy.yaml. */
+  readonly config: string;
+  readonly host: string;
+  /** 0 picks a free port (logged in the `ready` line). */
+  readonly port: number;
+  /** Pool size, at least 1. */
+  readonly workers: number;
+  /** Recycle a worker after this many requests plus a random 0…`maxRequestsJitter`; 0 = never. */
+  readonly maxRequests: number;
+  readonly maxRequestsJitter: number;
+  /** How long a draining worker may take (ms); then its connections are closed by force. */
+  readonly gracefulTimeoutMs: number;
+  readonly pidFile?: string;
+  /** `--log-config` file, applied by every worker (the caller applies it to the master). */
+  readonly logConfig?: string;
+  /**
+   * Spare workers kept booted (app built, not listening) to replace a crashed or recycled worker
+   * at once instead of after a cold start; each costs the memory of an idle worker.
+   */
+  readonly spareWorkers: number;
+}
+
+/** Extra time a draining worker gets to exit on its own after its graceful timeout. */
+const KILL_GRACE_MS = 2_000;
+
+interface Slot {
+  readonly worker: Worker;
+  readonly pid: number;
+  readonly generation: number;
+  /** A spare: booted to wait in standby until it replaces a worker. */
+  spare: boolean;
+  /** starting: booting (or told to listen); standby: a booted spare; ready: listening. */
+  state: 'starting' | 'standby' | 'ready' | 'draining';
+  /** Asked to be replaced after max-requests. */
+  retiring: boolean;
+  drainMode?: DrainMode;
+  startError?: string;
+  killTimer?: NodeJS.Timeout;
+}
+
+/** The worker entry next to this module, in src/ (tsx) or dist/. */
+function workerEntry(): string {
+  const self = fileURLToPath(import.meta.url);
+  return fileURLToPath(new URL(`../worker/main${extname(self)}`, import.meta.url));
+}
+
+/** The pool and its life cycle; one per process. */
+class Supervisor {
+  readonly #o: MasterOptions;
+  readonly #log: Logger = getLogger('mapproxy.master');
+  readonly #slots = new Map<number, Slot>();
+  readonly #policy = new RestartPolicy();
+  #generation = 0;
+  #restartNotBefore = 0;
+  #restartTimer: NodeJS.Timeout | null = null;
+  #port: number | null = null;
+  #announced = false;
+  #reloading = false;
+  #reloadChain: Promise<void> = Promise.resolve();
+  #stopping = false;
+  #exitCode = 0;
+  #finish: (code: number) => void = () => undefined;
+
+  constructor(opts: MasterOptions) {
+    this.#o = opts;
+  }
+
+  readonly #onStopSignal = (signal: NodeJS.Signals): void => {
+    if (!this.#stopping) {
+      this.#log.info({ signal }, 'stopping: draining the workers');
+      this.#stop(0);
+      return;
+    }
+    this.#log.warn({ signal }, 'second stop signal: killing the workers');
+    for (const slot of this.#slots.values()) slot.worker.process.kill('SIGKILL');
+  };
+
+  readonly #onHup = (): void => {
+    this.#reloadChain = this.#reloadChain.then(() => this.#reload());
+  };
+
+  /** Start the pool; resolves to the exit code once every worker has exited. */
+  run(): Promise<number> {
+    const done = new Promise<number>((resolve) => { this.#finish = resolve; });
+    process.on('SIGTERM', this.#onStopSignal);
+    process.on('SIGINT', this.#onStopSignal);
+    process.on('SIGHUP', this.#onHup);
+    this.#log.info({ config: this.#o.config, workers: this.#o.workers, spares: this.#o.spareWorkers, node: process.version }, 'starting');
+    this.#reconcile();
+    return done.finally(() => {
+      process.off('SIGTERM', this.#onStopSignal);
+      process.off('SIGINT', this.#onStopSignal);
+      process.off('SIGHUP', this.#onHup);
+      if (this.#restartTimer) clearTimeout(this.#restartTimer);
+    });
+  }
+
+  #fork(spare: boolean): void {
+    const o = this.#o;
+    const options: WorkerOptions = {
+      config: o.config,
+      host: o.host,
+      port: o.port,
+      gracefulTimeoutMs: o.gracefulTimeoutMs,
+      maxRequests: o.maxRequests > 0 ? o.maxRequests + randomInt(0, o.maxRequestsJitter + 1) : 0,
+      logConfig: o.logConfig,
+      standby: spare,
+    };
+    // NOTIFY_SOCKET: only the master speaks to systemd.
+    const worker = cluster.fork({ [WORKER_OPTIONS_ENV]: JSON.stringify(options), NOTIFY_SOCKET: undefined });
+    const slot: Slot = { worker, pid: worker.process.pid ?? 0, generation: this.#generation, spare, state: 'starting', retiring: false };
+    this.#slots.set(worker.id, slot);
+    worker.on('listening', (address: { port: number }) => this.#onListening(slot, address));
+    worker.on('message', (msg: unknown) => this.#onMessage(slot, msg));
+    worker.on('exit', (code: number | null, signal: string | null) => this.#onExit(slot, code, signal));
+    // IPC to a worker that just died (EPIPE); its exit is handled on 'exit'.
+    worker.on('error', (err: Error) => this.#log.debug({ worker: worker.id, err: err.message }, 'worker channel error'));
+    this.#log.debug({ worker: worker.id, workerPid: slot.pid, generation: slot.generation, spare }, 'worker forked');
+  }
+
+  #send(slot: Slot, msg: MasterMessage): void {
+    if (slot.worker.isConnected()) slot.worker.send(msg);
+  }
+
+  #onListening(slot: Slot, address: { port: number }): void {
+    if (slot.state !== 'starting' || slot.spare) return;
+    slot.state = 'ready';
+    this.#policy.ready();
+    this.#port ??= address.port;
+    this.#log.info({ worker: slot.worker.id, workerPid: slot.pid, generation: slot.generation }, 'worker listening');
+    this.#reconcile();
+  }
+
+  #onMessage(slot: Slot, msg: unknown): void {
+    if (!isProtocolMessage(msg)) return;
+    const m = msg as WorkerMessage;
+    if (m.type === 'mpx:start-failed') {
+      slot.startError = m.message;
+    } else if (m.type === 'mpx:standby' && slot.spare && slot.state === 'starting') {
+      slot.state = 'standby';
+      this.#policy.ready();
+      this.#log.info({ worker: slot.worker.id, workerPid: slot.pid, generation: slot.generation }, 'spare worker standing by');
+      this.#reconcile();
+    } else if (m.type === 'mpx:retire' && slot.state === 'ready' && !slot.retiring && !this.#stopping) {
+      slot.retiring = true;
+      this.#log.info({ worker: slot.worker.id, workerPid: slot.pid, served: m.served }, 'max requests reached: replacing the worker');
+      this.#reconcile();
+    }
+  }
+
+  #onExit(slot: Slot, code: number | null, signal: string | null): void {
+    clearTimeout(slot.killTimer);
+    this.#slots.delete(slot.worker.id);
+    const fields = { worker: slot.worker.id, workerPid: slot.pid, code, signal };
+    if (slot.state === 'draining' || this.#stopping) {
+      this.#log.info(fields, 'worker stopped');
+    } else {
+      const beforeReady = slot.state === 'starting';
+      this.#log.error({ ...fields, error: slot.startError }, beforeReady ? 'worker failed to start' : 'worker died');
+      const verdict = this.#policy.crashed(Date.now(), beforeReady);
+      if ('giveUp' in verdict) {
+        this.#log.fatal({ error: slot.startError }, `crash loop: ${verdict.giveUp}; giving up`);
+        this.#stop(1);
+      } else {
+        this.#restartNotBefore = Math.max(this.#restartNotBefore, Date.now() + verdict.restartInMs);
+        this.#log.info({ delayMs: verdict.restartInMs }, 'a new worker will be started');
+      }
+    }
+    if (this.#stopping && this.#slots.size === 0) this.#finish(this.#exitCode);
+    else this.#reconcile();
+  }
+
+  /** Live (not draining) workers, classified against the current generation. */
+  #view() {
+    const live = [...this.#slots.values()].filter((s) => s.state !== 'draining');
+    const current = live.filter((s) => !s.spare && s.generation === this.#generation && !s.retiring);
+    return {
+      current,
+      currentReady: current.filter((s) => s.state === 'ready'),
+      staleReady: live.filter((s) => !s.spare && !current.includes(s) && s.state === 'ready'),
+      staleStarting: live.filter((s) => !current.includes(s) && s.state !== 'ready' && (!s.spare || s.generation !== this.#generation)),
+      spares: live.filter((s) => s.spare && s.generation === this.#generation),
+    };
+  }
+
+  /** Forks are held back after a crash (backoff); schedules a retry and says whether to wait. */
+  #mustWait(): boolean {
+    const wait = this.#restartNotBefore - Date.now();
+    if (wait <= 0) return false;
+    this.#restartTimer ??= setTimeout(() => {
+      this.#restartTimer = null;
+      this.#reconcile();
+    }, wait);
+    return true;
+  }
+
+  /**
+   * Bring the pool towards N ready workers of the current generation: promote a standing-by
+   * spare or fork what is missing (all at once at start-up and after crashes, one at a time while
+   * old workers still serve), drain an old or retiring worker each time a new one has taken its
+   * place, and keep the spares booted once the pool is complete.
+   */
+  #reconcile(): void {
+    if (this.#stopping) return;
+    const n = this.#o.workers;
+    let v = this.#view();
+    for (const s of v.staleStarting) this.#drain(s, 'stop');
+
+    const missing = n - v.current.length;
+    const starting = v.current.length - v.currentReady.length;
+    let wanted = v.staleReady.length > 0 ? (starting === 0 ? Math.min(1, missing) : 0) : missing;
+    for (const spare of v.spares) {
+      if (wanted <= 0) break;
+      if (spare.state !== 'standby') continue;
+      spare.spare = false;
+      spare.state = 'starting';
+      this.#send(spare, { type: 'mpx:listen' });
+      this.#log.info({ worker: spare.worker.id, workerPid: spare.pid }, 'spare worker takes over');
+      wanted--;
+    }
+    if (wanted > 0 && !this.#mustWait()) for (let i = 0; i < wanted; i++) this.#fork(false);
+
+    v = this.#view();
+    let excess = v.currentReady.length + v.staleReady.length - n;
+    for (const s of v.staleReady) {
+      if (excess-- <= 0) break;
+      this.#drain(s, 'reload');
+    }
+
+    v = this.#view();
+    if (v.currentReady.length !== n || v.staleReady.length > 0) return;
+    const workers = v.currentReady.map((s) => s.pid);
+    const status = { STATUS: `serving with ${n} workers` };
+    if (!this.#announced) {
+      this.#announced = true;
+      const host = this.#o.host.includes(':') ? `[${this.#o.host}]` : this.#o.host;
+      this.#log.info({ url: `http://${host}:${this.#port}/`, port: this.#port, workers }, 'ready');
+      notifyParentReady();
+      void notifySystemd({ READY: '1', ...status }, this.#log);
+    } else if (this.#reloading) {
+      this.#reloading = false;
+      this.#log.info({ generation: this.#generation, workers }, 'reload complete');
+      void notifySystemd({ READY: '1', ...status }, this.#log);
+    }
+    const spares = this.#o.spareWorkers - v.spares.length;
+    if (spares > 0 && !this.#mustWait()) for (let i = 0; i < spares; i++) this.#fork(true);
+  }
+
+  #drain(slot: Slot, mode: DrainMode): void {
+    if (slot.state === 'draining' && (slot.drainMode === 'stop' || slot.drainMode === mode)) return;
+    slot.state = 'draining';
+    slot.drainMode = mode;
+    if (slot.worker.isConnected()) this.#send(slot, { type: 'mpx:drain', mode });
+    else slot.worker.process.kill('SIGTERM');
+    slot.killTimer ??= setTimeout(() => {
+      this.#log.warn({ worker: slot.worker.id, workerPid: slot.pid }, 'worker did not stop within the graceful timeout: killing it');
+      slot.worker.process.kill('SIGKILL');
+    }, this.#o.gracefulTimeoutMs + KILL_GRACE_MS);
+    this.#log.info({ worker: slot.worker.id, workerPid: slot.pid, mode }, 'draining a worker');
+  }
+
+  #stop(code: number): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#exitCode = code;
+    if (this.#restartTimer) clearTimeout(this.#restartTimer);
+    this.#restartTimer = null;
+    void notifySystemd({ STOPPING: '1' }, this.#log);
+    for (const slot of this.#slots.values()) this.#drain(slot, 'stop');
+    if (this.#slots.size === 0) this.#finish(code);
+  }
+
+  async #reload(): Promise<void> {
+    if (this.#stopping) return;
+    this.#log.info({ config: this.#o.config }, 'reload requested: checking the configuration');
+    await notifySystemd({ RELOADING: '1', MONOTONIC_USEC: monotonicUsec() }, this.#log);
+    try {
+      await checkServeConfig(this.#o.config);
+    } catch (err) {
+      this.#log.error({ err: (err as Error).message }, 'reload aborted: the configuration is invalid; the old workers keep serving');
+      await notifySystemd({ READY: '1' }, this.#log);
+      return;
+    }
+    if (this.#stopping) return;
+    this.#generation++;
+    this.#reloading = true;
+    this.#log.info({ generation: this.#generation }, 'configuration ok: replacing the workers one by one');
+    this.#reconcile();
+  }
+}
+
+/**
+ * Run the `serve` master until it is stopped; resolves to the exit code: 0 after SIGTERM/SIGINT,
+ * 1 when the configuration is invalid (message on stderr, before any port is bound or worker is
+ * forked), the pid file is held by a live process, or the workers crash-loop.
+ */
+export async function runMaster(opts: MasterOptions): Promise<number> {
+  if (!cluster.isPrimary) {
+    process.stderr.write('mapproxy-ts: serve cannot run inside a node:cluster worker (under pm2, use fork mode)\n');
+    return 1;
+  }
+  try {
+    await checkServeConfig(opts.config);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`mapproxy-ts: ${err.message}\n`);
+    return 1;
+  }
+  if (opts.pidFile) {
+    try {
+      await writePidFile(opts.pidFile);
+    } catch (err) {
+      process.stderr.write(`mapproxy-ts: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
+  try {
+    await logSystemInfo();
+    // Round-robin in the master spreads connections evenly (the OS's accept balancing does not).
+    cluster.schedulingPolicy = cluster.SCHED_RR;
+    cluster.setupPrimary({ exec: workerEntry(), args: [], execArgv: process.execArgv, silent: false });
+    return await new Supervisor(opts).run();
+  } finally {
+    if (opts.pidFile) await removePidFile(opts.pidFile);
+    await closeLogging();
+    // A parent's IPC channel (pm2) must not keep the finished master alive.
+    process.channel?.unref();
+  }
+}

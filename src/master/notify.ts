@@ -1,0 +1,44 @@
+/**
+ * Readiness reports to process managers: pm2's `wait_ready` (an IPC message `'ready'` to the
+ * parent) and systemd's notify protocol (`READY=1`, `RELOADING=1`, `STOPPING=1`; man
+ * sd_notify(3)) through the `systemd-notify` tool, since Node has no Unix datagram sockets. The
+ * variables are passed as `VAR=VALUE` arguments, which every systemd-notify understands (Debian
+ * 12's systemd 252 has `--ready` but no `--reloading`).
+ */
+import { spawn } from 'node:child_process';
+import type { Logger } from 'pino';
+
+/** Tell pm2 (or any parent holding an IPC channel) that the server is ready. */
+export function notifyParentReady(): void {
+  if (process.connected) process.send?.('ready');
+}
+
+/** CLOCK_MONOTONIC in microseconds, which systemd wants with RELOADING=1 (Type=notify-reload). */
+export function monotonicUsec(): string {
+  // libuv's hrtime is CLOCK_MONOTONIC on Linux.
+  return String(process.hrtime.bigint() / 1000n);
+}
+
+/**
+ * Send `fields` to systemd when `NOTIFY_SOCKET` is set (the unit needs `NotifyAccess=all`, as
+ * the sender is a child process). A missing or failing systemd-notify is logged, never fatal.
+ * Resolves when the tool has exited.
+ */
+export function notifySystemd(fields: Readonly<Record<string, string>>, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  if (!env.NOTIFY_SOCKET) return Promise.resolve();
+  const args = [`--pid=${process.pid}`, ...Object.entries(fields).map(([k, v]) => `${k}=${v}`)];
+  return new Promise((resolve) => {
+    const child = spawn('systemd-notify', args, { stdio: ['ignore', 'ignore', 'pipe'], env });
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d: string) => { stderr += d; });
+    child.once('error', (err) => {
+      log.warn({ err: err.message, fields }, 'cannot notify systemd: systemd-notify is not available');
+      resolve();
+    });
+    child.once('close', (code) => {
+      if (code !== 0) log.warn({ code, stderr: stderr.trim(), fields }, 'systemd-notify failed');
+      resolve();
+    });
+  });
+}

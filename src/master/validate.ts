@@ -1,0 +1,27 @@
+/**
+ * The master's configuration check: load (with every `base:` file), validate and build the
+ * configuration exactly as a worker will, then release what the build opened. Run before the
+ * first fork and before every reload, so a bad configuration never reaches a worker.
+ */
+import { loadConfigFile, validateConfig } from '../config/index.js';
+import { buildConfig } from '../config/build.js';
+
+/** What a successful check read. */
+export interface ServeConfigCheck {
+  /** The main file and every `base:` it includes, absolute. */
+  readonly files: readonly string[];
+  /** Warnings (path + message); the workers log them again when they build the app. */
+  readonly warnings: ReadonlyArray<{ readonly path: string; readonly message: string }>;
+}
+
+/**
+ * Check `file` as `serve` will use it. Rejects with `ConfigError` (every problem, with YAML paths)
+ * when it cannot be read, is invalid, or uses something not supported.
+ */
+export async function checkServeConfig(file: string): Promise<ServeConfigCheck> {
+  const { config: raw, files, dir } = await loadConfigFile(file);
+  const { config, warnings } = validateConfig(raw, { file, dir });
+  const built = buildConfig(config, { dir, file });
+  await built.close();
+  return { files, warnings };
+}

@@ -1,0 +1,54 @@
+/**
+ * What the master asks of this worker, captured from the first moment of the process: node drops
+ * IPC messages nobody listens to, and a worker spends seconds loading the app's modules, so the
+ * listeners are installed before that (by `main.ts`) and the requests are kept until `runWorker`
+ * acts on them. Imports nothing heavy.
+ */
+import { isProtocolMessage, type DrainMode, type MasterMessage } from './protocol.js';
+
+/** Drain and listen requests of the master (and of SIGTERM, and of the master going away). */
+export class WorkerControl {
+  #mode: DrainMode | null = null;
+  #onDrain: ((mode: DrainMode) => void) | null = null;
+  #wakeDrain: () => void = () => undefined;
+  #wakeListen: () => void = () => undefined;
+  /** Resolves at the first drain request. */
+  readonly drainRequested: Promise<void> = new Promise((resolve) => { this.#wakeDrain = resolve; });
+  /** Resolves when the master tells a standing-by spare to listen. */
+  readonly listenRequested: Promise<void> = new Promise((resolve) => { this.#wakeListen = resolve; });
+
+  /** Install the process listeners (once per process). */
+  install(): this {
+    process.on('message', (msg: unknown) => {
+      if (!isProtocolMessage(msg)) return;
+      const m = msg as MasterMessage;
+      if (m.type === 'mpx:drain') this.requestDrain(m.mode);
+      else if (m.type === 'mpx:listen') this.#wakeListen();
+    });
+    // Without the master nobody would stop or replace this worker.
+    process.on('disconnect', () => this.requestDrain('stop'));
+    process.on('SIGTERM', () => this.requestDrain('stop'));
+    // A terminal's Ctrl-C or hang-up reaches the whole process group; the master decides for all.
+    process.on('SIGINT', () => undefined);
+    process.on('SIGHUP', () => undefined);
+    return this;
+  }
+
+  /** The drain asked for, if any; `stop` wins over `reload`. */
+  get mode(): DrainMode | null {
+    return this.#mode;
+  }
+
+  /** Ask for a drain (as a master message would). */
+  requestDrain(mode: DrainMode): void {
+    if (this.#mode === 'stop' || this.#mode === mode) return;
+    this.#mode = mode;
+    this.#onDrain?.(mode);
+    this.#wakeDrain();
+  }
+
+  /** Be told of later changes of the drain mode (a reload drain turning into a stop). */
+  onDrain(fn: (mode: DrainMode) => void): void {
+    this.#onDrain = fn;
+  }
+}

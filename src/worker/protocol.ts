@@ -1,0 +1,89 @@
+/**
+ * The contract between the master and its workers: the options a worker is started with (passed
+ * in its environment, so a worker needs no command line of its own) and the IPC messages both
+ * send over node:cluster's channel. No imports, so the master can use it without loading any
+ * request-serving code.
+ */
+
+/** Environment variable holding a worker's `WorkerOptions` as JSON. */
+export const WORKER_OPTIONS_ENV = 'MAPPROXY_TS_WORKER_OPTIONS';
+
+/** Exit code of a worker that could not start (config, listen). gunicorn uses 3 the same way. */
+export const WORKER_BOOT_ERROR = 3;
+
+/** What a worker needs to know; the master fills it in for each fork. */
+export interface WorkerOptions {
+  /** Absolute path of the mapproxy.yaml to serve. */
+  readonly config: string;
+  readonly host: string;
+  readonly port: number;
+  /** After a drain starts, connections still open this long are closed (ms). */
+  readonly gracefulTimeoutMs: number;
+  /** Ask to be replaced after this many requests (jitter already applied); 0 = never. */
+  readonly maxRequests: number;
+  /** `--log-config` file, if any. */
+  readonly logConfig?: string;
+  /**
+   * Start as a spare: build the app, report `mpx:standby`, and listen only when the master sends
+   * `mpx:listen` (to replace a crashed or recycled worker at once, without a cold start).
+   */
+  readonly standby?: boolean;
+}
+
+/**
+ * How a worker drains:
+ * - `reload`: it is being replaced; requests that still arrive on its open connections are
+ *   served normally, with `Connection: close`, so clients move to the new workers and none fails;
+ * - `stop`: the server shuts down; late requests get 503 with `Connection: close`.
+ * In both, in-flight requests finish and new connections go to other workers (or are refused).
+ */
+export type DrainMode = 'reload' | 'stop';
+
+/** Master → worker. */
+export interface DrainMessage {
+  readonly type: 'mpx:drain';
+  readonly mode: DrainMode;
+}
+
+/** Master → spare worker: start listening, you replace a worker now. */
+export interface ListenMessage {
+  readonly type: 'mpx:listen';
+}
+
+/** Any message the master sends. */
+export type MasterMessage = DrainMessage | ListenMessage;
+
+/** Worker → master: a spare has built its app and waits for `mpx:listen`. */
+export interface StandbyMessage {
+  readonly type: 'mpx:standby';
+}
+
+/** Worker → master: it cannot serve (bad config, cannot listen); it exits right after. */
+export interface StartFailedMessage {
+  readonly type: 'mpx:start-failed';
+  readonly message: string;
+  /** Node's error code (`EADDRINUSE`) or ours (`MPX_ERR_CONFIG`), when there is one. */
+  readonly code?: string;
+}
+
+/** Worker → master: it reached `maxRequests` and asks to be replaced (rolling, like a reload). */
+export interface RetireMessage {
+  readonly type: 'mpx:retire';
+  readonly served: number;
+}
+
+/** Any message a worker sends. */
+export type WorkerMessage = StartFailedMessage | RetireMessage | StandbyMessage;
+
+/** Parse `WorkerOptions` from the environment; throws with a clear message when missing. */
+export function workerOptionsFromEnv(env: NodeJS.ProcessEnv): WorkerOptions {
+  const raw = env[WORKER_OPTIONS_ENV];
+  if (!raw) throw new Error(`${WORKER_OPTIONS_ENV} is not set: workers are started by \`mapproxy-ts serve\``);
+  return JSON.parse(raw) as WorkerOptions;
+}
+
+/** True for a message of this protocol (cluster's channel also carries node's own messages). */
+export function isProtocolMessage(msg: unknown): msg is { type: string } {
+  return typeof msg === 'object' && msg !== null && typeof (msg as { type?: unknown }).type === 'string' &&
+    (msg as { type: string }).type.startsWith('mpx:');
+}

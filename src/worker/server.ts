@@ -1,0 +1,147 @@
+/**
+ * A worker's HTTP server and how it drains: it tracks in-flight requests and open connections so
+ * it can stop accepting, let every request in flight finish, close keep-alive connections without
+ * racing a client that is about to reuse them, and report when nothing is left.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import net, { type AddressInfo, type Socket } from 'node:net';
+import { once } from 'node:events';
+import type { DrainMode } from './protocol.js';
+
+/** A request listener (the app). */
+export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Options of `DrainingServer`. */
+export interface DrainingServerOptions {
+  /** Call `onMaxRequests` once after this many requests; 0 = never. */
+  readonly maxRequests?: number;
+  readonly onMaxRequests?: (served: number) => void;
+  /** Node's keep-alive timeout (ms) of idle connections; Node's default, 5 s, when unset. */
+  readonly keepAliveTimeoutMs?: number;
+}
+
+/** The outcome of a drain. */
+export interface DrainResult {
+  /** Connections still open at the graceful timeout, closed by force (their requests fail). */
+  readonly forced: number;
+}
+
+const SHUTDOWN_BODY = 'Service Unavailable: the server is shutting down\n';
+
+/** An HTTP server that knows how to drain (see `drain`). */
+export class DrainingServer {
+  readonly server: http.Server;
+  readonly #handler: Handler;
+  readonly #opts: DrainingServerOptions;
+  readonly #inFlight = new Set<ServerResponse>();
+  readonly #sockets = new Set<Socket>();
+  #served = 0;
+  #mode: DrainMode | null = null;
+  #drained: (() => void) | null = null;
+  #done: Promise<DrainResult> | null = null;
+
+  constructor(handler: Handler, opts: DrainingServerOptions = {}) {
+    this.#handler = handler;
+    this.#opts = opts;
+    this.server = http.createServer((req, res) => this.#onRequest(req, res));
+    if (opts.keepAliveTimeoutMs !== undefined) this.server.keepAliveTimeout = opts.keepAliveTimeoutMs;
+    this.server.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => {
+        this.#sockets.delete(socket);
+        this.#check();
+      });
+    });
+  }
+
+  /** Requests served so far (including late ones answered during a drain). */
+  get served(): number {
+    return this.#served;
+  }
+
+  /** Requests being answered now. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /** The drain under way, if any. */
+  get draining(): DrainMode | null {
+    return this.#mode;
+  }
+
+  /** Listen (in a cluster worker: on the master's shared handle); rejects with the listen error. */
+  async listen(port: number, host: string): Promise<AddressInfo> {
+    this.server.listen(port, host);
+    await once(this.server, 'listening');
+    return this.server.address() as AddressInfo;
+  }
+
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    this.#served++;
+    this.#inFlight.add(res);
+    res.once('close', () => {
+      this.#inFlight.delete(res);
+      this.#check();
+    });
+    if (this.#mode !== null) {
+      // The client must not reuse this connection: the next request would find it closed.
+      res.setHeader('Connection', 'close');
+      if (this.#mode === 'stop') {
+        res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(SHUTDOWN_BODY), 'Retry-After': '1' });
+        res.end(SHUTDOWN_BODY);
+        return;
+      }
+    }
+    this.#handler(req, res);
+    const max = this.#opts.maxRequests ?? 0;
+    if (max > 0 && this.#served === max) this.#opts.onMaxRequests?.(this.#served);
+  }
+
+  /**
+   * Stop accepting connections and wait until every request in flight is answered and every
+   * connection is closed; after `timeoutMs` close what is left by force. Calling it again during a
+   * drain only changes the mode (a `reload` drain becomes a `stop` when the server shuts down).
+   *
+   * Keep-alive connections are never closed under a client's feet while they may carry more
+   * requests: each gets `Connection: close` on its next response. In `reload` mode an idle one
+   * is left to the keep-alive timeout clients plan for; in `stop` mode idle ones are closed once
+   * no request is in flight, as Node's `server.close()` does.
+   */
+  drain(mode: DrainMode, timeoutMs: number): Promise<DrainResult> {
+    const first = this.#mode === null;
+    if (first || mode === 'stop') this.#mode = mode;
+    if (!first) {
+      this.#check();
+      return this.#done ?? Promise.resolve({ forced: 0 });
+    }
+    // net.Server's close stops accepting and keeps existing connections, as documented for
+    // net.Server; http.Server's own close() would also drop idle keep-alive connections at once,
+    // racing with clients that have just sent their next request on one.
+    if (this.server.listening) net.Server.prototype.close.call(this.server);
+    for (const res of this.#inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+    this.#done = new Promise<DrainResult>((resolve) => {
+      const timer = setTimeout(() => {
+        const forced = this.#sockets.size;
+        this.server.closeAllConnections();
+        for (const s of this.#sockets) s.destroy();
+        resolve({ forced });
+      }, timeoutMs);
+      this.#drained = () => {
+        clearTimeout(timer);
+        resolve({ forced: 0 });
+      };
+    });
+    this.#check();
+    return this.#done;
+  }
+
+  #check(): void {
+    if (this.#mode === null) return;
+    if (this.#inFlight.size === 0 && this.#mode === 'stop' && this.#sockets.size > 0) this.server.closeIdleConnections();
+    if (this.#inFlight.size === 0 && this.#sockets.size === 0 && this.#drained) {
+      const drained = this.#drained;
+      this.#drained = null;
+      drained();
+    }
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * One worker of the `serve` cluster: builds the whole app from the configuration, listens on the
+ * master's shared port (node:cluster, round-robin), serves until the master tells it to drain
+ * (or the master goes away), then finishes what is in flight, releases the app and exits.
+ * Workers share nothing in memory; they coordinate only through the cache and its lock files.
+ */
+import { createApp, type App } from '../app/create-app.js';
+import { getLogger } from '../log/index.js';
+import { DrainingServer } from './server.js';
+import type { WorkerControl } from './control.js';
+import { WORKER_BOOT_ERROR, type WorkerMessage, type WorkerOptions } from './protocol.js';
+
+// Looked up at use: logging is configured after this module is loaded.
+const log = () => getLogger('mapproxy.worker');
+
+/** What the usual listen errors mean for whoever reads the log. */
+const LISTEN_ERRORS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'the address is already in use (EADDRINUSE)',
+  EACCES: 'permission denied; ports below 1024 need privileges (EACCES)',
+  EADDRNOTAVAIL: 'the address is not one of this host (EADDRNOTAVAIL)',
+};
+
+function send(msg: WorkerMessage): void {
+  if (process.connected) process.send?.(msg);
+}
+
+/**
+ * Run a worker until it has drained; resolves to its exit code (0 after a drain,
+ * `WORKER_BOOT_ERROR` when it could not start). Only meaningful in a cluster worker; `control`
+ * must have been installed before the app's modules were loaded (see control.ts).
+ */
+export async function runWorker(opts: WorkerOptions, control: WorkerControl): Promise<number> {
+  let app: App;
+  try {
+    app = await createApp(opts.config);
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    log().error({ err: e.message, code: e.code }, 'cannot build the app');
+    send({ type: 'mpx:start-failed', message: e.message, code: e.code });
+    return WORKER_BOOT_ERROR;
+  }
+  if (opts.standby && control.mode === null) {
+    send({ type: 'mpx:standby' });
+    await Promise.race([control.listenRequested, control.drainRequested]);
+  }
+  if (control.mode !== null) {
+    await app.close();
+    return 0;
+  }
+  const server = new DrainingServer(app, {
+    maxRequests: opts.maxRequests,
+    onMaxRequests: (served) => {
+      log().info({ served }, 'max requests reached, asking to be replaced');
+      send({ type: 'mpx:retire', served });
+    },
+  });
+  try {
+    await server.listen(opts.port, opts.host);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const message = `cannot listen on ${opts.host}:${opts.port}: ${LISTEN_ERRORS[e.code ?? ''] ?? e.message}`;
+    log().error({ code: e.code }, message);
+    send({ type: 'mpx:start-failed', message, code: e.code });
+    await app.close();
+    return WORKER_BOOT_ERROR;
+  }
+  await control.drainRequested;
+  const mode = control.mode ?? 'stop';
+  // A reload drain becomes a stop when the whole server stops meanwhile.
+  control.onDrain((next) => void server.drain(next, opts.gracefulTimeoutMs));
+  log().info({ mode, inFlight: server.inFlight, served: server.served }, 'draining');
+  const result = await server.drain(mode, opts.gracefulTimeoutMs);
+  if (result.forced > 0) log().warn({ connections: result.forced }, 'graceful timeout: closed connections still open');
+  await app.close();
+  return 0;
+}

@@ -1,0 +1,263 @@
+/**
+ * Run the `serve` cluster in a child process for tests (`node --import tsx
+ * test/helpers/serve-cli.ts serve <config> -b 127.0.0.1:0 …`), learn its port from the master's
+ * `ready` log line, and follow its JSON log: which workers listen, which exited, what was logged.
+ * The child has an IPC channel, as under pm2, so the `'ready'` message is observed too.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** One parsed JSON log line. */
+export type LogLine = Record<string, unknown> & { msg?: string; name?: string; pid?: number };
+
+/** A running (or finished) `serve` master. */
+export interface ServeProcess {
+  readonly child: ChildProcess;
+  /** The master's pid. */
+  readonly pid: number;
+  /** Set once the master logged `ready` (`startServe` waits for it unless told not to). */
+  port: number;
+  url: string;
+  /** Everything written to stdout and stderr so far. */
+  output(): string;
+  /** JSON lines of stdout so far, in order. */
+  logs(): LogLine[];
+  /** How many `'ready'` IPC messages the master sent to this (its parent) process. */
+  readyMessages(): number;
+  /**
+   * The first log line at index `from` or later that `match` accepts; rejects after `timeoutMs`
+   * with the output so far (and at once if the master exits first).
+   */
+  waitForLog(match: (line: LogLine) => boolean, opts?: { from?: number; timeoutMs?: number }): Promise<LogLine>;
+  /** Resolves with the exit code and signal of the master. */
+  exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Pids of workers that logged `worker listening` and since then neither drain nor exited. */
+  listeningWorkers(): number[];
+  /** SIGKILL the master (its workers exit on their own when the IPC channel closes). */
+  kill(): Promise<void>;
+}
+
+/** Options of `startServe`. */
+export interface StartServeOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  /** Wait for the `ready` log line (default true). */
+  readonly waitReady?: boolean;
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Start `serve <configFile> -b 127.0.0.1:0 <args>` (pass `-b` in args to override). Resolves once
+ * the master logged `ready`, or at once with `waitReady: false`.
+ */
+export async function startServe(configFile: string, args: readonly string[] = [], opts: StartServeOptions = {}): Promise<ServeProcess> {
+  const bind = args.includes('-b') || args.includes('--bind') ? [] : ['-b', '127.0.0.1:0'];
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/helpers/serve-cli.ts'), 'serve', configFile, ...bind, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  let out = '';
+  let partial = '';
+  const lines: LogLine[] = [];
+  let ready = 0;
+  const waiters = new Set<() => void>();
+  const wake = () => { for (const w of [...waiters]) w(); };
+  child.stdout!.setEncoding('utf8');
+  child.stderr!.setEncoding('utf8');
+  child.stdout!.on('data', (d: string) => {
+    out += d;
+    partial += d;
+    const parts = partial.split('\n');
+    partial = parts.pop() ?? '';
+    for (const p of parts) {
+      try {
+        lines.push(JSON.parse(p) as LogLine);
+      } catch {
+        // not a log line
+      }
+    }
+    wake();
+  });
+  child.stderr!.on('data', (d: string) => { out += d; });
+  child.on('message', (m) => { if (m === 'ready') ready++; });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      resolve({ code, signal });
+      wake();
+    });
+  });
+
+  const proc: ServeProcess = {
+    child,
+    pid: child.pid ?? 0,
+    port: 0,
+    url: '',
+    output: () => out,
+    logs: () => lines,
+    readyMessages: () => ready,
+    exited: () => exit,
+    waitForLog(match, { from = 0, timeoutMs = 30_000 } = {}) {
+      return new Promise<LogLine>((resolve, reject) => {
+        const check = (): void => {
+          for (let i = from; i < lines.length; i++) {
+            if (match(lines[i])) {
+              done();
+              resolve(lines[i]);
+              return;
+            }
+          }
+          if (child.exitCode !== null || child.signalCode !== null) {
+            done();
+            reject(new Error(`serve exited (${child.exitCode ?? child.signalCode}) before the expected log line:\n${out}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`no matching log line within ${timeoutMs} ms:\n${out}`));
+        }, timeoutMs);
+        const done = (): void => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    listeningWorkers() {
+      const live = new Set<number>();
+      for (const l of lines) {
+        if (l.name !== 'mapproxy.master' || typeof l.workerPid !== 'number') continue;
+        if (l.msg === 'worker listening') live.add(l.workerPid);
+        if (l.msg === 'worker stopped' || l.msg === 'worker died' || l.msg === 'draining a worker') live.delete(l.workerPid);
+      }
+      return [...live];
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    },
+  };
+  if (opts.waitReady === false) return proc;
+  try {
+    const line = await proc.waitForLog((l) => l.msg === 'ready', { timeoutMs: opts.timeoutMs ?? 60_000 });
+    proc.port = Number(line.port);
+    proc.url = `http://127.0.0.1:${proc.port}`;
+  } catch (err) {
+    await proc.kill();
+    throw err;
+  }
+  return proc;
+}
+
+/** Whether a process with this pid exists. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Poll `cond` every 25 ms until it is true; rejects with `what` after `timeoutMs`. */
+export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** A stand-in for systemd's notify socket: a Unix datagram socket (Python, as Node has none). */
+export interface NotifyListener {
+  /** The socket path, for `NOTIFY_SOCKET`. */
+  readonly path: string;
+  /** Messages received so far, one string per datagram, fields joined by spaces. */
+  messages(): string[];
+  close(): Promise<void>;
+}
+
+const NOTIFY_LISTENER = `
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print('listening', flush=True)
+while True:
+    print(s.recv(4096).decode().strip().replace('\\n', ' '), flush=True)
+`;
+
+/** Listen on `<dir>/notify.sock` like systemd does for a Type=notify service. */
+export async function startNotifyListener(dir: string): Promise<NotifyListener> {
+  const path = join(dir, 'notify.sock');
+  const child = spawn('python3', ['-c', NOTIFY_LISTENER, path], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines: string[] = [];
+  let partial = '';
+  child.stdout.setEncoding('utf8');
+  await new Promise<void>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`notify listener exited with ${code}`)));
+    child.stdout.on('data', (d: string) => {
+      partial += d;
+      const parts = partial.split('\n');
+      partial = parts.pop() ?? '';
+      for (const p of parts) {
+        if (p === 'listening') resolve();
+        else lines.push(p);
+      }
+    });
+  });
+  return {
+    path,
+    messages: () => lines.filter((l) => l !== 'BARRIER=1'),
+    async close() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    },
+  };
+}
+
+/**
+ * The configuration the cluster tests serve: one WMS upstream cached as layer `proof` in
+ * GLOBAL_WEBMERCATOR (4×4 meta tiles, buffer 80, tc layout), cache and locks under the config dir.
+ */
+export function clusterYaml(upstreamUrl: string): string {
+  return `
+services:
+  wmts:
+layers:
+  - name: proof
+    title: cluster proof
+    sources: [proof_cache]
+caches:
+  proof_cache:
+    grids: [GLOBAL_WEBMERCATOR]
+    sources: [up]
+    format: image/png
+    image:
+      colors: 0
+sources:
+  up:
+    type: wms
+    req:
+      url: ${upstreamUrl}/wms?
+      layers: base
+globals:
+  http:
+    client_timeout: 60
+  cache:
+    base_dir: ./cache
+    lock_dir: ./locks
+    tile_lock_dir: ./tile_locks
+`;
+}
+
+/** The WMTS RESTful path of tile (x, y, z) of `clusterYaml`'s layer (rows from the north). */
+export function wmtsTile(x: number, y: number, z: number): string {
+  return `/wmts/proof/GLOBAL_WEBMERCATOR/${String(z).padStart(2, '0')}/${x}/${y}.png`;
+}

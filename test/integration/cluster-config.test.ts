@@ -1,0 +1,113 @@
+/**
+ * The `serve` cluster with one configuration for its whole life (issue 3, acceptance 4 and the
+ * first half of 5): two workers and a spare share one cache and one lock dir, so 64 concurrent
+ * requests for one uncached meta tile cause one upstream request; a broken configuration on
+ * SIGHUP leaves the old workers serving; readiness reaches pm2 (IPC) and systemd (NOTIFY_SOCKET);
+ * `--max-requests` replaces workers without failing a request; `--log-config` reaches the workers.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { tempConfig, get } from '../helpers/server.js';
+import { clusterYaml, startServe, startNotifyListener, waitFor, wmtsTile, type NotifyListener, type ServeProcess } from '../helpers/serve.js';
+import { startLoad } from '../helpers/load.js';
+
+let upstream: Upstream;
+let cfg: Awaited<ReturnType<typeof tempConfig>>;
+let notify: NotifyListener;
+let serve: ServeProcess;
+let goodYaml: string;
+
+const tile = (x: number, y: number) => wmtsTile(x, y, 6);
+
+before(async () => {
+  upstream = await startUpstream();
+  cfg = await tempConfig(clusterYaml(upstream.url));
+  goodYaml = await readFile(cfg.file, 'utf8');
+  notify = await startNotifyListener(cfg.dir);
+  const logConfig = join(cfg.dir, 'log.yaml');
+  await writeFile(logConfig, 'level: info\nloggers:\n  mapproxy.source.request: warn\n');
+  serve = await startServe(cfg.file, ['-w', '2', '--max-requests', '100', '--max-requests-jitter', '0', '--log-config', logConfig], {
+    env: { NOTIFY_SOCKET: notify.path },
+  });
+});
+
+after(async () => {
+  await serve?.kill();
+  await notify?.close();
+  await upstream?.close();
+  await cfg?.cleanup();
+});
+
+test('readiness: a ready line with the workers, the IPC message for pm2, READY=1 for systemd', async () => {
+  const ready = serve.logs().find((l) => l.msg === 'ready');
+  assert.ok(ready);
+  assert.equal((ready.workers as number[]).length, 2);
+  assert.deepEqual(serve.listeningWorkers().sort(), [...(ready.workers as number[])].sort());
+  await waitFor(() => serve.readyMessages() === 1, 'the IPC ready message');
+  await waitFor(() => notify.messages().length > 0, 'a systemd notification');
+  // systemd-notify sends MAINPID from --pid; NotifyAccess=all lets systemd accept it from a child.
+  assert.equal(notify.messages()[0], `MAINPID=${serve.pid} READY=1 STATUS=serving with 2 workers`);
+});
+
+test('2 workers, 64 concurrent requests for the 16 tiles of one uncached meta tile: one upstream request', async () => {
+  // Slow upstream: every request arrives while the meta tile is being made.
+  upstream.setDelay(300);
+  const before = upstream.count();
+  const tiles: Array<[number, number]> = [];
+  for (let dx = 0; dx < 4; dx++) for (let dy = 0; dy < 4; dy++) tiles.push([8 + dx, 20 + dy]);
+  const answers = await Promise.all(Array.from({ length: 64 }, (_, i) => get(serve.url + tile(...tiles[i % 16]))));
+  upstream.setDelay(0);
+  assert.equal(upstream.count() - before, 1, 'upstream requests for one meta tile');
+  for (let i = 0; i < 64; i++) {
+    assert.equal(answers[i].status, 200);
+    assert.equal(answers[i].headers.get('content-type'), 'image/png');
+    assert.ok(answers[i].body.equals(answers[i % 16].body), `answer ${i} is the same tile as answer ${i % 16}`);
+  }
+  const stored = await readFile(join(cfg.dir, 'cache', 'proof_cache_EPSG3857', '06', '000', '000', '008', '000', '000', '020.png'));
+  // GLOBAL_WEBMERCATOR counts rows from the north (origin nw), as WMTS does, so the tc path has y 20.
+  assert.ok(stored.equals(answers[0].body), 'the answer is the stored tile');
+  // --log-config reaches the workers: the upstream request is not logged at info.
+  assert.deepEqual(serve.logs().filter((l) => l.name === 'mapproxy.source.request'), []);
+});
+
+test('a broken configuration on SIGHUP: error logged, the old workers keep serving, systemd told RELOADING then READY', async () => {
+  const workers = serve.listeningWorkers().sort();
+  const from = serve.logs().length;
+  const notes = notify.messages().length;
+  await writeFile(cfg.file, goodYaml.replace('sources: [up]', 'sources: [nope]'));
+  serve.child.kill('SIGHUP');
+  const line = await serve.waitForLog((l) => l.msg === 'reload aborted: the configuration is invalid; the old workers keep serving', { from });
+  assert.equal(line.level, 50);
+  assert.match(String(line.err), /caches\.proof_cache\.sources\[0\]: unknown source "nope"/);
+  await waitFor(() => notify.messages().length >= notes + 2, 'RELOADING and READY notifications');
+  assert.match(notify.messages()[notes], new RegExp(`^MAINPID=${serve.pid} RELOADING=1 MONOTONIC_USEC=\\d+$`));
+  assert.equal(notify.messages()[notes + 1], `MAINPID=${serve.pid} READY=1`);
+  for (let i = 0; i < 6; i++) assert.equal((await get(serve.url + tile(8, 20))).status, 200);
+  assert.deepEqual(serve.listeningWorkers().sort(), workers, 'the same workers serve');
+  assert.deepEqual(serve.logs().slice(from).filter((l) => l.name === 'mapproxy.master' && l.msg !== undefined && /drain|forked|listening|stopped/.test(l.msg)), []);
+  await writeFile(cfg.file, goodYaml);
+});
+
+test('--max-requests replaces each worker after 100 requests, rolling: no request fails', async () => {
+  const first = serve.listeningWorkers().sort();
+  const from = serve.logs().length;
+  const paths = Array.from({ length: 16 }, (_, i) => tile(8 + (i % 4), 20 + Math.floor(i / 4)));
+  const load = startLoad({ origin: serve.url, paths, connections: 4, durationMs: 30_000, totalRequests: 240 });
+  await load.finished;
+  const result = await load.stop();
+  assert.deepEqual(result.errors, {});
+  assert.deepEqual(result.statuses, { 200: 240 });
+  // Each worker had served fewer than 100 before; 240 more pass 100 on both (round-robin).
+  for (const pid of first) {
+    const retired = serve.logs().slice(from).find((l) => l.msg === 'max requests reached: replacing the worker' && l.workerPid === pid);
+    assert.ok(retired, `worker ${pid} asked to be replaced`);
+    assert.ok(Number(retired.served) >= 100);
+    await serve.waitForLog((l) => l.msg === 'worker stopped' && l.workerPid === pid, { from });
+  }
+  const now = serve.listeningWorkers();
+  assert.equal(now.length, 2);
+  assert.deepEqual(now.filter((p) => first.includes(p)), [], 'both workers were replaced');
+});

@@ -1,0 +1,86 @@
+/**
+ * Graceful stop of the `serve` cluster (issue 3, acceptance 3): SIGTERM under load while a slow
+ * upstream keeps requests in flight. Those requests complete; requests after the signal get 503
+ * with `Connection: close` or a refused connection; the master exits 0 within the graceful
+ * timeout, its workers are gone, no lock is left and the pid file is removed.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, readdir, access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { tempConfig, get } from '../helpers/server.js';
+import { clusterYaml, isAlive, startServe, waitFor, wmtsTile, type ServeProcess } from '../helpers/serve.js';
+import { startLoad } from '../helpers/load.js';
+
+let upstream: Upstream;
+let cfg: Awaited<ReturnType<typeof tempConfig>>;
+let serve: ServeProcess;
+
+before(async () => {
+  upstream = await startUpstream();
+  cfg = await tempConfig(clusterYaml(upstream.url));
+});
+
+after(async () => {
+  await serve?.kill();
+  await upstream?.close();
+  await cfg?.cleanup();
+});
+
+test('SIGTERM under load: in-flight requests complete, late ones get 503 or a refused connection, exit 0', async (t) => {
+  const pidFile = join(cfg.dir, 'serve.pid');
+  const GRACEFUL_S = 20;
+  serve = await startServe(cfg.file, ['-w', '2', '--spare-workers', '0', '--graceful-timeout', String(GRACEFUL_S), '--pid-file', pidFile]);
+  assert.equal(await readFile(pidFile, 'utf8'), `${serve.pid}\n`);
+  const workers = serve.listeningWorkers();
+
+  const cached: string[] = [];
+  for (let x = 0; x < 4; x++) for (let y = 0; y < 4; y++) cached.push(wmtsTile(x, y, 5));
+  for (const p of cached) assert.equal((await get(serve.url + p)).status, 200);
+  // Uncached tiles take 1.5 s each (one meta tile per 16 tiles): some are always in flight.
+  upstream.setDelay(1_500);
+  const uncached: string[] = [];
+  for (let i = 0; i < 2048; i++) uncached.push(wmtsTile(i % 64, 100 + Math.floor(i / 64), 8));
+  const paths = uncached.flatMap((u, i) => [u, cached[i % 16]]);
+  const load = startLoad({ origin: serve.url, paths, connections: 32, durationMs: 60_000 });
+  t.after(() => load.stop());
+
+  // In flight for 300 ms, an uncached tile waits on the upstream inside a worker. (A request sent
+  // just before the signal may reach its worker after the drain began: it gets a 503.)
+  const settled = () => load.inFlight().filter((r) => r.path.includes('/08/') && r.start < Date.now() - 300);
+  await waitFor(() => load.records.some((r) => r.status === 200 && r.path.includes('/08/')), 'an uncached tile served');
+  await waitFor(() => settled().length > 0, 'uncached tiles in flight');
+  const inFlight = settled();
+  const termAt = Date.now();
+  serve.child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const exit = await Promise.race([
+    serve.exited(),
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no exit within the graceful timeout:\n${serve.output()}`)), GRACEFUL_S * 1000);
+    }),
+  ]).finally(() => clearTimeout(timer));
+  assert.deepEqual(exit, { code: 0, signal: null });
+  const result = await load.stop();
+
+  assert.ok(inFlight.length > 0);
+  for (const r of inFlight) assert.equal(r.status, 200, `in flight at SIGTERM, completed: ${JSON.stringify(r)}`);
+  const late = result.records.filter((r) => r.start > termAt && !inFlight.includes(r));
+  const refusedOr503 = late.filter((r) => r.status === 503 || r.error === 'ECONNREFUSED');
+  assert.ok(refusedOr503.length > 0, 'late requests were turned away');
+  for (const r of late) {
+    // 200: it reached a worker before that worker got the drain message.
+    assert.ok(r.status === 200 || r.status === 503 || r.error === 'ECONNREFUSED', `late request: ${JSON.stringify(r)}`);
+    if (r.status === 503) assert.equal(r.connection, 'close');
+  }
+  for (const r of result.records.filter((r) => r.start <= termAt)) {
+    assert.ok(r.status === 200 || r.status === 503, `sent before the signal: ${JSON.stringify(r)}`);
+  }
+
+  const logs = serve.logs();
+  assert.ok(!logs.some((l) => l.level === 40 || l.level === 50), 'no warning or error (nothing forced)');
+  for (const pid of workers) assert.equal(isAlive(pid), false, `worker ${pid} exited`);
+  await assert.rejects(access(pidFile), { code: 'ENOENT' }, 'the pid file is removed');
+  assert.deepEqual(await readdir(join(cfg.dir, 'tile_locks')), [], 'every lock was released');
+});

@@ -1,0 +1,95 @@
+/** `mapproxy-ts serve`'s command line: defaults, --bind forms, and every usage error. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { SERVE_HELP, ServeUsageError, parseServeArgs, serveCommand } from '../../../src/cli/serve.js';
+
+test('defaults: localhost:8080 like MapProxy, one worker per CPU, one spare, 30 s graceful timeout', () => {
+  assert.deepEqual(parseServeArgs(['mapproxy.yaml']), {
+    config: resolve('mapproxy.yaml'),
+    host: 'localhost',
+    port: 8080,
+    workers: availableParallelism(),
+    spareWorkers: 1,
+    maxRequests: 0,
+    maxRequestsJitter: 0,
+    gracefulTimeoutMs: 30_000,
+    pidFile: undefined,
+    logConfig: undefined,
+  });
+});
+
+test('every option', () => {
+  const o = parseServeArgs(['-b', '0.0.0.0:9000', 'm.yaml', '-w', '3', '--spare-workers', '0', '--max-requests', '1000',
+    '--max-requests-jitter', '50', '--graceful-timeout', '2.5', '--pid-file', 'run/s.pid', '--log-config', 'log.yaml']);
+  assert.deepEqual(o, {
+    config: resolve('m.yaml'),
+    host: '0.0.0.0',
+    port: 9000,
+    workers: 3,
+    spareWorkers: 0,
+    maxRequests: 1000,
+    maxRequestsJitter: 50,
+    gracefulTimeoutMs: 2500,
+    pidFile: resolve('run/s.pid'),
+    logConfig: resolve('log.yaml'),
+  });
+});
+
+test('--bind: a bare port means localhost; IPv6 in brackets', () => {
+  assert.deepEqual([parseServeArgs(['m.yaml', '-b', '9001'])].map((o) => o !== 'help' && [o.host, o.port]), [['localhost', 9001]]);
+  assert.deepEqual([parseServeArgs(['m.yaml', '--bind', '[::1]:80'])].map((o) => o !== 'help' && [o.host, o.port]), [['::1', 80]]);
+  assert.deepEqual([parseServeArgs(['m.yaml', '-b', ':81'])].map((o) => o !== 'help' && [o.host, o.port]), [['localhost', 81]]);
+});
+
+test('usage errors name the option and what is allowed', () => {
+  const cases: Array<[string[], string]> = [
+    [[], 'serve needs exactly one configuration file'],
+    [['a.yaml', 'b.yaml'], 'serve needs exactly one configuration file'],
+    [['m.yaml', '-b', 'host:port'], 'invalid --bind "host:port": expected host:port or port'],
+    [['m.yaml', '-b', '70000'], 'invalid --bind "70000": port must be 0-65535'],
+    [['m.yaml', '-w', '0'], 'invalid --workers "0": expected a whole number of at least 1'],
+    [['m.yaml', '-w', 'two'], 'invalid --workers "two": expected a whole number of at least 1'],
+    [['m.yaml', '--spare-workers=-1'], 'invalid --spare-workers "-1": expected a whole number of at least 0'],
+    [['m.yaml', '--max-requests', '1.5'], 'invalid --max-requests "1.5": expected a whole number of at least 0'],
+    [['m.yaml', '--max-requests-jitter', 'x'], 'invalid --max-requests-jitter "x": expected a whole number of at least 0'],
+    [['m.yaml', '--graceful-timeout', '0'], 'invalid --graceful-timeout "0": expected seconds greater than 0'],
+    [['m.yaml', '--graceful-timeout', 'soon'], 'invalid --graceful-timeout "soon": expected seconds greater than 0'],
+  ];
+  for (const [args, message] of cases) {
+    assert.throws(() => parseServeArgs(args), (err: unknown) => {
+      assert.ok(err instanceof ServeUsageError, `${args.join(' ')}: ${String(err)}`);
+      assert.equal(err.message, message);
+      return true;
+    });
+  }
+  assert.throws(() => parseServeArgs(['m.yaml', '--threads', '4']), { code: 'ERR_PARSE_ARGS_UNKNOWN_OPTION' });
+});
+
+async function capture(fn: (io: { stdout: { write(s: string): void }; stderr: { write(s: string): void } }) => Promise<number>) {
+  const out = { stdout: '', stderr: '' };
+  const code = await fn({ stdout: { write: (s) => { out.stdout += s; } }, stderr: { write: (s) => { out.stderr += s; } } });
+  return { code, ...out };
+}
+
+test('serveCommand: --help prints the help (exit 0), a usage error prints it to stderr (exit 2)', async () => {
+  assert.deepEqual(await capture((io) => serveCommand(['--help'], io)), { code: 0, stdout: SERVE_HELP, stderr: '' });
+  assert.deepEqual(await capture((io) => serveCommand(['m.yaml', '-w', '0'], io)), {
+    code: 2,
+    stdout: '',
+    stderr: `mapproxy-ts: invalid --workers "0": expected a whole number of at least 1\n\n${SERVE_HELP}`,
+  });
+  const unknown = await capture((io) => serveCommand(['m.yaml', '--threads', '4'], io));
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /^mapproxy-ts: Unknown option '--threads'/);
+});
+
+test('serveCommand: an invalid --log-config exits 1 before anything starts', async () => {
+  const missing = resolve('no-such-log.yaml');
+  assert.deepEqual(await capture((io) => serveCommand(['m.yaml', '--log-config', missing], io)), {
+    code: 1,
+    stdout: '',
+    stderr: `mapproxy-ts: invalid configuration ${missing}:\n  cannot read log configuration: no such file\n`,
+  });
+});

@@ -1,0 +1,53 @@
+/** The master's pid file: written, refused while another live process holds it, removed. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, writeFile, access } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PidFileInUseError, removePidFile, writePidFile } from '../../../src/master/pid-file.js';
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'mpx-'));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('writes the pid and removes the file', () => withDir(async (dir) => {
+  const file = join(dir, 'serve.pid');
+  await writePidFile(file);
+  assert.equal(await readFile(file, 'utf8'), `${process.pid}\n`);
+  await removePidFile(file);
+  await assert.rejects(access(file), { code: 'ENOENT' });
+}));
+
+test('replaces a stale pid file (dead process)', () => withDir(async (dir) => {
+  const file = join(dir, 'serve.pid');
+  const child = spawn(process.execPath, ['-e', '0']);
+  await once(child, 'exit');
+  await writeFile(file, `${child.pid}\n`);
+  await writePidFile(file);
+  assert.equal(await readFile(file, 'utf8'), `${process.pid}\n`);
+}));
+
+test('refuses a pid file naming a live process, and does not remove it', () => withDir(async (dir) => {
+  const file = join(dir, 'serve.pid');
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)']);
+  try {
+    await writeFile(file, `${child.pid}\n`);
+    await assert.rejects(writePidFile(file), (err: unknown) => {
+      assert.ok(err instanceof PidFileInUseError);
+      assert.equal(err.code, 'MPX_ERR_PID_FILE_IN_USE');
+      assert.equal(err.message, `pid file ${file} names the running process ${child.pid}; is mapproxy-ts already running? (remove the file if not)`);
+      return true;
+    });
+    await removePidFile(file);
+    assert.equal(await readFile(file, 'utf8'), `${child.pid}\n`, 'another process\'s pid file is left alone');
+  } finally {
+    child.kill('SIGKILL');
+  }
+}));
