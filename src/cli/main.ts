@@ -15,8 +15,11 @@ export const VERSION: string = (require('../../package.json') as { version: stri
 const USAGE = `Usage: mapproxy-ts <command> [options]
 
 Commands:
+  serve <mapproxy.yaml>           the production server: a master and pre-forked workers
   serve-develop <mapproxy.yaml>   serve a configuration in one process (development)
   check-config <mapproxy.yaml>    validate a configuration, print every problem
+  create -t <template> <dest>     write a starting file (base-config, seed-config, log-config,
+                                  app, pm2, systemd)
 
 Options:
   -h, --help       show help (also: mapproxy-ts <command> --help)
@@ -93,6 +96,15 @@ export async function main(argv: string[]): Promise<number> {
     if (command === '-v' || command === '--version') {
       process.stdout.write(`mapproxy-ts ${VERSION}\n`);
       return 0;
+    }
+    // These parse their own options and print their own --help.
+    if (command === 'serve') {
+      const { serveCommand } = await import('./serve.js');
+      return await serveCommand(rest);
+    }
+    if (command === 'create') {
+      const { createCommand } = await import('./create.js');
+      return await createCommand(rest);
     }
     const help = HELP[command];
     if (!help) throw new UsageError(`unknown command "${command}"`);

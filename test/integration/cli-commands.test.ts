@@ -60,8 +60,11 @@ async function serve(args: string[]): Promise<{ child: ChildProcess; url: string
 const USAGE = `Usage: mapproxy-ts <command> [options]
 
 Commands:
+  serve <mapproxy.yaml>           the production server: a master and pre-forked workers
   serve-develop <mapproxy.yaml>   serve a configuration in one process (development)
   check-config <mapproxy.yaml>    validate a configuration, print every problem
+  create -t <template> <dest>     write a starting file (base-config, seed-config, log-config,
+                                  app, pm2, systemd)
 
 Options:
   -h, --help       show help (also: mapproxy-ts <command> --help)
