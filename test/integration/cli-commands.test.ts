@@ -188,7 +188,7 @@ test('help, version and usage errors: exact text, stream and exit code', async (
       run('serve-develop', '--help'),
       run('check-config', '-h'),
       run(),
-      run('serve'),
+      run('seed'),
       run('frobnicate', '--help'),
       run('check-config'),
       run('serve-develop', 'a.yaml', 'b.yaml'),
@@ -202,7 +202,7 @@ test('help, version and usage errors: exact text, stream and exit code', async (
   assert.deepEqual(checkHelp, { code: 0, stdout: CHECK_HELP, stderr: '' });
   // Usage errors: exit 2, the reason and the usage on stderr, nothing on stdout.
   assert.deepEqual(none, { code: 2, stdout: '', stderr: `mapproxy-ts: no command given\n\n${USAGE}` });
-  assert.deepEqual(unknown, { code: 2, stdout: '', stderr: `mapproxy-ts: unknown command "serve"\n\n${USAGE}` });
+  assert.deepEqual(unknown, { code: 2, stdout: '', stderr: `mapproxy-ts: unknown command "seed"\n\n${USAGE}` });
   assert.deepEqual(unknownHelp, { code: 2, stdout: '', stderr: `mapproxy-ts: unknown command "frobnicate"\n\n${USAGE}` });
   assert.deepEqual(noFile, { code: 2, stdout: '', stderr: `mapproxy-ts: check-config needs exactly one configuration file\n\n${CHECK_HELP}` });
   assert.deepEqual(noFile2, { code: 2, stdout: '', stderr: `mapproxy-ts: serve-develop needs exactly one configuration file\n\n${SERVE_HELP}` });
