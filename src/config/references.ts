@@ -159,8 +159,9 @@ class Checker {
         }
       }
       const req = dict(s.req);
+      // MapProxy: req.url and req.layers are required for a wms source (tagged layers aside).
       if (s.type === 'wms' && isPlainObject(s.req) && req.layers === undefined) {
-        this.warn(['sources', name, 'req'], 'no "layers": the WMS is asked for an empty LAYERS parameter');
+        this.error(['sources', name, 'req', 'layers'], 'required: the WMS layers to request');
       }
     }
   }

@@ -49,7 +49,14 @@ const imageOptsKeys: Record<string, Support> = {
 const imageOpts: Support = { keys: imageOptsKeys };
 
 const sourceHttp: Support = {
-  keys: { client_timeout: true, headers: true, ssl_no_cert_checks: { values: [false] }, manage_cookies: { values: [false] } },
+  keys: {
+    client_timeout: true,
+    headers: true,
+    hide_error_details: true,
+    method: { values: ['GET', 'AUTO'] },
+    manage_cookies: true,
+    ssl_no_cert_checks: { values: [false] },
+  },
 };
 
 const wmsSource: Support = {
@@ -183,7 +190,7 @@ export const SUPPORT: SupportNode = {
             hide_error_details: true,
             method: { values: ['GET', 'AUTO'] },
             ssl_no_cert_checks: { values: [false] },
-            manage_cookies: { values: [false] },
+            manage_cookies: true,
           },
         },
         grid: { keys: { tile_size: true } },

@@ -124,11 +124,7 @@ ${where === 'globals' ? `  http: ${http}\n` : ''}`, p.up);
 }
 
 for (const where of ['globals', 'source'] as const) {
-  test(`with ${where === 'globals' ? 'globals.' : 'sources.<name>.'}http.hide_error_details: false the message names the URL and the status`, {
-    todo: where === 'source'
-      ? 'config/support.ts rejects sources.<name>.http.hide_error_details as "not supported yet", though source/config.ts implements it and MapProxy accepts it (spec http_opts)'
-      : undefined,
-  }, async () => {
+  test(`with ${where === 'globals' ? 'globals.' : 'sources.<name>.'}http.hide_error_details: false the message names the URL and the status`, async () => {
     const v = await verboseApp(where);
     try {
       p.up.fail({ kind: 'status', status: 503 });

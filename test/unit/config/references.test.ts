@@ -209,15 +209,12 @@ test('unknown SRS codes and image formats are problems naming the key, not crash
   ]);
 });
 
-test('what MapProxy only warns about: missing sections, layers without sources, WMS without layers', () => {
+test('what MapProxy only warns about: missing sections, layers without sources; a WMS without layers is an error', () => {
   assert.deepEqual(warningLines({}), ['layers: no layers configured', 'services: no services configured']);
   const config = withSections({
     layers: [{ name: 'l', title: 'L', sources: ['c'] }, { name: 'empty', title: 'E' }, { title: 'x', layers: [] }],
     sources: { s: { type: 'debug' }, w: { type: 'wms', req: { url: 'u' } } },
   });
-  assert.deepEqual(problemLines(config), []);
-  assert.deepEqual(warningLines(config), [
-    'layers[1]: layer "empty" has no sources, tile_sources or layers',
-    'sources.w.req: no "layers": the WMS is asked for an empty LAYERS parameter',
-  ]);
+  assert.deepEqual(problemLines(config), ['sources.w.req.layers: required: the WMS layers to request']);
+  assert.deepEqual(warningLines(config), ['layers[1]: layer "empty" has no sources, tile_sources or layers']);
 });
