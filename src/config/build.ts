@@ -13,6 +13,7 @@ import { buildGrids, getSrs, metaGrid, registerSrsDefinition, setAxisOrderOverri
 import { parseImageFormat } from '../image/index.js';
 import { createSource, type SourceContext } from '../source/index.js';
 import { FileTileStorage } from '../cache/storage/file.js';
+import { DEFAULT_MEMORY_TIER, MemoryTier } from '../cache/storage/memory-tier.js';
 import { TileManager } from '../cache/tile-manager.js';
 import { CacheSource } from '../cache/cache-source.js';
 import { DEFAULTS } from './defaults.js';
@@ -52,6 +53,8 @@ export interface BuiltConfig {
   readonly accessControlAllowOrigin: string;
   /** Cache-Control max-age of tiles, seconds. */
   readonly tileMaxAge: number;
+  /** The memory tier shared by this configuration's file caches (null when off). */
+  readonly memoryTier: MemoryTier | null;
   /** Release sockets and timers of every source. */
   close(): Promise<void>;
 }
@@ -98,6 +101,11 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
   const dir = opts.dir;
   const globals = asDict(conf.globals);
   const gCache = asDict(globals.cache);
+  // One tier for all file caches of this configuration: the bound is per process and app.
+  const tierConf = asDict(gCache.memory_tier);
+  const tierMb = typeof tierConf.max_mb === 'number' ? tierConf.max_mb : DEFAULT_MEMORY_TIER.maxBytes / 1048576;
+  const tierRevalidate = typeof tierConf.revalidate_seconds === 'number' ? tierConf.revalidate_seconds * 1000 : DEFAULT_MEMORY_TIER.revalidateMs;
+  const memoryTier = tierMb > 0 ? new MemoryTier({ maxBytes: Math.round(tierMb * 1048576), revalidateMs: tierRevalidate }) : null;
   const gImage = asDict(globals.image);
   const gHttp = asDict(globals.http);
   const gSrs = asDict(globals.srs);
@@ -217,6 +225,7 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
             fileMode: octal(cacheConf.file_permissions ?? gCache.file_permissions),
             dirMode: octal(cacheConf.directory_permissions ?? gCache.directory_permissions),
             linkSingleColor: linkSingle === true || linkSingle === 'symlink' ? 'symlink' : linkSingle === 'hardlink' ? 'hardlink' : false,
+            memoryTier,
           });
       const tileLockDir = cacheConf.tile_lock_dir
         ? resolvePath(dir, String(cacheConf.tile_lock_dir))
@@ -297,6 +306,7 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
     services,
     accessControlAllowOrigin: acao === undefined || acao === null ? '*' : String(acao),
     tileMaxAge: Math.round(expires * 3600),
+    memoryTier,
     async close() {
       await Promise.all([...sources.values()].map((s) => s.close?.()));
     },

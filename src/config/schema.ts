@@ -69,6 +69,17 @@ const GlobalsSchema = Obj(
         sqlite_wal: Opt(Bool()),
         directory_permissions: Opt(PermissionsSchema('Mode of new cache directories, e.g. "755".')),
         file_permissions: Opt(PermissionsSchema('Mode of new tile files, e.g. "644".')),
+        memory_tier: Opt(
+          Obj(
+            {
+              max_mb: Opt(Num({ minimum: 0, default: 32, description: 'Upper bound of tile bytes kept in memory per process, MiB (0 turns the tier off).' })),
+              revalidate_seconds: Opt(
+                Num({ minimum: 0, default: 1, description: 'How long a tile is served from memory before one stat checks it against its file.' }),
+              ),
+            },
+            { description: 'mapproxy-ts only: per-process memory tier of recently served file-cache tiles.' },
+          ),
+        ),
         s3: Opt(
           Obj({
             bucket_name: Opt(Str()),

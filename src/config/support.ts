@@ -169,6 +169,7 @@ export const SUPPORT: SupportNode = {
             directory_permissions: true,
             file_permissions: true,
             max_tile_limit: true,
+            memory_tier: true,
           },
         },
         image: {

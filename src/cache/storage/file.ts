@@ -14,7 +14,7 @@ import type { TileCoord } from '../../grid/types.js';
 import type { StoredTile, TileStorage } from '../types.js';
 import { type Dimensions, type FileLayout, isFileLayout, levelLocation, tilePath } from './layouts.js';
 import { isMissing, tempSuffix } from './temp-files.js';
-import { memoryTier, type MemoryTier } from './memory-tier.js';
+import type { MemoryTier } from './memory-tier.js';
 
 export { cleanTempFiles } from './temp-files.js';
 
@@ -40,8 +40,8 @@ export interface FileTileStorageOptions {
   /** Dimension values of every tile of this storage (a sub-path before the level, §2.6). */
   readonly dimensions?: Dimensions;
   /**
-   * The memory tier hits are served from (`memory-tier.ts`); default: the process-wide one from
-   * `configureMemoryTier`, null: always read the file.
+   * The memory tier hits are served from (`memory-tier.ts`), shared by the caches of one
+   * configuration; none by default: every load reads the file.
    */
   readonly memoryTier?: MemoryTier | null;
 }
@@ -115,7 +115,7 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
     this.lockCacheId = createHash('md5').update(opts.directory, 'utf8').digest('hex');
     this.directory = opts.directory;
     this.#root = path.resolve(opts.directory);
-    this.#tier = opts.memoryTier === undefined ? memoryTier() : opts.memoryTier;
+    this.#tier = opts.memoryTier ?? null;
     this.layout = layout;
     this.extension = opts.extension;
     this.linkSingleColor = linking;

@@ -94,15 +94,3 @@ export class MemoryTier {
     return { entries: this.#entries.size, bytes: this.#bytes, hits: this.#hits, misses: this.#misses };
   }
 }
-
-let shared: MemoryTier | null = new MemoryTier(DEFAULT_MEMORY_TIER);
-
-/** Set the process-wide tier (`maxBytes: 0` turns it off); file caches built later use it. */
-export function configureMemoryTier(opts: MemoryTierOptions): void {
-  shared = opts.maxBytes > 0 ? new MemoryTier(opts) : null;
-}
-
-/** The process-wide tier, or null when it is off. */
-export function memoryTier(): MemoryTier | null {
-  return shared;
-}

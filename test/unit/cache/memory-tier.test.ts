@@ -8,7 +8,10 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FileTileStorage } from '../../../src/cache/storage/file.js';
-import { MemoryTier } from '../../../src/cache/storage/memory-tier.js';
+import { DEFAULT_MEMORY_TIER, MemoryTier } from '../../../src/cache/storage/memory-tier.js';
+import { loadConfigFile, validateConfig } from '../../../src/config/index.js';
+import { buildConfig } from '../../../src/config/build.js';
+import { tileStorageTests } from '../../conformance/tile-storage.js';
 
 async function setup(tier: MemoryTier | null) {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mpx-tier-'));
@@ -106,5 +109,49 @@ test('the tier never holds more than maxBytes; least recently used tiles go firs
     assert.ok(tier.stats.bytes <= 1000);
   } finally {
     await cleanup();
+  }
+});
+
+// The storage contract holds with a tier in front, stat on every hit or never within a test.
+for (const revalidateMs of [0, 3_600_000]) {
+  tileStorageTests(`file with a memory tier, revalidateMs ${revalidateMs}`, async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mpx-tier-'));
+    return {
+      storage: new FileTileStorage({ directory: dir, extension: 'png', memoryTier: new MemoryTier({ maxBytes: 1 << 22, revalidateMs }) }),
+      cleanup: () => fs.rm(dir, { recursive: true, force: true }),
+    };
+  });
+}
+
+test('globals.cache.memory_tier sizes the tier of a configuration; max_mb 0 turns it off', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mpx-tier-'));
+  try {
+    const yaml = (tier: string) => `
+services: {tms: {}}
+layers: [{name: l, title: L, sources: [c]}]
+caches: {c: {grids: [GLOBAL_WEBMERCATOR], sources: [d]}}
+sources: {d: {type: debug}}
+globals: {cache: {base_dir: ./c${tier ? `, memory_tier: ${tier}` : ''}}}
+`;
+    const build = async (tier: string) => {
+      const file = path.join(dir, 'mapproxy.yaml');
+      await fs.writeFile(file, yaml(tier));
+      const { config, dir: cdir } = await loadConfigFile(file);
+      return buildConfig(validateConfig(config, { file, dir: cdir }).config, { dir: cdir, file });
+    };
+    const dflt = await build('');
+    assert.equal(dflt.memoryTier?.maxBytes, DEFAULT_MEMORY_TIER.maxBytes);
+    assert.equal(dflt.memoryTier?.revalidateMs, 1000);
+    const sized = await build('{max_mb: 8, revalidate_seconds: 0.25}');
+    assert.equal(sized.memoryTier?.maxBytes, 8 * 1048576);
+    assert.equal(sized.memoryTier?.revalidateMs, 250);
+    assert.equal((await build('{max_mb: 0}')).memoryTier, null);
+    await assert.rejects(build('{max_mb: -1}'), (err: Error) => {
+      assert.match(err.message, /globals\.cache\.memory_tier\.max_mb: expected a number >= 0, got -1/);
+      return true;
+    });
+    await Promise.all([dflt.close(), sized.close()]);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
   }
 });
