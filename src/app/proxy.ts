@@ -3,7 +3,9 @@
  * becomes the script name and is stripped from the path; the host comes from `X-Forwarded-Host`
  * (first of a list), then `Host` (`:80`/`:443` dropped when they match the scheme), then the
  * local socket; the scheme from `X-Forwarded-Proto`, then the connection. `baseUrl` =
- * `scheme://host` + script name is the prefix of every URL in capabilities.
+ * `scheme://host` + script name is the prefix of every URL in capabilities. An app that mounts
+ * others (MultiMapProxy) moves a path segment into the script name with `shiftPathSegment` and
+ * hands the result on with `mountRequest`, so the mounted app sees its prefix in every URL.
  */
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
@@ -14,7 +16,10 @@ import { parseQuery } from './params.js';
 
 /** Where a request points, after proxy headers were applied. */
 export interface RequestTarget {
-  /** Percent-decoded path below the script name, starting with `/` (or `/` alone). */
+  /**
+   * Percent-decoded path below the script name, starting with `/` (or `/` alone; `''` in a
+   * mounted app asked for its bare prefix, `/proj` without the slash).
+   */
   readonly path: string;
   /** Script name from `X-Script-Name` (decoded as sent), `''` without one. */
   readonly scriptName: string;
@@ -60,11 +65,17 @@ export function requestHost(req: IncomingMessage, scheme: string): string {
   return port === undefined || defaultPort ? name : `${name}:${port}`;
 }
 
+/** Targets fixed by a mounting app for the request it hands on (see `mountRequest`). */
+const mountedTargets = new WeakMap<IncomingMessage, RequestTarget>();
+
 /**
  * Split and decode the request target. Throws `RequestError` (400) for a path with malformed
- * percent-encoding; query strings are decoded leniently, as MapProxy does.
+ * percent-encoding; query strings are decoded leniently, as MapProxy does. A request passed on by
+ * a mounting app resolves to the target that app fixed with `mountRequest`.
  */
 export function resolveRequest(req: IncomingMessage): RequestTarget {
+  const mounted = mountedTargets.get(req);
+  if (mounted) return mounted;
   let url = req.url ?? '/';
   // absolute-form (`GET http://host/path`), as sent to proxies.
   if (!url.startsWith('/')) {
@@ -95,6 +106,37 @@ export function resolveRequest(req: IncomingMessage): RequestTarget {
   const script = scriptName.replace(/\/+$/, '');
   const baseUrl = `${scheme}://${host}${script ? quotePath(script) : ''}`;
   return { path, scriptName, query, baseUrl };
+}
+
+/**
+ * Move the first segment of `target.path` into the script name (WSGI's `pop_path`, as MapProxy's
+ * MultiMapProxy does): `/proj/tms/1.0.0` under `/mapproxy` becomes `/tms/1.0.0` under
+ * `/mapproxy/proj`, and the base URL grows by `/proj`. `segment` is `''` for `/` and `''`; the
+ * path left is `''` when nothing followed the segment (`/proj`), as in MapProxy.
+ */
+export function shiftPathSegment(target: RequestTarget): { segment: string; target: RequestTarget } {
+  const path = target.path.replace(/^\/+/, '');
+  const slash = path.indexOf('/');
+  const segment = slash < 0 ? path : path.slice(0, slash);
+  if (segment === '') return { segment, target };
+  const rest = slash < 0 ? '' : path.slice(slash);
+  return {
+    segment,
+    target: {
+      path: rest,
+      scriptName: `${target.scriptName.replace(/\/+$/, '')}/${segment}`,
+      query: target.query,
+      baseUrl: `${target.baseUrl}/${quotePath(segment)}`,
+    },
+  };
+}
+
+/**
+ * Hand `req` on to a mounted app with `target` (from `shiftPathSegment`): `resolveRequest(req)`
+ * returns it from now on, instead of reading the URL and the proxy headers again.
+ */
+export function mountRequest(req: IncomingMessage, target: RequestTarget): void {
+  mountedTargets.set(req, target);
 }
 
 function firstScriptName(value: string | string[] | undefined): string | undefined {

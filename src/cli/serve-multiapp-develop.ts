@@ -1,0 +1,135 @@
+/**
+ * `mapproxy-ts serve-multiapp-develop <dir>`: MultiMapProxy in one process, for local testing
+ * (MapProxy's `mapproxy-util serve-multiapp-develop`). Every `<dir>/<name>.yaml` is served under
+ * `/<name>/`, loaded on first request and reloaded when its files change. Parses its own options
+ * and prints its own help; exit codes follow main.ts: 0 stopped by a signal, 1 failure (no such
+ * directory, cannot listen), 2 usage error.
+ */
+import { stat } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { getLogger } from '../log/index.js';
+import { parseBind, UsageError } from './main.js';
+
+/** `serve-multiapp-develop --help`. */
+export const SERVE_MULTIAPP_DEVELOP_HELP = `Usage: mapproxy-ts serve-multiapp-develop <projects-dir> [options]
+
+Serve every <projects-dir>/<name>.yaml under /<name>/ in one process, for local testing.
+Projects are loaded on their first request and reloaded when one of their files changes.
+
+Options:
+  -b, --bind address   where to listen (default 127.0.0.1:8080): host:port, [ipv6]:port,
+                       port (on localhost), :port (on all interfaces) or host (port 8080)
+      --allow-listing  list the projects on the page at /
+  -h, --help           show this help
+`;
+
+/** MapProxy's serve-multiapp-develop listens on 127.0.0.1:8080 by default. */
+const DEFAULT_BIND = { host: '127.0.0.1', port: 8080 };
+
+/** Where the command writes help and errors (the process's streams by default). */
+export interface CommandIo {
+  readonly stdout: { write(s: string): unknown };
+  readonly stderr: { write(s: string): unknown };
+}
+
+function hostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+function listen(server: Server, bind: { host: string; port: number }): Promise<void> {
+  return new Promise((resolveListen, reject) => {
+    server.once('error', reject);
+    const ready = (): void => {
+      server.off('error', reject);
+      resolveListen();
+    };
+    if (bind.host === '') server.listen(bind.port, ready);
+    else server.listen(bind.port, bind.host, ready);
+  });
+}
+
+/**
+ * Run `mapproxy-ts serve-multiapp-develop <args>`; resolves to the exit code when a signal
+ * (SIGINT, SIGTERM) stopped the server, or at once for `--help` and errors.
+ */
+export async function serveMultiappDevelopCommand(args: string[], io: CommandIo = process): Promise<number> {
+  let dir: string;
+  let bind: { host: string; port: number };
+  let allowListing: boolean;
+  try {
+    const { values, positionals } = parseArgs({
+      args,
+      options: {
+        bind: { type: 'string', short: 'b' },
+        'allow-listing': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: true,
+    });
+    if (values.help) {
+      io.stdout.write(SERVE_MULTIAPP_DEVELOP_HELP);
+      return 0;
+    }
+    if (positionals.length !== 1) throw new UsageError('serve-multiapp-develop needs exactly one projects directory');
+    dir = resolve(positionals[0]);
+    bind = values.bind === undefined ? DEFAULT_BIND : parseBind(values.bind);
+    allowListing = values['allow-listing'] === true;
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.stderr.write(`mapproxy-ts: ${(err as Error).message}\n\n${SERVE_MULTIAPP_DEVELOP_HELP}`);
+      return 2;
+    }
+    throw err;
+  }
+  const isDir = await stat(dir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!isDir) {
+    io.stderr.write(`mapproxy-ts: ${dir} is not a directory\n`);
+    return 1;
+  }
+
+  let onSignal: (name: string) => void = () => {};
+  const signal = new Promise<string>((resolveSignal) => (onSignal = resolveSignal));
+  // `on`, not `once`, kept until the end: signal-exit (used by proper-lockfile) re-raises the
+  // signal and kills the process when it finds itself the only listener.
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await run(dir, bind, allowListing, signal, io);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function run(dir: string, bind: { host: string; port: number }, allowListing: boolean, signal: Promise<string>, io: CommandIo): Promise<number> {
+  const log = getLogger('mapproxy.system');
+  const { createMultiApp } = await import('../app/multiapp.js');
+  const app = createMultiApp(dir, { allowListing, reload: true });
+  const server = createServer(app);
+  server.keepAliveTimeout = 65_000;
+  try {
+    await listen(server, bind);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    io.stderr.write(`mapproxy-ts: cannot listen on ${hostPort(bind.host || '*', bind.port)}: ${e.code ?? ''} ${e.message}\n`);
+    await app.close();
+    return 1;
+  }
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : bind.port;
+  const host = bind.host || (typeof addr === 'object' && addr ? addr.address : '');
+  log.info({ dir, host, port }, `serving the projects of ${dir} on http://${hostPort(host, port)}/`);
+  const name = await signal;
+  log.info({ signal: name }, 'stopping');
+  await new Promise<void>((done) => {
+    server.close(() => done());
+    server.closeIdleConnections();
+  });
+  await app.close();
+  return 0;
+}
