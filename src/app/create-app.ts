@@ -21,11 +21,25 @@ export interface App {
   close(): Promise<void>;
 }
 
+/** Options of `createApp`. */
+export interface CreateAppOptions {
+  /**
+   * Rebuild the app when a file of the configuration (base: files included) changes, as
+   * MapProxy's `make_wsgi_app(reloader=True)`; checked in the background at most once a second.
+   */
+  readonly reloader?: boolean;
+}
+
 /**
  * Build an app from a `mapproxy.yaml` path. Rejects with `ConfigError` (every problem, with YAML
  * paths) when the configuration is invalid or uses something not supported yet.
  */
-export async function createApp(configFile: string): Promise<App> {
+export async function createApp(configFile: string, opts: CreateAppOptions = {}): Promise<App> {
+  if (opts.reloader) {
+    // Imported when asked for: reloader.ts builds its apps with this function.
+    const { createReloadingApp } = await import('./reloader.js');
+    return createReloadingApp(configFile, { build: (f) => createApp(f) });
+  }
   const { config: raw, files, dir } = await loadConfigFile(configFile);
   const { config, warnings } = validateConfig(raw, { file: configFile, dir });
   const log = getLogger('mapproxy.config');

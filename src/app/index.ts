@@ -8,3 +8,6 @@ export { resolveRequest, requestHost, requestScheme, type RequestTarget } from '
 export { parseQuery, decodeQueryComponent } from './params.js';
 export { writeResponse, isNotModified, tileEtag, VARY_PROXY_HEADERS } from './respond.js';
 export { formatHttpDate, parseHttpDate } from './http-date.js';
+export { createApp, type App, type CreateAppOptions } from './create-app.js';
+export { createReloadingApp, type ReloadingApp } from './reloader.js';
+export { createMultiApp, type MultiApp, type MultiAppOptions } from './multiapp.js';

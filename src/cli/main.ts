@@ -17,6 +17,7 @@ const USAGE = `Usage: mapproxy-ts <command> [options]
 Commands:
   serve <mapproxy.yaml>           the production server: a master and pre-forked workers
   serve-develop <mapproxy.yaml>   serve a configuration in one process (development)
+  serve-multiapp-develop <dir>    serve every <dir>/<name>.yaml under /<name>/ (development)
   check-config <mapproxy.yaml>    validate a configuration, print every problem
   create -t <template> <dest>     write a starting file (base-config, seed-config, log-config,
                                   app, pm2, systemd)
@@ -29,7 +30,8 @@ Options:
 const HELP: Record<string, string> = {
   'serve-develop': `Usage: mapproxy-ts serve-develop <mapproxy.yaml> [-b address]
 
-Serve a MapProxy configuration in one process, for local testing.
+Serve a MapProxy configuration in one process, for local testing. The configuration (and
+every base: file) is reloaded when it changes; an invalid edit keeps the old one serving.
 
 Options:
   -b, --bind address   where to listen (default localhost:8080): host:port, [ipv6]:port,
@@ -101,6 +103,10 @@ export async function main(argv: string[]): Promise<number> {
     if (command === 'serve') {
       const { serveCommand } = await import('./serve.js');
       return await serveCommand(rest);
+    }
+    if (command === 'serve-multiapp-develop') {
+      const { serveMultiappDevelopCommand } = await import('./serve-multiapp-develop.js');
+      return await serveMultiappDevelopCommand(rest);
     }
     if (command === 'create') {
       const { createCommand } = await import('./create.js');

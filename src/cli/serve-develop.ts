@@ -69,7 +69,8 @@ async function run(configPath: string, bind: { host: string; port: number }, sig
   const { createApp } = await import('../app/create-app.js');
   let app;
   try {
-    app = await createApp(configPath);
+    // Development: pick up edits of the configuration (and its base: files) without a restart.
+    app = await createApp(configPath, { reloader: true });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`mapproxy-ts: ${err.message}\n`);

@@ -12,6 +12,7 @@ import { runMaster, type MasterOptions } from '../master/index.js';
 
 /** `serve --help`. */
 export const SERVE_HELP = `Usage: mapproxy-ts serve <mapproxy.yaml> [options]
+       mapproxy-ts serve --multiapp <dir> [--allow-listing] [options]
 
 Serve a MapProxy configuration with a master process and a pool of pre-forked workers.
 The configuration is checked before any worker starts.
@@ -25,6 +26,8 @@ Options:
       --graceful-timeout S        seconds a stopping worker may take to finish its requests (default 30)
       --pid-file FILE             write the master's pid to FILE (removed on exit)
       --log-config FILE           log configuration (levels, files, access log) for all processes
+      --multiapp                  MultiMapProxy: serve every <dir>/<name>.yaml under /<name>/
+      --allow-listing             with --multiapp: list the projects on the page at /
   -h, --help                      show this help
 
 Signals to the master:
@@ -67,12 +70,17 @@ export function parseServeArgs(args: string[]): MasterOptions | 'help' {
       'graceful-timeout': { type: 'string' },
       'pid-file': { type: 'string' },
       'log-config': { type: 'string' },
+      multiapp: { type: 'boolean' },
+      'allow-listing': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
   });
   if (values.help) return 'help';
-  if (positionals.length !== 1) throw new ServeUsageError('serve needs exactly one configuration file');
+  if (positionals.length !== 1) {
+    throw new ServeUsageError(values.multiapp ? 'serve --multiapp needs exactly one directory' : 'serve needs exactly one configuration file');
+  }
+  if (values['allow-listing'] && !values.multiapp) throw new ServeUsageError('--allow-listing goes with --multiapp');
   const { host, port } = parseServeBind(values.bind ?? 'localhost:8080');
   const timeout = values['graceful-timeout'];
   let gracefulTimeoutMs = 30_000;
@@ -85,6 +93,7 @@ export function parseServeArgs(args: string[]): MasterOptions | 'help' {
   }
   return {
     config: resolve(positionals[0]),
+    ...(values.multiapp ? { multiapp: { allowListing: values['allow-listing'] === true } } : {}),
     host,
     port,
     workers: integer('workers', values.workers, availableParallelism(), 1),

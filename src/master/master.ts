@@ -31,8 +31,10 @@ import { checkServeConfig } from './validate.js';
 
 /** Options of `runMaster` (the `serve` command line, parsed). */
 export interface MasterOptions {
-  /** Absolute path of the mapproxy.yaml. */
+  /** Absolute path of the mapproxy.yaml (with `multiapp`: the directory of configs). */
   readonly config: string;
+  /** MultiMapProxy (`serve --multiapp <dir>`): one project per `<dir>/<name>.yaml`. */
+  readonly multiapp?: { readonly allowListing: boolean };
   readonly host: string;
   /** 0 picks a free port (logged in the `ready` line). */
   readonly port: number;
@@ -132,6 +134,7 @@ class Supervisor {
     const o = this.#o;
     const options: WorkerOptions = {
       config: o.config,
+      multiapp: o.multiapp,
       host: o.host,
       port: o.port,
       gracefulTimeoutMs: o.gracefulTimeoutMs,
@@ -308,7 +311,7 @@ class Supervisor {
     this.#log.info({ config: this.#o.config }, 'reload requested: checking the configuration');
     await notifySystemd({ RELOADING: '1', MONOTONIC_USEC: monotonicUsec() }, this.#log);
     try {
-      await checkServeConfig(this.#o.config);
+      await checkServeConfig(this.#o.config, this.#o.multiapp !== undefined);
     } catch (err) {
       this.#log.error({ err: (err as Error).message }, 'reload aborted: the configuration is invalid; the old workers keep serving');
       await notifySystemd({ READY: '1' }, this.#log);
@@ -333,7 +336,7 @@ export async function runMaster(opts: MasterOptions): Promise<number> {
     return 1;
   }
   try {
-    await checkServeConfig(opts.config);
+    await checkServeConfig(opts.config, opts.multiapp !== undefined);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`mapproxy-ts: ${err.message}\n`);

@@ -3,8 +3,10 @@
  * configuration exactly as a worker will, then release what the build opened. Run before the
  * first fork and before every reload, so a bad configuration never reaches a worker.
  */
+import { stat } from 'node:fs/promises';
 import { loadConfigFile, validateConfig } from '../config/index.js';
 import { buildConfig } from '../config/build.js';
+import { ConfigError } from '../errors.js';
 
 /** What a successful check read. */
 export interface ServeConfigCheck {
@@ -18,7 +20,14 @@ export interface ServeConfigCheck {
  * Check `file` as `serve` will use it. Rejects with `ConfigError` (every problem, with YAML paths)
  * when it cannot be read, is invalid, or uses something not supported.
  */
-export async function checkServeConfig(file: string): Promise<ServeConfigCheck> {
+export async function checkServeConfig(file: string, multiapp = false): Promise<ServeConfigCheck> {
+  if (multiapp) {
+    // Projects load lazily in the workers, as MapProxy's MultiMapProxy does (a broken project
+    // answers 500 and does not stop the others); the master only needs the directory.
+    const st = await stat(file).catch(() => null);
+    if (!st?.isDirectory()) throw new ConfigError([{ path: '', message: `not a directory of configurations: ${file}` }]);
+    return { files: [], warnings: [] };
+  }
   const { config: raw, files, dir } = await loadConfigFile(file);
   const { config, warnings } = validateConfig(raw, { file, dir });
   const built = buildConfig(config, { dir, file });

@@ -13,8 +13,10 @@ export const WORKER_BOOT_ERROR = 3;
 
 /** What a worker needs to know; the master fills it in for each fork. */
 export interface WorkerOptions {
-  /** Absolute path of the mapproxy.yaml to serve. */
+  /** Absolute path of the mapproxy.yaml to serve (with `multiapp`: the directory of configs). */
   readonly config: string;
+  /** MultiMapProxy: serve every `<config>/<name>.yaml` under `/<name>/`. */
+  readonly multiapp?: { readonly allowListing: boolean };
   readonly host: string;
   readonly port: number;
   /** After a drain starts, connections still open this long are closed (ms). */

@@ -4,6 +4,7 @@
  * (or the master goes away), then finishes what is in flight, releases the app and exits.
  * Workers share nothing in memory; they coordinate only through the cache and its lock files.
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createApp, type App } from '../app/create-app.js';
 import { getLogger } from '../log/index.js';
 import { DrainingServer } from './server.js';
@@ -30,9 +31,11 @@ function send(msg: WorkerMessage): void {
  * must have been installed before the app's modules were loaded (see control.ts).
  */
 export async function runWorker(opts: WorkerOptions, control: WorkerControl): Promise<number> {
-  let app: App;
+  let app: Pick<App, 'close'> & ((req: IncomingMessage, res: ServerResponse) => void);
   try {
-    app = await createApp(opts.config);
+    app = opts.multiapp
+      ? (await import('../app/multiapp.js')).createMultiApp(opts.config, { allowListing: opts.multiapp.allowListing, reload: true })
+      : await createApp(opts.config);
   } catch (err) {
     const e = err as Error & { code?: string };
     log().error({ err: e.message, code: e.code }, 'cannot build the app');
