@@ -179,7 +179,6 @@ export const SUPPORT: SupportNode = {
             stretch_factor: true,
             max_shrink_factor: true,
             jpeg_quality: true,
-            formats: { each: imageOpts },
           },
         },
         http: {

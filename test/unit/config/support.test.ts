@@ -9,10 +9,9 @@ test('every supported key of this release is accepted', () => {
 globals:
   cache: {base_dir: ./c, lock_dir: ./l, tile_lock_dir: ./t, meta_size: [2, 2], meta_buffer: 10, bulk_meta_tiles: true,
           minimize_meta_requests: true, concurrent_tile_creators: 4, link_single_color_images: symlink,
-          directory_permissions: '775', file_permissions: '664', max_tile_limit: 100}
-  image: {resampling_method: nearest, paletted: no, stretch_factor: 1.2, max_shrink_factor: 3.0, jpeg_quality: 75,
-          formats: {image/png8: {format: image/png, mode: P, colors: 256, transparent: true, resampling_method: bilinear,
-                                 encoding_options: {jpeg_quality: 60}}}}
+          directory_permissions: '775', file_permissions: '664', max_tile_limit: 100,
+          memory_tier: {max_mb: 16, revalidate_seconds: 2}}
+  image: {resampling_method: nearest, paletted: no, stretch_factor: 1.2, max_shrink_factor: 3.0, jpeg_quality: 75}
   http: {client_timeout: 10, headers: {X-A: b}, access_control_allow_origin: 'https://x', concurrent_requests: 4,
          hide_error_details: false, method: GET, ssl_no_cert_checks: false, manage_cookies: false}
   grid: {tile_size: [512, 512]}
@@ -121,7 +120,7 @@ test('unsupported services and globals are named by path', () => {
     'globals.cache.s3: not supported yet',
     'globals.cache.sqlite_timeout: not supported yet',
     'globals.image.font_dir: not supported yet',
-    'globals.image.formats.x.encoding_options.quantizer: not supported yet',
+    'globals.image.formats: not supported yet',
     'globals.srs.proj_data_dir: not supported yet',
     'globals.srs.preferred_src_proj: not supported yet',
     'globals.mapserver: not supported yet',
