@@ -4,13 +4,23 @@
  * welcome page and anything else a plain 404. A service's `ServiceResponse` is written by
  * `writeResponse`; an unexpected error becomes `500 internal error`, logged on `mapproxy.wsgiapp`
  * and never shown to the client.
+ *
+ * Beyond MapProxy: `/healthz`, `/readyz` and `/metrics` (paths configurable, see
+ * `ObservabilityOptions`) are answered before any service, and every answer is published on the
+ * `mapproxy:http:request` diagnostics channel for the request metrics.
  */
+import { channel } from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { RequestError } from '../errors.js';
+import { ConfigError, RequestError } from '../errors.js';
 import { getLogger } from '../log/index.js';
+import { CHANNELS, type HttpRequestMessage } from '../metrics/channels.js';
+import { isReady, allWritable } from '../metrics/health.js';
+import { installMetrics } from '../metrics/install.js';
+import { PROMETHEUS_CONTENT_TYPE } from '../metrics/registry.js';
+import { renderMetrics } from '../metrics/worker.js';
 import { createOwsDispatcher, type OwsServices } from '../service/ows.js';
 import { INTERNAL_ERROR_MESSAGE, PLAIN_CONTENT_TYPE } from '../service/exceptions.js';
 import type { Service, ServiceResponse } from '../service/types.js';
@@ -31,6 +41,50 @@ export interface HandlerOptions {
   readonly accessControlAllowOrigin?: string;
   /** The welcome page at `/`: product version, and a link to `/demo/` when the demo is on. */
   readonly welcome?: { readonly version?: string; readonly demo?: boolean };
+  /**
+   * Health, readiness and metrics routes (on by default at `/healthz`, `/readyz`, `/metrics`);
+   * `false`: none of them.
+   */
+  readonly observability?: ObservabilityOptions | false;
+}
+
+/**
+ * The operational routes (beyond MapProxy). Each path is matched exactly (below the script
+ * name, query ignored) before any service, so it takes precedence over a service or a
+ * MultiMapProxy project of the same name; `reservedNames` lists the names a project must not use.
+ */
+export interface ObservabilityOptions {
+  /** Liveness: `200 ok` while the process answers at all. Default `/healthz`; false: no route. */
+  readonly healthPath?: string | false;
+  /**
+   * Readiness: `200 ready` when `ready()` holds and every `writableDirs` entry can be written;
+   * `503 not ready` otherwise (starting, draining, cache directory not writable). Default `/readyz`.
+   */
+  readonly readyPath?: string | false;
+  /** Prometheus text exposition of `metrics()`. Default `/metrics`; false: no route (404). */
+  readonly metricsPath?: string | false;
+  /** Default: `isReady()` of src/metrics (the flag a worker flips with `setReady`). */
+  readonly ready?: () => boolean | Promise<boolean>;
+  /** Cache and lock directories `/readyz` checks (`cacheDirsOf(builtConfig)`). Default: none. */
+  readonly writableDirs?: readonly string[];
+  /**
+   * The metrics text. Default: `renderMetrics()` of src/metrics (the cluster sum from the master
+   * in a metrics-collecting `serve` cluster, else this process's registry), with
+   * `installMetrics()` called when the handler is created.
+   */
+  readonly metrics?: () => Promise<string>;
+}
+
+/** The operational routes of a handler, for a front router (MultiMapProxy) to answer first. */
+export interface ObservabilityRoutes {
+  /** Exact paths answered, e.g. `['/healthz', '/readyz', '/metrics']`. */
+  readonly paths: readonly string[];
+  /** First path segments a MultiMapProxy project must not be named (they would be shadowed). */
+  readonly reservedNames: ReadonlySet<string>;
+  /** The answer for `path`, or undefined when it is no operational route. */
+  answer(path: string): Promise<ServiceResponse> | undefined;
+  /** The service label of `path` in the request metrics (`health`, `ready`, `metrics`). */
+  label(path: string): string | undefined;
 }
 
 /** A `node:http` request listener. */
@@ -51,6 +105,15 @@ const METHOD_NOT_ALLOWED: ServiceResponse = {
   headers: { Allow: 'GET, HEAD' },
   cache: 'no-cache',
 };
+
+const NO_CACHE_TEXT = 'text/plain; charset=utf-8';
+const HEALTHY: ServiceResponse = { status: 200, contentType: NO_CACHE_TEXT, body: 'ok', cache: 'no-cache' };
+const READY: ServiceResponse = { status: 200, contentType: NO_CACHE_TEXT, body: 'ready', cache: 'no-cache' };
+const NOT_READY: ServiceResponse = { status: 503, contentType: NO_CACHE_TEXT, body: 'not ready', cache: 'no-cache' };
+const METRICS_UNAVAILABLE: ServiceResponse = { status: 503, contentType: NO_CACHE_TEXT, body: 'metrics unavailable', cache: 'no-cache' };
+
+/** Published when an answer was written (see src/metrics/channels.ts). */
+const httpChannel = channel(CHANNELS.httpRequest);
 
 let packageVersion: string | undefined;
 
@@ -75,6 +138,107 @@ function firstSegment(path: string): string {
   return slash < 0 ? path.slice(1) : path.slice(1, slash);
 }
 
+function checkPath(key: string, value: unknown, fallback: string): string | null {
+  if (value === false) return null;
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !/^\/[^/?#\s]+(?:\/[^/?#\s]+)*$/.test(value)) {
+    throw new ConfigError([{
+      path: `observability.${key}`,
+      message: `must be false or an absolute path like ${JSON.stringify(fallback)} (not "/", no query, no trailing slash), got ${JSON.stringify(value)}`,
+    }]);
+  }
+  return value;
+}
+
+/** Where the operational routes of `ObservabilityOptions` are (null: off). */
+export interface ObservabilityPaths {
+  readonly healthPath: string | null;
+  readonly readyPath: string | null;
+  readonly metricsPath: string | null;
+  /** Health and readiness paths: what the access log leaves out (probes every few seconds). */
+  readonly probePaths: readonly string[];
+  /** First path segments a MultiMapProxy project must not be named (they would be shadowed). */
+  readonly reservedNames: ReadonlySet<string>;
+}
+
+/**
+ * Check and resolve the paths of `opts` (defaults `/healthz`, `/readyz`, `/metrics`) without
+ * setting anything up. `serviceSegments`: first path segments that belong to services; an
+ * operational path in one of them is refused. Throws `ConfigError` (`MPX_ERR_CONFIG`) naming the
+ * option.
+ */
+export function observabilityPaths(opts: ObservabilityOptions | false = {}, serviceSegments: Iterable<string> = []): ObservabilityPaths {
+  const o: ObservabilityOptions = opts === false ? { healthPath: false, readyPath: false, metricsPath: false } : opts;
+  const taken = new Set(serviceSegments);
+  const seen = new Set<string>();
+  const resolve = (key: 'healthPath' | 'readyPath' | 'metricsPath', fallback: string): string | null => {
+    const path = checkPath(key, o[key], fallback);
+    if (path === null) return null;
+    if (seen.has(path)) {
+      throw new ConfigError([{ path: `observability.${key}`, message: `${path} is already the path of another operational route` }]);
+    }
+    if (taken.has(firstSegment(path))) {
+      throw new ConfigError([{ path: `observability.${key}`, message: `${path} lies under the path of a service (/${firstSegment(path)})` }]);
+    }
+    seen.add(path);
+    return path;
+  };
+  const healthPath = resolve('healthPath', '/healthz');
+  const readyPath = resolve('readyPath', '/readyz');
+  const metricsPath = resolve('metricsPath', '/metrics');
+  const probePaths = [healthPath, readyPath].filter((p): p is string => p !== null);
+  return { healthPath, readyPath, metricsPath, probePaths, reservedNames: new Set([...seen].map(firstSegment)) };
+}
+
+/**
+ * The health, readiness and metrics routes of `opts` (see `observabilityPaths`). With the default
+ * metrics source it starts recording this process's metrics (`installMetrics()`).
+ */
+export function createObservabilityRoutes(
+  opts: ObservabilityOptions | false = {},
+  serviceSegments: Iterable<string> = [],
+): ObservabilityRoutes {
+  const o: ObservabilityOptions = opts === false ? {} : opts;
+  const { healthPath, readyPath, metricsPath, reservedNames } = observabilityPaths(opts, serviceSegments);
+  const table = new Map<string, { label: string; answer: () => Promise<ServiceResponse> }>();
+  const add = (path: string | null, label: string, answer: () => Promise<ServiceResponse>): void => {
+    if (path !== null) table.set(path, { label, answer });
+  };
+  const log = getLogger('mapproxy.wsgiapp');
+
+  add(healthPath, 'health', () => Promise.resolve(HEALTHY));
+
+  const ready = o.ready ?? isReady;
+  const dirs = o.writableDirs ?? [];
+  add(readyPath, 'ready', async () => {
+    try {
+      if (!(await ready())) return NOT_READY;
+      return dirs.length === 0 || (await allWritable(dirs)) ? READY : NOT_READY;
+    } catch (err) {
+      log.warn({ err }, 'readiness check failed');
+      return NOT_READY;
+    }
+  });
+
+  if (metricsPath !== null && o.metrics === undefined) installMetrics();
+  const metrics = o.metrics ?? renderMetrics;
+  add(metricsPath, 'metrics', async () => {
+    try {
+      return { status: 200, contentType: PROMETHEUS_CONTENT_TYPE, body: await metrics(), cache: 'no-cache' };
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'cannot collect the metrics');
+      return METRICS_UNAVAILABLE;
+    }
+  });
+
+  return {
+    paths: [...table.keys()],
+    reservedNames,
+    answer: (path) => table.get(path)?.answer(),
+    label: (path) => table.get(path)?.label,
+  };
+}
+
 /** Build the request listener. Route tables are fixed here; nothing is compiled per request. */
 export function createHandler(opts: HandlerOptions): RequestHandler {
   const log = getLogger('mapproxy.wsgiapp');
@@ -92,6 +256,14 @@ export function createHandler(opts: HandlerOptions): RequestHandler {
   }
   const version = opts.welcome?.version ?? productVersion();
   const demo = opts.welcome?.demo === true;
+  const operational = createObservabilityRoutes(opts.observability ?? {}, routes.keys());
+  const hasOperational = operational.paths.length > 0;
+  /** The label of a request in the metrics: the answering service, SERVICE-refined for OWS. */
+  const labelOf = (service: Service, query: { get(name: string): string | undefined }): string => {
+    if (service.name !== 'ows') return service.name;
+    const asked = query.get('service')?.toLowerCase();
+    return asked !== undefined && ows[asked] !== undefined ? asked : 'ows';
+  };
 
   const welcome = (baseUrl: string): ServiceResponse => {
     let html = `<html><body><h1>Welcome to MapProxy-ts ${escapeXml(version)}</h1>`;
@@ -99,36 +271,72 @@ export function createHandler(opts: HandlerOptions): RequestHandler {
     return { status: 200, contentType: 'text/html; charset=utf-8', body: html };
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+  const fail = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
+    log.error({ err, method: req.method, url: req.url }, `fatal error for ${req.url ?? ''}`);
+    if (!res.headersSent) writeResponse(req, res, INTERNAL_ERROR, cors);
+    else res.destroy();
+  };
+
+  /** Answer the request; resolves to the service label of the request metrics. */
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<string> => {
     const method = req.method ?? 'GET';
-    if (method !== 'GET' && method !== 'HEAD') return writeResponse(req, res, METHOD_NOT_ALLOWED, cors);
+    if (method !== 'GET' && method !== 'HEAD') {
+      writeResponse(req, res, METHOD_NOT_ALLOWED, cors);
+      return 'none';
+    }
     let target;
     try {
       target = resolveRequest(req);
     } catch (err) {
       if (!(err instanceof RequestError)) throw err;
       const bad: ServiceResponse = { status: err.status, contentType: PLAIN_CONTENT_TYPE, body: err.message, cache: 'no-cache' };
-      return writeResponse(req, res, bad, cors);
+      writeResponse(req, res, bad, cors);
+      return 'none';
     }
     const { path } = target;
-    if (path === '/' || path === '') return writeResponse(req, res, welcome(target.baseUrl), cors);
+    if (path === '/' || path === '') {
+      writeResponse(req, res, welcome(target.baseUrl), cors);
+      return 'welcome';
+    }
     const service = routes.get(firstSegment(path));
-    if (!service) return writeResponse(req, res, NOT_FOUND, cors);
-    const answer = await service.handle({
-      method,
-      path,
-      query: target.query,
-      headers: req.headers,
-      baseUrl: target.baseUrl,
-    });
-    writeResponse(req, res, answer ?? NOT_FOUND, cors);
+    if (!service) {
+      const op = hasOperational ? operational.answer(path) : undefined;
+      writeResponse(req, res, op ? await op : NOT_FOUND, cors);
+      return op ? (operational.label(path) ?? 'none') : 'none';
+    }
+    const label = labelOf(service, target.query);
+    try {
+      const answer = await service.handle({
+        method,
+        path,
+        query: target.query,
+        headers: req.headers,
+        baseUrl: target.baseUrl,
+      });
+      writeResponse(req, res, answer ?? NOT_FOUND, cors);
+    } catch (err) {
+      fail(req, res, err);
+    }
+    return label;
   };
 
   return (req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      log.error({ err, method: req.method, url: req.url }, `fatal error for ${req.url ?? ''}`);
-      if (!res.headersSent) writeResponse(req, res, INTERNAL_ERROR, cors);
-      else res.destroy();
-    });
+    if (!httpChannel.hasSubscribers) {
+      handle(req, res).catch((err: unknown) => fail(req, res, err));
+      return;
+    }
+    const start = performance.now();
+    handle(req, res).then(
+      (service) => publish(service, res.statusCode, start),
+      (err: unknown) => {
+        fail(req, res, err);
+        publish('none', res.statusCode, start);
+      },
+    );
   };
+}
+
+function publish(service: string, status: number, start: number): void {
+  const msg: HttpRequestMessage = { service, status, durationMs: performance.now() - start };
+  httpChannel.publish(msg);
 }

@@ -13,6 +13,7 @@
  * tile_lock_dir: MapProxy flocks and deletes the plain `.lck` files, we never touch those, and it
  * never finds a directory where it expects its file.
  */
+import { channel } from 'node:diagnostics_channel';
 import { mkdir, opendir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -23,6 +24,9 @@ import type { LockHandle, LockOptions } from './types.js';
 
 // Looked up at use, not import: configureLogging may replace the root logger after start-up.
 const log = () => getLogger('mapproxy.cache.lock');
+
+/** Published when a lock wait times out (metrics count them). */
+const lockTimeoutChannel = channel('mapproxy:cache:lock-timeout');
 
 /** MapProxy polls its tile locks every 10 ms; a little slower costs nothing and spares the disk. */
 export const DEFAULT_POLL_MS = 20;
@@ -153,7 +157,10 @@ export async function acquireFileLock(lockPath: string, opts: FileLockOptions): 
       }
       if (code !== 'ELOCKED') throw err;
       const remaining = deadline - Date.now();
-      if (remaining <= 0) throw new LockTimeoutError(lockPath, opts.timeoutMs);
+      if (remaining <= 0) {
+        if (lockTimeoutChannel.hasSubscribers) lockTimeoutChannel.publish({ lockFile: lockPath, timeoutMs: opts.timeoutMs });
+        throw new LockTimeoutError(lockPath, opts.timeoutMs);
+      }
       await sleep(Math.min(pollMs, remaining));
     }
   }

@@ -43,6 +43,8 @@ export interface ManagedTile {
   /** ms since the epoch */
   readonly mtime: number;
   readonly cacheable: boolean;
+  /** True when it came from storage (a cache hit), false or absent when created now. */
+  readonly fromCache?: boolean;
 }
 
 /** Everything a TileManager needs; built from the config by `config/build.ts`. */
@@ -177,7 +179,7 @@ export class TileManager {
     if (storage) {
       const stored = await storage.load(coord);
       if (stored) {
-        const tile = { coord, data: stored.data, mime: this.#mimeOf(stored.data), mtime: stored.mtime, cacheable: true };
+        const tile = { coord, data: stored.data, mime: this.#mimeOf(stored.data), mtime: stored.mtime, cacheable: true, fromCache: true };
         if (!looksComplete(stored.data)) {
           log().warn({ cache: this.name, coord }, 'removing incomplete tile file');
           await storage.remove(coord);

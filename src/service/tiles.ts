@@ -9,13 +9,22 @@ import type { ServiceResponse, TileLayer, TileResult } from './types.js';
 /** `globals.tiles.expires_hours` default (72 h) in seconds. */
 export const DEFAULT_TILE_MAX_AGE = 72 * 3600;
 
-/** A tile as an HTTP answer: cacheable tiles carry mtime/size/max-age, others `no-cache`. */
-export function tileResponse(tile: TileResult, maxAge: number): ServiceResponse {
+// Shared, never mutated: the hot path allocates no header object for X-Cache.
+const X_CACHE_HIT: Readonly<Record<string, string>> = Object.freeze({ 'X-Cache': 'HIT' });
+const X_CACHE_MISS: Readonly<Record<string, string>> = Object.freeze({ 'X-Cache': 'MISS' });
+
+/**
+ * A tile as an HTTP answer: cacheable tiles carry mtime/size/max-age, others `no-cache`. With
+ * `xCache` (default on; beyond MapProxy) the answer says `X-Cache: HIT` for a tile read from the
+ * cache and `X-Cache: MISS` for one created for this request (or whose origin is unknown).
+ */
+export function tileResponse(tile: TileResult, maxAge: number, xCache = true): ServiceResponse {
   return {
     status: 200,
     contentType: tile.mime,
     body: tile.data,
     cache: tile.cacheable ? { mtime: tile.mtime, size: tile.data.length, maxAge } : 'no-cache',
+    headers: xCache ? (tile.fromCache === true ? X_CACHE_HIT : X_CACHE_MISS) : undefined,
   };
 }
 

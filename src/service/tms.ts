@@ -31,6 +31,8 @@ export interface TmsServiceOptions {
   readonly origin?: 'sw' | 'nw';
   /** Cache-Control max-age of tiles in seconds (default 72 h). */
   readonly maxAge?: number;
+  /** Send `X-Cache: HIT|MISS` on tiles (default true; beyond MapProxy). */
+  readonly xCacheHeader?: boolean;
 }
 
 // MapProxy's tile path: an optional version, the layer, an optional grid/SRS part, z/x/y.ext.
@@ -45,6 +47,7 @@ const ROOT_PATH = /^\/tms\/?$/;
 export function createTmsService(opts: TmsServiceOptions): Service {
   const useGridNames = opts.useGridNames === true;
   const maxAge = opts.maxAge ?? DEFAULT_TILE_MAX_AGE;
+  const xCache = opts.xCacheHeader !== false;
   const md = opts.md;
   const byKey = new Map<string, TmsLayer>();
   for (const layer of opts.layers) {
@@ -88,7 +91,7 @@ export function createTmsService(opts: TmsServiceOptions): Service {
     const coord = internalCoord(view, [Number(m[5]), Number(m[6]), Number(m[4])], isTms);
     if (!coord) throw new TileOutOfRangeError();
     const result = await view.layer.getTile(fromClientOrigin(view.layer, coord, origin));
-    return tileResponse(result, maxAge);
+    return tileResponse(result, maxAge, xCache);
   };
 
   const route = async (req: ServiceRequest): Promise<ServiceResponse | null> => {

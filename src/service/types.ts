@@ -64,6 +64,11 @@ export interface TileResult {
   readonly mtime: number;
   /** False for on_error substitutes and other answers that must not be cached by clients. */
   readonly cacheable: boolean;
+  /**
+   * True when the tile was read from the cache storage (`X-Cache: HIT`); false or absent when it
+   * was created for this request (`MISS`).
+   */
+  readonly fromCache?: boolean;
 }
 
 /** Layer metadata used in capabilities. */

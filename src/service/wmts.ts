@@ -28,6 +28,8 @@ export interface WmtsServiceOptions {
   readonly restfulTemplate?: string;
   /** Cache-Control max-age of tiles in seconds (default 72 h). */
   readonly maxAge?: number;
+  /** Send `X-Cache: HIT|MISS` on tiles (default true; beyond MapProxy). */
+  readonly xCacheHeader?: boolean;
 }
 
 /** The two bindings; each is absent when switched off. */
@@ -58,6 +60,7 @@ interface TileQuery {
 export function createWmtsService(opts: WmtsServiceOptions): WmtsServices {
   const log = getLogger('mapproxy.service.wmts');
   const maxAge = opts.maxAge ?? DEFAULT_TILE_MAX_AGE;
+  const xCache = opts.xCacheHeader !== false;
   const layers = new Map<string, { name: string; first: TileLayer; grids: Map<string, TileLayer> }>();
   const grids = new Map<string, TileGrid>();
   for (const layer of opts.layers) {
@@ -91,7 +94,7 @@ export function createWmtsService(opts: WmtsServiceOptions): WmtsServices {
     const coord = q.level < 0 ? null : tileLayer.grid.limitTile([q.col, q.row, q.level]);
     if (!coord) throw new TileOutOfRangeError();
     const result = await tileLayer.getTile(fromClientOrigin(tileLayer, coord, 'nw'));
-    return tileResponse(result, maxAge);
+    return tileResponse(result, maxAge, xCache);
   };
 
   const guarded =
