@@ -8,6 +8,7 @@ import { createWmtsService } from '../service/wmts.js';
 import { toServiceMetadata } from '../service/metadata.js';
 import type { Service, TileLayer } from '../service/types.js';
 import { createHandler, type RequestHandler } from './router.js';
+import { cacheDirsOf, type CacheDirsSource } from '../metrics/index.js';
 
 /** What `handlerFromConfig` reads (a structural subset of `BuiltConfig`). */
 export interface AppServicesConfig {
@@ -24,6 +25,8 @@ export interface AppServicesConfig {
   readonly accessControlAllowOrigin: string;
   /** Cache-Control max-age of tiles, seconds. */
   readonly tileMaxAge: number;
+  /** The built caches, for /readyz's writable-directory check. */
+  readonly caches?: CacheDirsSource['caches'];
 }
 
 /**
@@ -55,5 +58,11 @@ export function handlerFromConfig(conf: AppServicesConfig): RequestHandler {
     if (built.rest) services.wmts = built.rest;
     if (built.kvp) ows.wmts = built.kvp;
   }
-  return createHandler({ services, ows, accessControlAllowOrigin: conf.accessControlAllowOrigin });
+  return createHandler({
+    services,
+    ows,
+    accessControlAllowOrigin: conf.accessControlAllowOrigin,
+    // /readyz: 503 when a cache or lock directory cannot be written.
+    observability: conf.caches ? { writableDirs: cacheDirsOf({ caches: conf.caches }) } : undefined,
+  });
 }

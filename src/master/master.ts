@@ -28,6 +28,7 @@ import { RestartPolicy } from './backoff.js';
 import { monotonicUsec, notifyParentReady, notifySystemd } from './notify.js';
 import { removePidFile, writePidFile } from './pid-file.js';
 import { checkServeConfig } from './validate.js';
+import { countWorkerRestart, createMetricsAggregator } from '../metrics/index.js';
 
 /** Options of `runMaster` (the `serve` command line, parsed). */
 export interface MasterOptions {
@@ -121,6 +122,8 @@ class Supervisor {
     process.on('SIGINT', this.#onStopSignal);
     process.on('SIGHUP', this.#onHup);
     this.#log.info({ config: this.#o.config, workers: this.#o.workers, spares: this.#o.spareWorkers, node: process.version }, 'starting');
+    // Before the first fork: workers learn from their environment to report their metrics here.
+    createMetricsAggregator();
     this.#reconcile();
     return done.finally(() => {
       process.off('SIGTERM', this.#onStopSignal);
@@ -179,6 +182,7 @@ class Supervisor {
       this.#reconcile();
     } else if (m.type === 'mpx:retire' && slot.state === 'ready' && !slot.retiring && !this.#stopping) {
       slot.retiring = true;
+      countWorkerRestart('max-requests');
       this.#log.info({ worker: slot.worker.id, workerPid: slot.pid, served: m.served }, 'max requests reached: replacing the worker');
       this.#reconcile();
     }
@@ -198,6 +202,7 @@ class Supervisor {
         this.#log.fatal({ error: slot.startError }, `crash loop: ${verdict.giveUp}; giving up`);
         this.#stop(1);
       } else {
+        countWorkerRestart('crash');
         this.#restartNotBefore = Math.max(this.#restartNotBefore, Date.now() + verdict.restartInMs);
         this.#log.info({ delayMs: verdict.restartInMs }, 'a new worker will be started');
       }
@@ -320,6 +325,7 @@ class Supervisor {
     if (this.#stopping) return;
     this.#generation++;
     this.#reloading = true;
+    for (let i = 0; i < this.#o.workers; i++) countWorkerRestart('reload');
     this.#log.info({ generation: this.#generation }, 'configuration ok: replacing the workers one by one');
     this.#reconcile();
   }

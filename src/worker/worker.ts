@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createApp, type App } from '../app/create-app.js';
 import { getLogger } from '../log/index.js';
+import { installMetrics, sendFinalMetrics, setReady } from '../metrics/index.js';
 import { DrainingServer } from './server.js';
 import type { WorkerControl } from './control.js';
 import { WORKER_BOOT_ERROR, type WorkerMessage, type WorkerOptions } from './protocol.js';
@@ -32,6 +33,9 @@ function send(msg: WorkerMessage): void {
  */
 export async function runWorker(opts: WorkerOptions, control: WorkerControl): Promise<number> {
   let app: Pick<App, 'close'> & ((req: IncomingMessage, res: ServerResponse) => void);
+  // /readyz answers 503 until this worker listens, and again once it drains.
+  setReady(false);
+  installMetrics();
   try {
     app = opts.multiapp
       ? (await import('../app/multiapp.js')).createMultiApp(opts.config, { allowListing: opts.multiapp.allowListing, reload: true })
@@ -67,13 +71,17 @@ export async function runWorker(opts: WorkerOptions, control: WorkerControl): Pr
     await app.close();
     return WORKER_BOOT_ERROR;
   }
+  setReady(true);
   await control.drainRequested;
+  setReady(false);
   const mode = control.mode ?? 'stop';
   // A reload drain becomes a stop when the whole server stops meanwhile.
   control.onDrain((next) => void server.drain(next, opts.gracefulTimeoutMs));
   log().info({ mode, inFlight: server.inFlight, served: server.served }, 'draining');
   const result = await server.drain(mode, opts.gracefulTimeoutMs);
   if (result.forced > 0) log().warn({ connections: result.forced }, 'graceful timeout: closed connections still open');
+  // The master keeps this worker's last counts, so cluster totals never go down.
+  await sendFinalMetrics();
   await app.close();
   return 0;
 }
