@@ -233,6 +233,13 @@ export class TileManager {
       if (ts === null || this.#o.isStale?.(ts)) missing.push(c);
     }
     if (missing.length === 0) return;
+    if (this.#o.tileMode === 'meta' && this.#o.minimizeMetaRequests && missing.length > 1) {
+      // minimize_meta_requests: per level, one request for exactly the missing tiles plus buffer.
+      const levels = new Map<number, TileCoord[]>();
+      for (const c of missing) levels.set(c[2], [...(levels.get(c[2]) ?? []), c]);
+      for (const level of levels.values()) await this.#createMinimal(level);
+      return;
+    }
     const groups = new Map<string, TileCoord[]>();
     for (const c of missing) {
       const main = this.#mainTile(c);
@@ -275,6 +282,24 @@ export class TileManager {
     } finally {
       await lock.release();
     }
+  }
+
+  /** One meta request covering exactly `coords` (one level) plus the buffer, under its own lock. */
+  async #createMinimal(coords: readonly TileCoord[]): Promise<void> {
+    const meta = this.#o.metaGrid.minimalMetaTile(coords);
+    const storage = this.#o.storage;
+    await this.#flights.run(`min:${coords.map(key).join(',')}`, async () => {
+      if (!storage) return this.#createMeta(meta);
+      const lockPath = lockPathFor(this.#o.lockDir, storage.lockCacheId, meta.lockCoord);
+      const lock = await acquireFileLock(lockPath, { timeoutMs: this.#o.lockTimeoutMs, staleMs: this.#o.lockStaleMs });
+      try {
+        const stamps = await Promise.all(meta.parts.map((p) => storage.timestamp(p.coord)));
+        if (stamps.every((ts) => ts !== null && !this.#o.isStale?.(ts))) return null;
+        return await this.#createMeta(meta);
+      } finally {
+        await lock.release();
+      }
+    });
   }
 
   #coordsOf(main: TileCoord): TileCoord[] {
