@@ -113,7 +113,9 @@ export async function startWorldWms(port = 8091, host = '127.0.0.1') {
   return server;
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+// Run directly, or by pm2 (which starts scripts through its own container: pm_exec_path).
+const self = fileURLToPath(import.meta.url);
+if (process.argv[1] === self || process.env.pm_exec_path === self) {
   const port = Number(process.argv[2] ?? 8091);
   const server = await startWorldWms(port);
   console.log(`example WMS on http://127.0.0.1:${server.address().port}/wms`);
