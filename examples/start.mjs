@@ -9,8 +9,18 @@ import { dirname, join } from 'node:path';
 import { startWorldWms } from './world-wms.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const port = Number(process.env.EXAMPLE_WMS_PORT ?? 8091);
-const wms = await startWorldWms(port);
+const wanted = process.env.EXAMPLE_WMS_PORT;
+let wms;
+try {
+  wms = await startWorldWms(Number(wanted ?? 8091));
+} catch (err) {
+  // The config reads ${EXAMPLE_WMS_PORT}: when 8091 is taken, any free port does.
+  if (err?.code !== 'EADDRINUSE' || wanted !== undefined) {
+    console.error(`example WMS: cannot listen on 127.0.0.1:${wanted ?? 8091}: ${err?.message ?? err}`);
+    process.exit(1);
+  }
+  wms = await startWorldWms(0);
+}
 process.env.EXAMPLE_WMS_PORT = String(wms.address().port);
 console.log(`example WMS listening on http://127.0.0.1:${wms.address().port}/wms`);
 const { main } = await import('../dist/cli/main.js');
