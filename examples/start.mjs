@@ -25,4 +25,7 @@ process.env.EXAMPLE_WMS_PORT = String(wms.address().port);
 console.log(`example WMS listening on http://127.0.0.1:${wms.address().port}/wms`);
 const { main } = await import('../dist/cli/main.js');
 const code = await main(['serve-develop', join(HERE, 'mapproxy.yaml'), ...process.argv.slice(2)]);
-if (typeof code === 'number' && code !== 0) process.exit(code);
+// serve-develop returned (a signal or an error): the example WMS goes with it.
+wms.closeAllConnections?.();
+wms.close();
+process.exitCode = typeof code === 'number' ? code : 1;
