@@ -17,7 +17,7 @@ import { escapeXml } from '../service/xml.js';
 import { mountRequest, resolveRequest, shiftPathSegment, type RequestTarget } from './proxy.js';
 import { createReloadingApp, type ReloadingApp } from './reloader.js';
 import { writeResponse } from './respond.js';
-import { productVersion } from './router.js';
+import { METHOD_NOT_ALLOWED, productVersion } from './router.js';
 
 /** Options of `createMultiApp`. */
 export interface MultiAppOptions {
@@ -52,13 +52,6 @@ const PROJECT_NAME = /^[A-Za-z0-9_-]+$/;
 const SUFFIX = '.yaml';
 
 const NOT_FOUND: ServiceResponse = { status: 404, contentType: PLAIN_CONTENT_TYPE, body: 'not found' };
-const METHOD_NOT_ALLOWED: ServiceResponse = {
-  status: 405,
-  contentType: PLAIN_CONTENT_TYPE,
-  body: 'method not allowed',
-  headers: { Allow: 'GET, HEAD' },
-  cache: 'no-cache',
-};
 const CLOSED: ServiceResponse = {
   status: 503,
   contentType: PLAIN_CONTENT_TYPE,

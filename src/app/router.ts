@@ -98,7 +98,8 @@ const INTERNAL_ERROR: ServiceResponse = {
   body: INTERNAL_ERROR_MESSAGE,
   cache: 'no-cache',
 };
-const METHOD_NOT_ALLOWED: ServiceResponse = {
+/** 405 for anything but GET and HEAD; shared with the MultiMapProxy front. */
+export const METHOD_NOT_ALLOWED: ServiceResponse = {
   status: 405,
   contentType: PLAIN_CONTENT_TYPE,
   body: 'method not allowed',
