@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ConfigError, RequestError } from '../errors.js';
-import { getLogger } from '../log/index.js';
+import { createAccessLog, getLogger } from '../log/index.js';
 import { CHANNELS, type HttpRequestMessage } from '../metrics/channels.js';
 import { isReady, allWritable } from '../metrics/health.js';
 import { installMetrics } from '../metrics/install.js';
@@ -321,7 +321,11 @@ export function createHandler(opts: HandlerOptions): RequestHandler {
     return label;
   };
 
+  // The access log (off unless the log configuration turns it on) skips the probe paths.
+  const access = createAccessLog({ exclude: observabilityPaths(opts.observability ?? {}).probePaths });
+
   return (req, res) => {
+    access(req, res);
     if (!httpChannel.hasSubscribers) {
       handle(req, res).catch((err: unknown) => fail(req, res, err));
       return;

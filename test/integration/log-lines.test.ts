@@ -269,3 +269,29 @@ test('logSystemInfo: mapproxy-ts, Node, sharp, libvips and proj4 versions on map
     msg: `mapproxy-ts ${pkg.version}, Node ${process.version}, sharp ${expected.sharp}, libvips ${expected.libvips}, proj4 ${expected.proj4}`,
   });
 });
+
+test('the app writes access lines when the log configuration turns them on, probes left out', async () => {
+  configureLogging({ level: 'warn', accessLog: true, destination: capture });
+  const cfg = await tempConfig(`
+services: {tms: {}}
+layers: [{name: d, title: D, sources: [c]}]
+caches: {c: {grids: [GLOBAL_WEBMERCATOR], sources: [dbg], disable_storage: true}}
+sources: {dbg: {type: debug}}
+`);
+  const app = await startApp(cfg.file);
+  try {
+    const tile = await get(`${app.url}/tms/1.0.0/d/EPSG3857/0/0/0.png`);
+    assert.equal(tile.status, 200);
+    assert.equal((await get(`${app.url}/healthz`)).status, 200);
+    assert.equal((await get(`${app.url}/nope`)).status, 404);
+    const access = named('mapproxy.access');
+    assert.deepEqual(access.map((a) => [a.method, a.path, a.status]), [
+      ['GET', '/tms/1.0.0/d/EPSG3857/0/0/0.png', 200],
+      ['GET', '/nope', 404],
+    ]);
+    assert.equal(access[0].bytes, tile.body.length);
+  } finally {
+    await app.close();
+    await cfg.cleanup();
+  }
+});
