@@ -158,6 +158,8 @@ export async function acquireFileLock(lockPath: string, opts: FileLockOptions): 
       if (code !== 'ELOCKED') throw err;
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
+        // The client is told only that it timed out; the operator gets the lock's path here.
+        log().warn({ lockFile: lockPath, timeoutMs: opts.timeoutMs }, 'timed out waiting for a tile lock');
         if (lockTimeoutChannel.hasSubscribers) lockTimeoutChannel.publish({ lockFile: lockPath, timeoutMs: opts.timeoutMs });
         throw new LockTimeoutError(lockPath, opts.timeoutMs);
       }

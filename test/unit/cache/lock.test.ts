@@ -47,13 +47,24 @@ describe('acquireFileLock within one process', () => {
   it('excludes a second taker in the same process until the timeout', async () => {
     const lp = lockPath();
     const lock = await acquireFileLock(lp, { timeoutMs: 1000, staleMs: 10_000 });
-    await assert.rejects(acquireFileLock(lp, { timeoutMs: 100, staleMs: 10_000, pollMs: 10 }), (err: unknown) => {
-      assert.ok(err instanceof LockTimeoutError);
-      assert.equal(err.code, 'MPX_ERR_LOCK_TIMEOUT');
-      assert.equal(err.ogcCode, 'NoApplicableCode');
-      assert.equal(err.message, `timed out after 0.1 s waiting for a lock held by another process`);
-      return true;
-    });
+    const lines: string[] = [];
+    configureLogging({ destination: new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } }) });
+    try {
+      await assert.rejects(acquireFileLock(lp, { timeoutMs: 100, staleMs: 10_000, pollMs: 10 }), (err: unknown) => {
+        assert.ok(err instanceof LockTimeoutError);
+        assert.equal(err.code, 'MPX_ERR_LOCK_TIMEOUT');
+        assert.equal(err.ogcCode, 'NoApplicableCode');
+        // The message reaches clients: no server path in it. The log has the path.
+        assert.equal(err.message, `timed out after 0.1 s waiting for a lock held by another process`);
+        return true;
+      });
+    } finally {
+      configureLogging();
+    }
+    const logged = lines.map((l) => JSON.parse(l) as { level: number; name: string; msg: string; lockFile: string; timeoutMs: number });
+    assert.deepEqual(logged.map((l) => [l.level, l.name, l.msg, l.lockFile, l.timeoutMs]), [
+      [40, 'mapproxy.cache.lock', 'timed out waiting for a tile lock', lp, 100],
+    ]);
     // timeoutMs 0: exactly one try
     await assert.rejects(acquireFileLock(lp, { timeoutMs: 0, staleMs: 10_000 }), { code: 'MPX_ERR_LOCK_TIMEOUT' });
     await lock.release();
