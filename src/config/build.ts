@@ -18,7 +18,7 @@ import { TileManager } from '../cache/tile-manager.js';
 import { CacheSource } from '../cache/cache-source.js';
 import { DEFAULTS } from './defaults.js';
 import { refreshBefore } from '../cache/refresh.js';
-import type { MapProxyConfig } from './validate.js';
+import type { MapProxyConfig } from './schema.js';
 
 /** One cache: a TileManager per grid, keyed by grid name. */
 export interface BuiltCache {
@@ -62,7 +62,7 @@ export interface BuiltConfig {
 type Dict = Record<string, unknown>;
 const asDict = (v: unknown): Dict => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Dict) : {});
 
-/** Seconds a dead lock holder may keep a meta tile blocked before its lock is taken over. */
+/** How long (ms) a dead lock holder may keep a meta tile blocked before its lock is taken over. */
 export const LOCK_STALE_MS = 10_000;
 
 /** Run `fn`; a ConfigError's problems go to `problems` and the result is undefined. */

@@ -12,25 +12,6 @@ import type { MapProxyConfig } from './schema.js';
 import { checkSupport } from './support-check.js';
 import { formatPath, isPlainObject } from './util.js';
 
-export type {
-  CacheBackendConfig,
-  CacheConfig,
-  CoverageConfig,
-  DebugSourceConfig,
-  FileCacheBackendConfig,
-  GlobalsConfig,
-  GridConfig,
-  HttpOptsConfig,
-  ImageOptsConfig,
-  LayerConfig,
-  MapProxyConfig,
-  MapProxyYaml,
-  ServicesConfig,
-  SourceConfig,
-  TileSourceConfig,
-  WmsSourceConfig,
-} from './schema.js';
-
 /** Options of `validateConfig`. */
 export interface ValidateOptions {
   /** The main file, named in the ConfigError. */
