@@ -23,6 +23,8 @@ export interface AppServicesConfig {
     };
   };
   readonly accessControlAllowOrigin: string;
+  /** Send `X-Cache: HIT|MISS` on tiles (default true). */
+  readonly xCacheHeader?: boolean;
   /** Cache-Control max-age of tiles, seconds. */
   readonly tileMaxAge: number;
   /** The built caches, for /readyz's writable-directory check. */
@@ -44,6 +46,7 @@ export function handlerFromConfig(conf: AppServicesConfig): RequestHandler {
       useGridNames: tms.useGridNames,
       origin: tms.origin,
       maxAge: conf.tileMaxAge,
+      xCacheHeader: conf.xCacheHeader,
     });
   }
   if (wmts) {
@@ -54,6 +57,7 @@ export function handlerFromConfig(conf: AppServicesConfig): RequestHandler {
       restful: wmts.restful,
       restfulTemplate: wmts.restfulTemplate,
       maxAge: conf.tileMaxAge,
+      xCacheHeader: conf.xCacheHeader,
     });
     if (built.rest) services.wmts = built.rest;
     if (built.kvp) ows.wmts = built.kvp;

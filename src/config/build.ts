@@ -53,6 +53,8 @@ export interface BuiltConfig {
   readonly accessControlAllowOrigin: string;
   /** Cache-Control max-age of tiles, seconds. */
   readonly tileMaxAge: number;
+  /** `globals.tiles.x_cache_header` (ours; default true): tiles say `X-Cache: HIT|MISS`. */
+  readonly xCacheHeader: boolean;
   /** The memory tier shared by this configuration's file caches (null when off). */
   readonly memoryTier: MemoryTier | null;
   /** Release sockets and timers of every source. */
@@ -306,6 +308,7 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
     services,
     accessControlAllowOrigin: acao === undefined || acao === null ? '*' : String(acao),
     tileMaxAge: Math.round(expires * 3600),
+    xCacheHeader: asDict(globals.tiles).x_cache_header !== false,
     memoryTier,
     async close() {
       await Promise.all([...sources.values()].map((s) => s.close?.()));

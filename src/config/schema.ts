@@ -73,11 +73,14 @@ const GlobalsSchema = Obj(
           Obj(
             {
               max_mb: Opt(Num({ minimum: 0, default: 32, description: 'Upper bound of tile bytes kept in memory per process, MiB (0 turns the tier off).' })),
+              open_files: Opt(
+                Int({ minimum: 0, default: 1000, description: 'Tiles per process whose file is kept open, read with one pread on a hit (0: none). Like nginx open_file_cache.' }),
+              ),
               revalidate_seconds: Opt(
-                Num({ minimum: 0, default: 1, description: 'How long a tile is served from memory before one stat checks it against its file.' }),
+                Num({ minimum: 0, default: 1, description: 'How long a tile is served from memory or an open file before one stat checks it against its file.' }),
               ),
             },
-            { description: 'mapproxy-ts only: per-process memory tier of recently served file-cache tiles.' },
+            { description: 'mapproxy-ts only: per-process hit path of the file caches: hot tiles in memory, warm tiles as open files.' },
           ),
         ),
         s3: Opt(
@@ -109,7 +112,12 @@ const GlobalsSchema = Obj(
         ),
       }),
     ),
-    tiles: Opt(Obj({ expires_hours: Opt(Num({ minimum: 0, default: 72 })) })),
+    tiles: Opt(
+      Obj({
+        expires_hours: Opt(Num({ minimum: 0, default: 72 })),
+        x_cache_header: Opt(Bool({ default: true, description: 'mapproxy-ts only: send X-Cache: HIT|MISS on tiles.' })),
+      }),
+    ),
     mapserver: Opt(Obj({ binary: Opt(Str()), working_dir: Opt(Str()) })),
     renderd: Opt(Obj({ address: Opt(Str()) })),
     background: Opt(Obj({ url: Opt(Str()) })),

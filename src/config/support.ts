@@ -195,7 +195,7 @@ export const SUPPORT: SupportNode = {
         },
         grid: { keys: { tile_size: true } },
         srs: { keys: { axis_order_ne: true, axis_order_en: true, proj4_defs: true } },
-        tiles: { keys: { expires_hours: true } },
+        tiles: { keys: { expires_hours: true, x_cache_header: true } },
       },
     },
     grids: true,
