@@ -67,10 +67,20 @@ export function writeResponse(
     headers.Pragma = 'no-cache';
     headers.Expires = '-1';
   } else if (cache) {
-    const etag = tileEtag(cache.mtime, cache.size);
+    const v = cache.validators;
+    let etag = v?.etag;
+    if (etag === undefined) {
+      etag = tileEtag(cache.mtime, cache.size);
+      if (v) v.etag = etag;
+    }
+    let lastModified = v?.lastModified;
+    if (lastModified === undefined) {
+      lastModified = formatHttpDate(cache.mtime);
+      if (v) v.lastModified = lastModified;
+    }
     const maxAge = Math.trunc(cache.maxAge);
     headers.ETag = etag;
-    headers['Last-Modified'] = formatHttpDate(cache.mtime);
+    headers['Last-Modified'] = lastModified;
     headers['Cache-Control'] = `public, max-age=${maxAge}, s-maxage=${maxAge}`;
     if (status === 200 && isNotModified(req.headers, etag, cache.mtime)) status = 304;
   }

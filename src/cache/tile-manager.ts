@@ -13,7 +13,7 @@ import { channel } from 'node:diagnostics_channel';
 import type { MetaGrid, MetaTile, Size, TileCoord, TileGrid, Bbox, Srs } from '../grid/types.js';
 import type { ImageOptions, RawImage } from '../image/types.js';
 import type { Source, SourceImage } from '../source/types.js';
-import type { TileStorage } from './types.js';
+import type { TileStorage, TileValidators } from './types.js';
 import {
   backgroundOf, blankImage, cropRaw, decodeImage, encodeImage, flattenRaw, isOpaqueOutput, mergeImages, mimeFromMagic,
   rawImage, singleColor, splitMetaTile,
@@ -45,6 +45,8 @@ export interface ManagedTile {
   readonly cacheable: boolean;
   /** True when it came from storage (a cache hit), false or absent when created now. */
   readonly fromCache?: boolean;
+  /** Memo of the HTTP validators of this tile version (see `StoredTile.validators`). */
+  readonly validators?: TileValidators;
 }
 
 /** Everything a TileManager needs; built from the config by `config/build.ts`. */
@@ -179,7 +181,7 @@ export class TileManager {
     if (storage) {
       const stored = await storage.load(coord);
       if (stored) {
-        const tile = { coord, data: stored.data, mime: this.#mimeOf(stored.data), mtime: stored.mtime, cacheable: true, fromCache: true };
+        const tile = { coord, data: stored.data, mime: this.#mimeOf(stored.data), mtime: stored.mtime, cacheable: true, fromCache: true, validators: stored.validators };
         if (!looksComplete(stored.data)) {
           log().warn({ cache: this.name, coord }, 'removing incomplete tile file');
           await storage.remove(coord);

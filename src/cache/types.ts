@@ -5,11 +5,25 @@
  */
 import type { TileCoord } from '../grid/types.js';
 
+/**
+ * What the HTTP layer derives from one version of a tile (its ETag and Last-Modified), kept with
+ * the tile so a hit from memory does not compute them again. Filled by whoever needs it first.
+ */
+export interface TileValidators {
+  etag?: string;
+  lastModified?: string;
+}
+
 /** A tile as it comes out of storage. */
 export interface StoredTile {
   readonly data: Buffer;
   /** Modification time, ms since the epoch (file mtime for the file cache). */
   readonly mtime: number;
+  /**
+   * Storage that keeps tiles in memory returns the same object for every hit of one tile version
+   * (a new one when the tile changes), so derived values can be kept in it.
+   */
+  readonly validators?: TileValidators;
 }
 
 /**

@@ -14,6 +14,7 @@ import { parseImageFormat } from '../image/index.js';
 import { createSource, type SourceContext } from '../source/index.js';
 import { FileTileStorage } from '../cache/storage/file.js';
 import { DEFAULT_MEMORY_TIER, MemoryTier } from '../cache/storage/memory-tier.js';
+import { OpenFiles } from '../cache/storage/open-files.js';
 import { TileManager } from '../cache/tile-manager.js';
 import { CacheSource } from '../cache/cache-source.js';
 import { DEFAULTS } from './defaults.js';
@@ -57,6 +58,8 @@ export interface BuiltConfig {
   readonly xCacheHeader: boolean;
   /** The memory tier shared by this configuration's file caches (null when off). */
   readonly memoryTier: MemoryTier | null;
+  /** Open-file level of the hit path (`memory_tier.open_files`); null when 0. */
+  readonly openFiles: OpenFiles | null;
   /** Release sockets and timers of every source. */
   close(): Promise<void>;
 }
@@ -97,6 +100,9 @@ function cacheDirectory(name: string, cache: Dict, grid: TileGrid, baseDir: stri
   return join(root, `${name}_${grid.srs.code.replace(':', '')}`);
 }
 
+/** `globals.cache.memory_tier.open_files` default: tile files kept open per process. */
+const DEFAULT_OPEN_FILES = 1000;
+
 /** Build runtime objects from a validated configuration. Throws ConfigError on semantic problems. */
 export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: string }): BuiltConfig {
   const conf = config as unknown as Dict;
@@ -108,6 +114,8 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
   const tierMb = typeof tierConf.max_mb === 'number' ? tierConf.max_mb : DEFAULT_MEMORY_TIER.maxBytes / 1048576;
   const tierRevalidate = typeof tierConf.revalidate_seconds === 'number' ? tierConf.revalidate_seconds * 1000 : DEFAULT_MEMORY_TIER.revalidateMs;
   const memoryTier = tierMb > 0 ? new MemoryTier({ maxBytes: Math.round(tierMb * 1048576), revalidateMs: tierRevalidate }) : null;
+  const openFilesMax = typeof tierConf.open_files === 'number' ? tierConf.open_files : DEFAULT_OPEN_FILES;
+  const openFiles = openFilesMax > 0 ? new OpenFiles({ max: openFilesMax, revalidateMs: tierRevalidate }) : null;
   const gImage = asDict(globals.image);
   const gHttp = asDict(globals.http);
   const gSrs = asDict(globals.srs);
@@ -228,6 +236,7 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
             dirMode: octal(cacheConf.directory_permissions ?? gCache.directory_permissions),
             linkSingleColor: linkSingle === true || linkSingle === 'symlink' ? 'symlink' : linkSingle === 'hardlink' ? 'hardlink' : false,
             memoryTier,
+            openFiles,
           });
       const tileLockDir = cacheConf.tile_lock_dir
         ? resolvePath(dir, String(cacheConf.tile_lock_dir))
@@ -310,7 +319,10 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
     tileMaxAge: Math.round(expires * 3600),
     xCacheHeader: asDict(globals.tiles).x_cache_header !== false,
     memoryTier,
+    openFiles,
     async close() {
+      openFiles?.close();
+      memoryTier?.clear();
       await Promise.all([...sources.values()].map((s) => s.close?.()));
     },
   };

@@ -5,6 +5,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Bbox, TileCoord, TileGrid } from '../grid/types.js';
+import type { TileValidators } from '../cache/types.js';
 
 /** KVP parameters with case-insensitive names (OGC); values keep their case. */
 export interface QueryParams {
@@ -33,6 +34,8 @@ export interface TileCacheInfo {
   readonly size: number;
   /** max-age in seconds (globals.tiles.expires_hours · 3600). */
   readonly maxAge: number;
+  /** Where ETag and Last-Modified of this tile version are memoised (hits from memory). */
+  readonly validators?: TileValidators;
 }
 
 /** What a service answers; the app turns it into HTTP. */
@@ -69,6 +72,8 @@ export interface TileResult {
    * was created for this request (`MISS`).
    */
   readonly fromCache?: boolean;
+  /** Memo of ETag and Last-Modified, kept by the storage per tile version (optional). */
+  readonly validators?: TileValidators;
 }
 
 /** Layer metadata used in capabilities. */

@@ -11,6 +11,8 @@
  * Tiles this process stores or removes are dropped from the tier at once.
  */
 
+import type { TileValidators } from '../types.js';
+
 /** Settings of the memory tier. */
 export interface MemoryTierOptions {
   /** Upper bound of the tile bytes held (0 disables the tier). */
@@ -22,6 +24,8 @@ export interface MemoryTierOptions {
 /** What the tier holds per tile. */
 export interface TierEntry {
   readonly data: Buffer;
+  /** The HTTP layer's memo for this tile version (a fresh object per entry). */
+  readonly validators: TileValidators;
   /** The tile's timestamp as storage reports it (ms). */
   readonly mtime: number;
   /** Stat fields the entry is validated against (of the link itself for symlinked tiles). */

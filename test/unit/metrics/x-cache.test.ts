@@ -15,5 +15,5 @@ test('X-Cache: HIT, MISS, MISS when unknown, absent when off', () => {
   assert.deepEqual(tileResponse(tile(), 60).headers, { 'X-Cache': 'MISS' });
   assert.equal(tileResponse(tile(true), 60, false).headers, undefined);
   // The rest of the answer is unchanged.
-  assert.deepEqual(tileResponse(tile(true), 60).cache, { mtime: 1_700_000_000_000, size: 3, maxAge: 60 });
+  assert.deepEqual(tileResponse(tile(true), 60).cache, { mtime: 1_700_000_000_000, size: 3, maxAge: 60, validators: undefined });
 });

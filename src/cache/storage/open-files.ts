@@ -1,0 +1,147 @@
+/**
+ * The open-file level of the file cache's hit path (`globals.cache.memory_tier.open_files`): the
+ * files of recently served tiles stay open, so a hit costs one positioned read instead of open,
+ * fstat, read and close (four thread-pool round trips), and no memory beyond the kernel's page
+ * cache. The same idea as nginx's `open_file_cache`.
+ *
+ * Freshness: an entry is trusted for `revalidateMs` after it was last checked; then one stat of
+ * the path compares inode, size and mtime. Tiles are replaced by rename, so an open file keeps the
+ * bytes it had: a tile rewritten by another process is served at most `revalidateMs` late, as
+ * from the memory tier. A removed tile's disk space stays taken while its file is open here:
+ * entries unused for `inactiveMs` are closed, so at most that long after its last hit.
+ *
+ * Reads are synchronous, so no read is ever in flight when an entry is closed (an fd closed under
+ * an asynchronous read could be reused by the next open and the read would return another file's
+ * bytes).
+ */
+import fs from 'node:fs';
+
+/** Settings of the open-file level. */
+export interface OpenFilesOptions {
+  /** Most files kept open (0 disables the level). */
+  readonly max: number;
+  /** How long an entry is used without a stat of its path (ms). */
+  readonly revalidateMs: number;
+  /** Entries not used for this long are closed (ms); default 60 s, nginx's `inactive`. */
+  readonly inactiveMs?: number;
+}
+
+/** One open tile file. */
+export interface OpenFile {
+  readonly fd: number;
+  readonly size: number;
+  /** Stat fields the entry is validated against (of the link itself for symlinked tiles). */
+  readonly statMtime: number;
+  readonly statSize: number;
+  readonly ino: number;
+  /** The tile's timestamp as storage reports it (ms). */
+  readonly mtime: number;
+  /** When the path was last opened or confirmed by a stat (ms since the epoch). */
+  checked: number;
+  /** Last use (ms since the epoch), for the inactivity sweep. */
+  used: number;
+}
+
+const DEFAULT_INACTIVE_MS = 60_000;
+
+/** A count-bounded LRU of open tile files. */
+export class OpenFiles {
+  readonly max: number;
+  readonly revalidateMs: number;
+  readonly inactiveMs: number;
+  readonly #entries = new Map<string, OpenFile>();
+  #sweeper: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  constructor(opts: OpenFilesOptions) {
+    this.max = Math.max(0, Math.floor(opts.max));
+    this.revalidateMs = Math.max(0, opts.revalidateMs);
+    this.inactiveMs = Math.max(1000, opts.inactiveMs ?? DEFAULT_INACTIVE_MS);
+  }
+
+  /** The entry for `path` (made most recently used), or undefined. */
+  get(path: string): OpenFile | undefined {
+    const e = this.#entries.get(path);
+    if (e === undefined) return undefined;
+    this.#entries.delete(path);
+    this.#entries.set(path, e);
+    e.used = Date.now();
+    return e;
+  }
+
+  /**
+   * Keep `fd` open for `path` (this object now owns it and closes it), evicting the least recently
+   * used entries beyond `max`. After `close()`, or with `max` 0, the fd is closed at once.
+   */
+  add(path: string, file: Omit<OpenFile, 'used'>): void {
+    if (this.#closed || this.max === 0) {
+      fs.closeSync(file.fd);
+      return;
+    }
+    this.delete(path);
+    this.#entries.set(path, { ...file, used: Date.now() });
+    for (const [k, old] of this.#entries) {
+      if (this.#entries.size <= this.max) break;
+      this.#entries.delete(k);
+      release(old);
+    }
+    this.#sweeper ??= setInterval(() => this.#sweep(), Math.ceil(this.inactiveMs / 2)).unref();
+  }
+
+  /** Forget `path` and close its file. */
+  delete(path: string): void {
+    const e = this.#entries.get(path);
+    if (e === undefined) return;
+    this.#entries.delete(path);
+    release(e);
+  }
+
+  /** Close the least recently used half (after EMFILE: this process needs the descriptors). */
+  shrink(): void {
+    let n = Math.ceil(this.#entries.size / 2);
+    for (const [k, e] of this.#entries) {
+      if (n-- <= 0) break;
+      this.#entries.delete(k);
+      release(e);
+    }
+  }
+
+  /**
+   * The whole file, read at offset 0 with one pread on the calling thread (see file.ts for why
+   * synchronous). Null when fewer bytes came back than the entry's size (the file was truncated
+   * in place, which a tile writer does not do): the caller drops the entry and reads the path
+   * again.
+   */
+  read(e: OpenFile): Buffer | null {
+    const buf = Buffer.allocUnsafe(e.size);
+    return fs.readSync(e.fd, buf, 0, e.size, 0) === e.size ? buf : null;
+  }
+
+  /** Close every file; later `add`s close at once. */
+  close(): void {
+    this.#closed = true;
+    if (this.#sweeper) clearInterval(this.#sweeper);
+    this.#sweeper = null;
+    for (const e of this.#entries.values()) release(e);
+    this.#entries.clear();
+  }
+
+  /** Files open now. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  #sweep(): void {
+    const limit = Date.now() - this.inactiveMs;
+    // Oldest first: stop at the first entry used since the limit.
+    for (const [k, e] of this.#entries) {
+      if (e.used > limit) break;
+      this.#entries.delete(k);
+      release(e);
+    }
+  }
+}
+
+function release(e: OpenFile): void {
+  fs.closeSync(e.fd);
+}

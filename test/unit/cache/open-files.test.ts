@@ -1,0 +1,161 @@
+/**
+ * The open-file level of the file cache's hit path: a served tile's file stays open and later hits
+ * read it with one pread; a rewritten or removed tile is noticed within revalidateMs; the number
+ * of open files never exceeds its bound, and no descriptor is left behind (counted in
+ * /proc/self/fd, the real descriptors of this process).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { FileTileStorage } from '../../../src/cache/storage/file.js';
+import { OpenFiles } from '../../../src/cache/storage/open-files.js';
+
+const openFds = (): number => readdirSync('/proc/self/fd').length;
+
+async function setup(files: OpenFiles | null) {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mpx-ofiles-'));
+  const storage = new FileTileStorage({ directory: dir, layout: 'tms', extension: 'png', openFiles: files });
+  return { dir, storage, cleanup: () => fs.rm(dir, { recursive: true, force: true }) };
+}
+
+/** Replace a tile file behind the storage's back (temp file + rename, as every tile writer does). */
+async function replaceOnDisk(dir: string, rel: string, data: Buffer): Promise<void> {
+  const p = path.join(dir, rel);
+  await fs.writeFile(p + '.new', data);
+  await fs.rename(p + '.new', p);
+}
+
+test('a served tile keeps its file open; within revalidateMs hits read that file even after a rewrite', async () => {
+  const files = new OpenFiles({ max: 10, revalidateMs: 3_600_000 });
+  const { dir, storage, cleanup } = await setup(files);
+  try {
+    await storage.store([1, 2, 3], Buffer.from('first version'));
+    const before = openFds();
+    assert.equal((await storage.load([1, 2, 3]))?.data.toString(), 'first version');
+    assert.equal(files.size, 1);
+    assert.equal(openFds(), before + 1);
+    // The old inode stays readable through the open file: proof the hit did not open the path.
+    await replaceOnDisk(dir, '3/1/2.png', Buffer.from('second'));
+    assert.equal((await storage.load([1, 2, 3]))?.data.toString(), 'first version');
+    assert.equal(openFds(), before + 1);
+    files.close();
+    assert.equal(openFds(), before);
+  } finally {
+    files.close();
+    await cleanup();
+  }
+});
+
+test('with revalidateMs 0 every hit checks the path: a rewrite is served at once, a removal is a miss', async () => {
+  const files = new OpenFiles({ max: 10, revalidateMs: 0 });
+  const { dir, storage, cleanup } = await setup(files);
+  try {
+    await storage.store([1, 2, 3], Buffer.from('first version'));
+    const before = openFds();
+    assert.equal((await storage.load([1, 2, 3]))?.data.toString(), 'first version');
+    await replaceOnDisk(dir, '3/1/2.png', Buffer.from('second'));
+    assert.equal((await storage.load([1, 2, 3]))?.data.toString(), 'second');
+    // The file of the first version was closed, the new one is open.
+    assert.equal(openFds(), before + 1);
+    await fs.unlink(path.join(dir, '3/1/2.png'));
+    assert.equal(await storage.load([1, 2, 3]), null);
+    assert.equal(files.size, 0);
+    assert.equal(openFds(), before);
+  } finally {
+    files.close();
+    await cleanup();
+  }
+});
+
+test('a store or remove by this process closes the open file at once', async () => {
+  const files = new OpenFiles({ max: 10, revalidateMs: 3_600_000 });
+  const { storage, cleanup } = await setup(files);
+  try {
+    await storage.store([0, 0, 1], Buffer.from('one'));
+    await storage.load([0, 0, 1]);
+    assert.equal(files.size, 1);
+    await storage.store([0, 0, 1], Buffer.from('two'));
+    assert.equal(files.size, 0);
+    assert.equal((await storage.load([0, 0, 1]))?.data.toString(), 'two');
+    assert.equal(await storage.remove([0, 0, 1]), true);
+    assert.equal(files.size, 0);
+    assert.equal(await storage.load([0, 0, 1]), null);
+  } finally {
+    files.close();
+    await cleanup();
+  }
+});
+
+test('never more than max files open: the least recently used is closed', async () => {
+  const files = new OpenFiles({ max: 2, revalidateMs: 3_600_000 });
+  const { storage, cleanup } = await setup(files);
+  try {
+    for (let x = 0; x < 4; x++) await storage.store([x, 0, 2], Buffer.from(`tile ${x}`));
+    const before = openFds();
+    for (let x = 0; x < 4; x++) assert.equal((await storage.load([x, 0, 2]))?.data.toString(), `tile ${x}`);
+    assert.equal(files.size, 2);
+    assert.equal(openFds(), before + 2);
+    // Tile 0 was closed; it is read from its path again (and is then among the two open).
+    assert.equal((await storage.load([0, 0, 2]))?.data.toString(), 'tile 0');
+    assert.equal(openFds(), before + 2);
+  } finally {
+    files.close();
+    await cleanup();
+  }
+});
+
+test('files unused for inactiveMs are closed by the sweep', async () => {
+  const files = new OpenFiles({ max: 10, revalidateMs: 3_600_000, inactiveMs: 1000 });
+  const { storage, cleanup } = await setup(files);
+  try {
+    await storage.store([0, 0, 1], Buffer.from('one'));
+    const before = openFds();
+    await storage.load([0, 0, 1]);
+    assert.equal(openFds(), before + 1);
+    // The sweep runs every inactiveMs / 2: after 1.6 s the entry is older than 1 s.
+    await new Promise((r) => setTimeout(r, 1600));
+    assert.equal(files.size, 0);
+    assert.equal(openFds(), before);
+  } finally {
+    files.close();
+    await cleanup();
+  }
+});
+
+test('without the level no file stays open; after close() new files are closed at once', async () => {
+  const { storage, cleanup } = await setup(null);
+  const files = new OpenFiles({ max: 10, revalidateMs: 1000 });
+  const withFiles = new FileTileStorage({ directory: (storage as FileTileStorage).directory, layout: 'tms', extension: 'png', openFiles: files });
+  try {
+    await storage.store([0, 0, 1], Buffer.from('one'));
+    const before = openFds();
+    assert.equal((await storage.load([0, 0, 1]))?.data.toString(), 'one');
+    assert.equal(openFds(), before);
+    files.close();
+    assert.equal((await withFiles.load([0, 0, 1]))?.data.toString(), 'one');
+    assert.equal(files.size, 0);
+    assert.equal(openFds(), before);
+  } finally {
+    files.close();
+    await cleanup();
+  }
+});
+
+test('an empty tile file is a miss and leaves nothing open', async () => {
+  const files = new OpenFiles({ max: 10, revalidateMs: 1000 });
+  const { dir, storage, cleanup } = await setup(files);
+  try {
+    await fs.mkdir(path.join(dir, '1', '0'), { recursive: true });
+    await fs.writeFile(path.join(dir, '1/0/0.png'), '');
+    const before = openFds();
+    assert.equal(await storage.load([0, 0, 1]), null);
+    assert.equal(files.size, 0);
+    assert.equal(openFds(), before);
+  } finally {
+    files.close();
+    await cleanup();
+  }
+});
