@@ -7,8 +7,8 @@
  *
  *   node bench/lib/summarize.mjs OUT
  */
-import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { readTsv, readMeta, num, median, fmt, ratio } from './tsv.mjs';
 
 const out = process.argv[2];
 if (!out) {
@@ -16,33 +16,10 @@ if (!out) {
   process.exit(2);
 }
 
-function readTsv(file) {
-  if (!existsSync(file)) return [];
-  const [head, ...lines] = readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0);
-  const cols = head.split('\t');
-  return lines.map((l) => Object.fromEntries(l.split('\t').map((v, i) => [cols[i], v])));
-}
 const rows = readTsv(join(out, 'results.tsv'));
 const rss = readTsv(join(out, 'rss.tsv'));
-const meta = Object.fromEntries(
-  readFileSync(join(out, 'meta.txt'), 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('='))
-    .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-);
+const meta = readMeta(out);
 
-const num = (v) => (v === undefined || v === '' || v === '-' ? NaN : Number(v));
-function median(xs) {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-function fmt(x, digits) {
-  if (!Number.isFinite(x)) return '-';
-  const d = digits ?? (Math.abs(x) >= 100 ? 0 : Math.abs(x) >= 10 ? 1 : Math.abs(x) >= 1 ? 2 : 3);
-  return x.toFixed(d);
-}
 const runsOf = (phase, target) => rows.filter((r) => r.phase === phase && r.target === target);
 /** Per-run values of one figure. */
 const values = (phase, target, f) => runsOf(phase, target).map(f);
@@ -54,10 +31,6 @@ function cell(phase, target, f, digits) {
   const all = vs.map((v) => fmt(v, digits)).join(' · ');
   return { text: vs.length > 1 ? `**${fmt(med, digits)}** (${all})` : `**${fmt(med, digits)}**`, med };
 }
-function ratio(a, b) {
-  return Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? `${(a / b).toFixed(2)}×` : '-';
-}
-
 const T = ['mapproxy-ts', 'mapproxy', 'nginx'];
 const lines = [];
 const row = (...cells) => lines.push(`| ${cells.join(' | ')} |`);
