@@ -27,7 +27,8 @@ Options:
   -v, --version    print the version
 `;
 
-const HELP: Record<string, string> = {
+/** The help of the commands main.ts parses itself, by command. */
+export const HELP: Readonly<Record<string, string>> = {
   'serve-develop': `Usage: mapproxy-ts serve-develop <mapproxy.yaml> [-b address]
 
 Serve a MapProxy configuration in one process, for local testing. The configuration (and
@@ -36,6 +37,8 @@ every base: file) is reloaded when it changes; an invalid edit keeps the old one
 Options:
   -b, --bind address   where to listen (default localhost:8080): host:port, [ipv6]:port,
                        port (on localhost), :port (on all interfaces) or host (port 8080)
+      --log-format F   pretty (human-readable) or json log lines (default: pretty on a
+                       terminal, json otherwise)
   -h, --help           show this help
 `,
   'check-config': `Usage: mapproxy-ts check-config <mapproxy.yaml>
@@ -86,6 +89,21 @@ function portNumber(s: string, bad: (why: string) => UsageError): number {
   return Number(s);
 }
 
+/**
+ * serve-develop's log lines: `--log-format` when given, else `MAPPROXY_LOG_FORMAT`, else pretty
+ * on a terminal and JSON otherwise (a pipe, a file, a test reading the lines).
+ */
+async function developLogFormat(flag: string | undefined): Promise<void> {
+  const { LOG_FORMAT_ENV, parseLogFormat, setLogFormat } = await import('../log/index.js');
+  if (flag !== undefined) {
+    const format = parseLogFormat(flag);
+    if (!format) throw new UsageError(`invalid --log-format "${flag}": expected json or pretty`);
+    setLogFormat(format);
+  } else if (parseLogFormat(process.env[LOG_FORMAT_ENV]) === undefined) {
+    setLogFormat(process.stdout.isTTY === true ? 'pretty' : 'json');
+  }
+}
+
 /** Run the command line; resolves to the exit code (serve commands resolve when the server stops). */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -122,11 +140,12 @@ export async function main(argv: string[]): Promise<number> {
       case 'serve-develop': {
         const { values, positionals } = parseArgs({
           args: rest,
-          options: { bind: { type: 'string', short: 'b' } },
+          options: { bind: { type: 'string', short: 'b' }, 'log-format': { type: 'string' } },
           allowPositionals: true,
         });
         if (positionals.length !== 1) throw new UsageError('serve-develop needs exactly one configuration file');
         const bind = values.bind === undefined ? { host: DEFAULT_HOST, port: DEFAULT_PORT } : parseBind(values.bind);
+        await developLogFormat(values['log-format']);
         const { serveDevelop } = await import('./serve-develop.js');
         return await serveDevelop(positionals[0], bind);
       }

@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
-import { configureLoggingFromFile } from '../log/index.js';
+import { configureLoggingFromFile, parseLogFormat, setLogFormat, type LogFormat } from '../log/index.js';
 import { runMaster, type MasterOptions } from '../master/index.js';
 
 /** `serve --help`. */
@@ -26,6 +26,9 @@ Options:
       --graceful-timeout S        seconds a stopping worker may take to finish its requests (default 30)
       --pid-file FILE             write the master's pid to FILE (removed on exit)
       --log-config FILE           log configuration (levels, files, access log) for all processes
+      --log-format json|pretty    lines on stdout: JSON (default) or human-readable, for all processes
+      --metrics-bind host:port    also serve /metrics (summed over the workers) from the master on
+                                  this address, e.g. an internal one; /metrics stays on --bind too
       --multiapp                  MultiMapProxy: serve every <dir>/<name>.yaml under /<name>/
       --allow-listing             with --multiapp: list the projects on the page at /
   -h, --help                      show this help
@@ -38,15 +41,24 @@ Signals to the master:
 /** A wrong `serve` command line: printed with the help, exit code 2. */
 export class ServeUsageError extends Error {}
 
-/** Parse `host:port`, `:port` or `port` (MapProxy's -b); a bare port means localhost. */
-export function parseServeBind(value: string): { host: string; port: number } {
+/**
+ * Parse `host:port`, `:port` or `port` (MapProxy's -b); a bare port means localhost. `option`
+ * names the option in the usage error (`--bind`, `--metrics-bind`).
+ */
+export function parseServeBind(value: string, option = 'bind'): { host: string; port: number } {
   const m = /^(?:(\[[^\]]+\]|[^:]*):)?(\d{1,5})$/.exec(value.trim());
-  if (!m) throw new ServeUsageError(`invalid --bind "${value}": expected host:port or port`);
+  if (!m) throw new ServeUsageError(`invalid --${option} "${value}": expected host:port or port`);
   const port = Number(m[2]);
-  if (port > 65535) throw new ServeUsageError(`invalid --bind "${value}": port must be 0-65535`);
+  if (port > 65535) throw new ServeUsageError(`invalid --${option} "${value}": port must be 0-65535`);
   let host = m[1] || 'localhost';
   if (host.startsWith('[')) host = host.slice(1, -1);
   return { host, port };
+}
+
+function logFormatOption(value: string): LogFormat {
+  const format = parseLogFormat(value);
+  if (!format) throw new ServeUsageError(`invalid --log-format "${value}": expected json or pretty`);
+  return format;
 }
 
 function integer(name: string, value: string | undefined, fallback: number, min: number): number {
@@ -70,6 +82,8 @@ export function parseServeArgs(args: string[]): MasterOptions | 'help' {
       'graceful-timeout': { type: 'string' },
       'pid-file': { type: 'string' },
       'log-config': { type: 'string' },
+      'log-format': { type: 'string' },
+      'metrics-bind': { type: 'string' },
       multiapp: { type: 'boolean' },
       'allow-listing': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -91,6 +105,8 @@ export function parseServeArgs(args: string[]): MasterOptions | 'help' {
     }
     gracefulTimeoutMs = Math.round(s * 1000);
   }
+  const metricsBind = values['metrics-bind'] === undefined ? undefined : parseServeBind(values['metrics-bind'], 'metrics-bind');
+  const logFormat = values['log-format'] === undefined ? undefined : logFormatOption(values['log-format']);
   return {
     config: resolve(positionals[0]),
     ...(values.multiapp ? { multiapp: { allowListing: values['allow-listing'] === true } } : {}),
@@ -103,6 +119,9 @@ export function parseServeArgs(args: string[]): MasterOptions | 'help' {
     gracefulTimeoutMs,
     pidFile: values['pid-file'] === undefined ? undefined : resolve(values['pid-file']),
     logConfig: values['log-config'] === undefined ? undefined : resolve(values['log-config']),
+    // Only when given, so the defaults read as before.
+    ...(metricsBind ? { metricsBind } : {}),
+    ...(logFormat ? { logFormat } : {}),
   };
 }
 
@@ -131,6 +150,8 @@ export async function serveCommand(args: string[], io: ServeIo = process): Promi
     io.stdout.write(SERVE_HELP);
     return 0;
   }
+  // Before the log configuration: it decides JSON or pretty for stdout, whatever the file says.
+  if (opts.logFormat) setLogFormat(opts.logFormat);
   if (opts.logConfig) {
     try {
       await configureLoggingFromFile(opts.logConfig);

@@ -9,10 +9,14 @@
 export {
   ACCESS_LOGGER,
   LEVELS,
+  LOG_FORMAT_ENV,
   closeLogging,
   configureLogging,
   getLogger,
+  parseLogFormat,
+  setLogFormat,
   type LevelName,
+  type LogFormat,
   type LoggingOptions,
 } from './logger.js';
 export { applyLogConfig, configureLoggingFromFile, currentLogFile, loadLogConfig, parseLogConfig, type LogConfig } from './config.js';

@@ -13,6 +13,21 @@ export const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'sile
 /** One of pino's level names. */
 export type LevelName = (typeof LEVELS)[number];
 
+/** How lines on stdout look: JSON (the default) or human-readable (`formatPretty`). */
+export type LogFormat = 'json' | 'pretty';
+
+/**
+ * The environment variable that fixes the format of stdout for a process and the processes it
+ * starts (`serve --log-format` sets it for its workers); `json` or `pretty`.
+ */
+export const LOG_FORMAT_ENV = 'MAPPROXY_LOG_FORMAT';
+
+/** `json` or `pretty` (any case), else undefined. */
+export function parseLogFormat(value: string | undefined): LogFormat | undefined {
+  const v = value?.trim().toLowerCase();
+  return v === 'json' || v === 'pretty' ? v : undefined;
+}
+
 /** The logger that writes the access log (see `createAccessLog`). */
 export const ACCESS_LOGGER = 'mapproxy.access';
 
@@ -29,7 +44,7 @@ export interface LoggingOptions {
   readonly destination?: DestinationStream;
   /**
    * Human-readable lines instead of JSON (serve-develop). Written to `destination` when given,
-   * else to stdout.
+   * else to stdout (where a format set by `setLogFormat` or `MAPPROXY_LOG_FORMAT` wins).
    */
   readonly pretty?: boolean;
   /**
@@ -54,7 +69,20 @@ let stdoutStream: DestinationStream | undefined;
 // Synchronous, as pino's default: a line is out before the next statement (and before an exit).
 const stdout = (): DestinationStream => (stdoutStream ??= pino.destination({ fd: 1, sync: true }));
 
-let current: DestinationStream = stdout();
+// The format stdout is held to (command line or environment), whatever configureLogging asks.
+let forcedFormat: LogFormat | undefined = parseLogFormat(process.env[LOG_FORMAT_ENV]);
+// What the last configureLogging asked for: its destination (undefined: stdout) and pretty.
+let destination: DestinationStream | undefined;
+let prettyWanted = false;
+
+function target(): DestinationStream {
+  const out = destination ?? stdout();
+  // A forced format applies to stdout only: log files always hold JSON lines.
+  const pretty = destination === undefined && forcedFormat !== undefined ? forcedFormat === 'pretty' : prettyWanted;
+  return pretty ? prettyStream(out) : out;
+}
+
+let current: DestinationStream = target();
 let owned: OwnedDestination | undefined;
 // Every logger writes through this one stream, so re-targeting output is one assignment.
 const sink: DestinationStream = { write: (line: string) => void current.write(line) };
@@ -93,14 +121,14 @@ export function configureLogging(opts: LoggingOptions = {}): void {
       throw new TypeError(`unknown log level "${level}"${name ? ` for ${name}` : ''} (allowed: ${LEVELS.join(', ')})`);
     }
   }
-  const target = opts.destination ?? stdout();
-  const next = opts.pretty ? prettyStream(target) : target;
   if (owned && owned !== opts.destination) {
     const old = owned;
     owned = undefined;
     void old.close();
   }
-  current = next;
+  destination = opts.destination;
+  prettyWanted = opts.pretty === true;
+  current = target();
   defaultLevel = opts.level ?? 'info';
   levels = { ...opts.levels };
   const acc = opts.accessLog;
@@ -132,8 +160,21 @@ export function ownedDestination(): OwnedDestination | undefined {
 export async function closeLogging(): Promise<void> {
   const old = owned;
   owned = undefined;
-  current = stdout();
+  destination = undefined;
+  current = target();
   if (old) await old.close();
+}
+
+/**
+ * Hold stdout to `format` from now on (`--log-format`), over the `pretty` of `configureLogging`
+ * and log-config files, and pass it on to child processes through `MAPPROXY_LOG_FORMAT`.
+ * `undefined` lets `configureLogging` decide again.
+ */
+export function setLogFormat(format: LogFormat | undefined): void {
+  forcedFormat = format;
+  if (format === undefined) delete process.env[LOG_FORMAT_ENV];
+  else process.env[LOG_FORMAT_ENV] = format;
+  current = target();
 }
 
 /** A named logger (`mapproxy.source.request`); the name is written as the `name` field. */

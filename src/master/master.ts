@@ -10,12 +10,13 @@
  * below N and no request fails.
  */
 import cluster, { type Worker } from 'node:cluster';
+import type { Server } from 'node:http';
 import { randomInt } from 'node:crypto';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ConfigError } from '../errors.js';
-import { closeLogging, getLogger, logSystemInfo } from '../log/index.js';
+import { closeLogging, getLogger, logSystemInfo, type LogFormat } from '../log/index.js';
 import {
   WORKER_OPTIONS_ENV,
   isProtocolMessage,
@@ -29,6 +30,8 @@ import { monotonicUsec, notifyParentReady, notifySystemd } from './notify.js';
 import { removePidFile, writePidFile } from './pid-file.js';
 import { checkServeConfig } from './validate.js';
 import { countWorkerRestart, createMetricsAggregator } from '../metrics/index.js';
+import { closeMetricsServer } from '../metrics/server.js';
+import { startMetricsServer } from './metrics-port.js';
 
 /** Options of `runMaster` (the `serve` command line, parsed). */
 export interface MasterOptions {
@@ -54,6 +57,16 @@ export interface MasterOptions {
    * at once instead of after a cold start; each costs the memory of an idle worker.
    */
   readonly spareWorkers: number;
+  /**
+   * `--metrics-bind`: the master also serves `/metrics` (the cluster sum) on this address, bound
+   * before the first fork. Port 0 picks a free one (logged as `metricsPort`).
+   */
+  readonly metricsBind?: { readonly host: string; readonly port: number };
+  /**
+   * `--log-format`: stdout as JSON or pretty lines in the master and every worker. The caller
+   * applies it to the master (`setLogFormat`), which hands it to the workers in their environment.
+   */
+  readonly logFormat?: LogFormat;
 }
 
 /** Extra time a draining worker gets to exit on its own after its graceful timeout. */
@@ -334,7 +347,8 @@ class Supervisor {
 /**
  * Run the `serve` master until it is stopped; resolves to the exit code: 0 after SIGTERM/SIGINT,
  * 1 when the configuration is invalid (message on stderr, before any port is bound or worker is
- * forked), the pid file is held by a live process, or the workers crash-loop.
+ * forked), the pid file is held by a live process, the `metricsBind` address cannot be bound
+ * (before any fork), or the workers crash-loop.
  */
 export async function runMaster(opts: MasterOptions): Promise<number> {
   if (!cluster.isPrimary) {
@@ -356,13 +370,23 @@ export async function runMaster(opts: MasterOptions): Promise<number> {
       return 1;
     }
   }
+  let metricsServer: Server | undefined;
   try {
+    if (opts.metricsBind) {
+      try {
+        metricsServer = await startMetricsServer(opts.metricsBind);
+      } catch (err) {
+        process.stderr.write(`mapproxy-ts: ${(err as Error).message}\n`);
+        return 1;
+      }
+    }
     await logSystemInfo();
     // Round-robin in the master spreads connections evenly (the OS's accept balancing does not).
     cluster.schedulingPolicy = cluster.SCHED_RR;
     cluster.setupPrimary({ exec: workerEntry(), args: [], execArgv: process.execArgv, silent: false });
     return await new Supervisor(opts).run();
   } finally {
+    if (metricsServer) await closeMetricsServer(metricsServer);
     if (opts.pidFile) await removePidFile(opts.pidFile);
     await closeLogging();
     // A parent's IPC channel (pm2) must not keep the finished master alive.

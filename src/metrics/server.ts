@@ -3,7 +3,6 @@
  * the public port never exposes it): a bare node:http server answering GET/HEAD of one path.
  */
 import http, { type Server } from 'node:http';
-import { once } from 'node:events';
 import { getLogger } from '../log/index.js';
 import { PROMETHEUS_CONTENT_TYPE } from './registry.js';
 
@@ -46,7 +45,22 @@ export async function serveMetrics(opts: MetricsServerOptions): Promise<Server> 
       },
     );
   });
-  server.listen(opts.port, opts.host);
-  await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err as Error))]);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  // Once listening, an error (a failed accept) is logged rather than left unhandled.
+  server.on('error', (err) => getLogger('mapproxy.metrics').warn({ err: err.message }, 'metrics server error'));
   return server;
+}
+
+/** Stop `server` (from `serveMetrics`): idle keep-alive connections are closed at once. */
+export function closeMetricsServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
 }

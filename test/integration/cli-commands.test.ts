@@ -80,6 +80,8 @@ every base: file) is reloaded when it changes; an invalid edit keeps the old one
 Options:
   -b, --bind address   where to listen (default localhost:8080): host:port, [ipv6]:port,
                        port (on localhost), :port (on all interfaces) or host (port 8080)
+      --log-format F   pretty (human-readable) or json log lines (default: pretty on a
+                       terminal, json otherwise)
   -h, --help           show this help
 `;
 
