@@ -184,19 +184,19 @@ export function createMultiApp(dir: string, opts: MultiAppOptions = {}): MultiAp
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if (closed) return writeResponse(req, res, CLOSED, '');
+    if (closed) return void writeResponse(req, res, CLOSED, '');
     const method = req.method ?? 'GET';
-    if (method !== 'GET' && method !== 'HEAD') return writeResponse(req, res, METHOD_NOT_ALLOWED, '');
+    if (method !== 'GET' && method !== 'HEAD') return void writeResponse(req, res, METHOD_NOT_ALLOWED, '');
     let target: RequestTarget;
     try {
       target = resolveRequest(req);
     } catch (err) {
       if (!(err instanceof RequestError)) throw err;
-      return writeResponse(req, res, { status: err.status, contentType: PLAIN_CONTENT_TYPE, body: err.message, cache: 'no-cache' }, '');
+      return void writeResponse(req, res, { status: err.status, contentType: PLAIN_CONTENT_TYPE, body: err.message, cache: 'no-cache' }, '');
     }
     const { segment, target: inner } = shiftPathSegment(target);
-    if (segment === '') return writeResponse(req, res, await index(target), '');
-    if (!PROJECT_NAME.test(segment)) return writeResponse(req, res, NOT_FOUND, '');
+    if (segment === '') return void writeResponse(req, res, await index(target), '');
+    if (!PROJECT_NAME.test(segment)) return void writeResponse(req, res, NOT_FOUND, '');
     const entry = apps.get(segment);
     // The hot path: a loaded project is served without awaiting anything.
     if (entry?.kind === 'ready' && !entry.app.fileMissing) {
@@ -204,10 +204,10 @@ export function createMultiApp(dir: string, opts: MultiAppOptions = {}): MultiAp
       return serve(req, res, entry.app, inner);
     }
     const found = await project(segment);
-    if (found === 'not-found') return writeResponse(req, res, NOT_FOUND, '');
+    if (found === 'not-found') return void writeResponse(req, res, NOT_FOUND, '');
     if (found === 'error') {
       const body = `project ${segment}: configuration error`;
-      return writeResponse(req, res, { status: 500, contentType: PLAIN_CONTENT_TYPE, body, cache: 'no-cache' }, '');
+      return void writeResponse(req, res, { status: 500, contentType: PLAIN_CONTENT_TYPE, body, cache: 'no-cache' }, '');
     }
     serve(req, res, found.app, inner);
     if (found.once) dispose(found.app);

@@ -52,13 +52,16 @@ export function isNotModified(headers: IncomingHttpHeaders, etag: string, mtimeM
  * empty: no CORS header) goes on every answer. Cacheable tiles get Last-Modified, ETag and
  * Cache-Control and may become a 304 without body or Content-Type; `no-cache` answers get
  * `Cache-Control: no-cache, no-store`, `Pragma: no-cache`, `Expires: -1`.
+ *
+ * @returns the headers of a 200 answer with its body (the router may give it again, see
+ *   hot-answers.ts); null for anything else (304, HEAD, other statuses).
  */
 export function writeResponse(
   req: IncomingMessage,
   res: ServerResponse,
   sr: ServiceResponse,
   accessControlAllowOrigin: string,
-): void {
+): OutgoingHttpHeaders | null {
   const headers: OutgoingHttpHeaders = {};
   let status = sr.status;
   const cache = sr.cache;
@@ -89,7 +92,7 @@ export function writeResponse(
   if (status === 304) {
     res.writeHead(304, headers);
     res.end();
-    return;
+    return null;
   }
   const contentType = sr.contentType;
   if (contentType !== undefined) {
@@ -99,6 +102,10 @@ export function writeResponse(
   const body = typeof sr.body === 'string' ? Buffer.from(sr.body, 'utf8') : sr.body;
   headers['Content-Length'] = body.length;
   res.writeHead(status, headers);
-  if (req.method === 'HEAD') res.end();
-  else res.end(body);
+  if (req.method === 'HEAD') {
+    res.end();
+    return null;
+  }
+  res.end(body);
+  return status === 200 ? headers : null;
 }

@@ -26,6 +26,7 @@ import { INTERNAL_ERROR_MESSAGE, PLAIN_CONTENT_TYPE } from '../service/exception
 import type { Service, ServiceResponse } from '../service/types.js';
 import { escapeXml } from '../service/xml.js';
 import { resolveRequest } from './proxy.js';
+import { HotAnswers } from './hot-answers.js';
 import { writeResponse } from './respond.js';
 
 /** Options of `createHandler`. */
@@ -46,6 +47,8 @@ export interface HandlerOptions {
    * `false`: none of them.
    */
   readonly observability?: ObservabilityOptions | false;
+  /** Tile answers from memory remembered for replay (hot-answers.ts); 0 turns that off. */
+  readonly hotAnswers?: number;
 }
 
 /**
@@ -115,6 +118,8 @@ const METRICS_UNAVAILABLE: ServiceResponse = { status: 503, contentType: NO_CACH
 
 /** Published when an answer was written (see src/metrics/channels.ts). */
 const httpChannel = channel(CHANNELS.httpRequest);
+/** A replayed tile answer is a cache hit like the one it repeats. */
+const cacheHitChannel = channel(CHANNELS.cacheHit);
 
 let packageVersion: string | undefined;
 
@@ -314,7 +319,12 @@ export function createHandler(opts: HandlerOptions): RequestHandler {
         headers: req.headers,
         baseUrl: target.baseUrl,
       });
-      writeResponse(req, res, answer ?? NOT_FOUND, cors);
+      const written = writeResponse(req, res, answer ?? NOT_FOUND, cors);
+      const replay = answer?.replay;
+      if (written && replay) {
+        const key = HotAnswers.keyOf(req);
+        if (key !== null) hot.set(key, replay.held, { headers: written, label, cache: replay.cache });
+      }
     } catch (err) {
       fail(req, res, err);
     }
@@ -324,8 +334,22 @@ export function createHandler(opts: HandlerOptions): RequestHandler {
   // The access log (off unless the log configuration turns it on) skips the probe paths.
   const access = createAccessLog({ exclude: observabilityPaths(opts.observability ?? {}).probePaths });
 
+  const hot = new HotAnswers(opts.hotAnswers);
+
   return (req, res) => {
     access(req, res);
+    if (hot.size > 0) {
+      const key = HotAnswers.keyOf(req);
+      const h = key === null ? undefined : hot.get(key);
+      if (h) {
+        const start = httpChannel.hasSubscribers ? performance.now() : 0;
+        res.writeHead(200, h.answer.headers);
+        res.end(h.body);
+        if (h.answer.cache !== undefined && cacheHitChannel.hasSubscribers) cacheHitChannel.publish({ cache: h.answer.cache });
+        if (start !== 0) publish(h.answer.label, 200, start);
+        return;
+      }
+    }
     if (!httpChannel.hasSubscribers) {
       handle(req, res).catch((err: unknown) => fail(req, res, err));
       return;

@@ -13,7 +13,7 @@ import { channel } from 'node:diagnostics_channel';
 import type { MetaGrid, MetaTile, Size, TileCoord, TileGrid, Bbox, Srs } from '../grid/types.js';
 import type { ImageOptions, RawImage } from '../image/types.js';
 import type { Source, SourceImage } from '../source/types.js';
-import type { TileStorage, TileValidators } from './types.js';
+import type { HeldTile, TileStorage } from './types.js';
 import {
   backgroundOf, blankImage, cropRaw, decodeImage, encodeImage, flattenRaw, isOpaqueOutput, mergeImages, mimeFromMagic,
   rawImage, singleColor, splitMetaTile,
@@ -45,8 +45,10 @@ export interface ManagedTile {
   readonly cacheable: boolean;
   /** True when it came from storage (a cache hit), false or absent when created now. */
   readonly fromCache?: boolean;
-  /** Memo of the HTTP validators of this tile version (see `StoredTile.validators`). */
-  readonly validators?: TileValidators;
+  /** The version held in memory by the storage, when it is (see `StoredTile.held`). */
+  readonly held?: HeldTile;
+  /** Name of the cache it came from (for hit counts of answers given again). */
+  readonly cache?: string;
 }
 
 /** Everything a TileManager needs; built from the config by `config/build.ts`. */
@@ -181,7 +183,7 @@ export class TileManager {
     if (storage) {
       const stored = await storage.load(coord);
       if (stored) {
-        const tile = { coord, data: stored.data, mime: this.#mimeOf(stored.data), mtime: stored.mtime, cacheable: true, fromCache: true, validators: stored.validators };
+        const tile = { coord, data: stored.data, mime: this.#mimeOf(stored.data), mtime: stored.mtime, cacheable: true, fromCache: true };
         if (!looksComplete(stored.data)) {
           log().warn({ cache: this.name, coord }, 'removing incomplete tile file');
           await storage.remove(coord);
@@ -189,7 +191,9 @@ export class TileManager {
           stale = tile;
         } else {
           if (tileChannels.hit.hasSubscribers) tileChannels.hit.publish({ cache: this.name });
-          return tile;
+          // Only a plain hit may be answered again without asking this manager (hot-answers.ts):
+          // a stale tile must come back here, to be refreshed when the source answers again.
+          return stored.held ? { ...tile, held: stored.held, cache: this.name } : tile;
         }
       }
     }

@@ -14,16 +14,28 @@ export interface TileValidators {
   lastModified?: string;
 }
 
+/**
+ * One version of a tile held in memory by its storage (the memory tier). Storage hands out the
+ * same object for every hit of that version, so what is derived from it can be kept with it, and
+ * an answer built from it may be given again while `isFresh()` holds.
+ */
+export interface HeldTile {
+  readonly data: Buffer;
+  readonly validators: TileValidators;
+  /**
+   * True while storage would answer a load of this tile with this very object without touching
+   * the disk (held, and checked within the revalidate bound); counts as a use of it (LRU).
+   */
+  isFresh(): boolean;
+}
+
 /** A tile as it comes out of storage. */
 export interface StoredTile {
   readonly data: Buffer;
   /** Modification time, ms since the epoch (file mtime for the file cache). */
   readonly mtime: number;
-  /**
-   * Storage that keeps tiles in memory returns the same object for every hit of one tile version
-   * (a new one when the tile changes), so derived values can be kept in it.
-   */
-  readonly validators?: TileValidators;
+  /** Set when the storage holds this version in memory (see `HeldTile`). */
+  readonly held?: HeldTile;
 }
 
 /**

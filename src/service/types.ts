@@ -5,7 +5,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Bbox, TileCoord, TileGrid } from '../grid/types.js';
-import type { TileValidators } from '../cache/types.js';
+import type { HeldTile, TileValidators } from '../cache/types.js';
 
 /** KVP parameters with case-insensitive names (OGC); values keep their case. */
 export interface QueryParams {
@@ -50,6 +50,12 @@ export interface ServiceResponse {
    * no-store; Pragma; Expires: -1). Undefined: no caching headers.
    */
   readonly cache?: TileCacheInfo | 'no-cache';
+  /**
+   * This answer may be given again, byte for byte, to the same request (same URL and proxy
+   * headers, GET without conditions) while `held.isFresh()`; `cache` names the cache whose hit
+   * it counts as. Set for tiles served from memory.
+   */
+  readonly replay?: { readonly held: HeldTile; readonly cache?: string };
 }
 
 /** A service mounted by the router. */
@@ -72,8 +78,10 @@ export interface TileResult {
    * was created for this request (`MISS`).
    */
   readonly fromCache?: boolean;
-  /** Memo of ETag and Last-Modified, kept by the storage per tile version (optional). */
-  readonly validators?: TileValidators;
+  /** The version held in memory by the cache storage, when it is (`StoredTile.held`). */
+  readonly held?: HeldTile;
+  /** Name of the cache the tile came from. */
+  readonly cache?: string;
 }
 
 /** Layer metadata used in capabilities. */

@@ -14,8 +14,8 @@ import type { TileCoord } from '../../grid/types.js';
 import type { StoredTile, TileStorage } from '../types.js';
 import { type Dimensions, type FileLayout, isFileLayout, levelLocation, tilePath } from './layouts.js';
 import { isMissing, tempSuffix } from './temp-files.js';
-import type { MemoryTier } from './memory-tier.js';
-import type { OpenFile, OpenFiles } from './open-files.js';
+import { type MemoryTier, TierEntry } from './memory-tier.js';
+import type { OpenFiles } from './open-files.js';
 
 export { cleanTempFiles } from './temp-files.js';
 
@@ -245,8 +245,10 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
     stamp: { readonly statMtime: number; readonly statSize: number; readonly ino: number },
     checked: number,
   ): StoredTile {
-    const entry = { data, mtime, validators: {}, statMtime: stamp.statMtime, statSize: stamp.statSize, ino: stamp.ino, checked };
-    this.#tier?.set(loc, entry);
+    const tier = this.#tier;
+    if (tier === null) return { data, mtime };
+    const entry = new TierEntry(loc, data, mtime, stamp.statMtime, stamp.statSize, stamp.ino, checked);
+    tier.set(entry);
     return entry;
   }
 

@@ -11,7 +11,7 @@
  * Tiles this process stores or removes are dropped from the tier at once.
  */
 
-import type { TileValidators } from '../types.js';
+import type { HeldTile, StoredTile, TileValidators } from '../types.js';
 
 /** Settings of the memory tier. */
 export interface MemoryTierOptions {
@@ -21,19 +21,43 @@ export interface MemoryTierOptions {
   readonly revalidateMs: number;
 }
 
-/** What the tier holds per tile. */
-export interface TierEntry {
-  readonly data: Buffer;
-  /** The HTTP layer's memo for this tile version (a fresh object per entry). */
-  readonly validators: TileValidators;
-  /** The tile's timestamp as storage reports it (ms). */
-  readonly mtime: number;
-  /** Stat fields the entry is validated against (of the link itself for symlinked tiles). */
-  readonly statMtime: number;
-  readonly statSize: number;
-  readonly ino: number;
-  /** When the file was last read or confirmed (ms since the epoch). */
-  checked: number;
+/** What the tier holds per tile: one version of it, as read from its file. */
+export class TierEntry implements StoredTile, HeldTile {
+  readonly validators: TileValidators = {};
+  /** In a tier now (false once evicted, deleted or replaced). */
+  live = false;
+  #tier: MemoryTier | null = null;
+
+  constructor(
+    /** The tile's file (the tier's key). */
+    readonly path: string,
+    readonly data: Buffer,
+    /** The tile's timestamp as storage reports it (ms). */
+    readonly mtime: number,
+    /** Stat fields the entry is validated against (of the link itself for symlinked tiles). */
+    readonly statMtime: number,
+    readonly statSize: number,
+    readonly ino: number,
+    /** When the file was last read or confirmed (ms since the epoch). */
+    public checked: number,
+  ) {}
+
+  get held(): HeldTile | undefined {
+    return this.live ? this : undefined;
+  }
+
+  isFresh(): boolean {
+    const tier = this.#tier;
+    if (!this.live || tier === null || Date.now() - this.checked >= tier.revalidateMs) return false;
+    tier.touch(this);
+    return true;
+  }
+
+  /** @internal the tier keeping this entry (set by `MemoryTier.set`). */
+  attach(tier: MemoryTier | null): void {
+    this.#tier = tier;
+    this.live = tier !== null;
+  }
 }
 
 /** Defaults: 32 MiB per process, revalidated after one second. */
@@ -67,28 +91,40 @@ export class MemoryTier {
     return e;
   }
 
-  /** Keep `entry` for `path`, evicting the least recently used entries beyond `maxBytes`. */
-  set(path: string, entry: TierEntry): void {
+  /** Keep `entry` under `entry.path`, evicting the least recently used entries beyond `maxBytes`. */
+  set(entry: TierEntry): void {
     const size = entry.data.length;
     if (size > this.maxBytes / 8) return; // one huge tile must not flush the tier
+    const path = entry.path;
     this.delete(path);
     this.#entries.set(path, entry);
+    entry.attach(this);
     this.#bytes += size;
     for (const [k, old] of this.#entries) {
       if (this.#bytes <= this.maxBytes) break;
       this.#entries.delete(k);
+      old.attach(null);
       this.#bytes -= old.data.length;
     }
+  }
+
+  /** Mark `entry` (held by this tier) most recently used, as `get` does. */
+  touch(entry: TierEntry): void {
+    this.#hits++;
+    this.#entries.delete(entry.path);
+    this.#entries.set(entry.path, entry);
   }
 
   delete(path: string): void {
     const e = this.#entries.get(path);
     if (e === undefined) return;
     this.#entries.delete(path);
+    e.attach(null);
     this.#bytes -= e.data.length;
   }
 
   clear(): void {
+    for (const e of this.#entries.values()) e.attach(null);
     this.#entries.clear();
     this.#bytes = 0;
   }

@@ -53,7 +53,7 @@ test('TMS 0/0/0 is internal tile (0,1,1) and 7/128/175 is (128,80,8) on GLOBAL_W
   assert.equal(res.status, 200);
   assert.equal(res.contentType, 'image/png');
   assert.equal(text(res.body), '0,1,1');
-  assert.deepEqual(res.cache, { mtime: TILE_MTIME, size: 5, maxAge: 259200 });
+  assert.deepEqual(res.cache, { mtime: TILE_MTIME, size: 5, maxAge: 259200, validators: undefined });
   const rig = await get(tms, '/tms/1.0.0/world/EPSG3857/7/128/175.png');
   assert.equal(text(rig.body), '128,80,8');
   // The version segment is optional in MapProxy's tile pattern; /tms still uses the profile.
