@@ -4,7 +4,7 @@
  * (REFERENCE §1.5, §2.13). libvips (sharp) does the work off the event loop; paletted PNGs are
  * quantised and written here (see quantize.ts for why).
  */
-import sharp from 'sharp';
+import type sharp from 'sharp';
 import { ImageDecodeError } from '../errors.js';
 import { mimeFromMagic, parseImageFormat } from './format.js';
 import { addGeoTiffTags, type GeoReference } from './geotiff.js';
@@ -12,6 +12,7 @@ import { encodeGif } from './gif.js';
 import { encodePalettePng } from './png.js';
 import { quantizeAsync } from './quantize.js';
 import { flattenRaw, hasTransparency, rawImage } from './raw.js';
+import { sharpLib } from './sharp.js';
 import type { EncodedImage, ImageOptions, RawImage } from './types.js';
 
 /** Extra inputs for encoding that are not image options. */
@@ -33,8 +34,9 @@ export async function decodeImage(buf: Buffer): Promise<RawImage> {
   if (buf.length === 0) throw new ImageDecodeError('cannot decode image: the data is empty');
   const magic = mimeFromMagic(buf);
   if (!magic) throw new ImageDecodeError(`cannot decode image: not an image (${buf.length} bytes starting with "${printable(buf)}")`);
+  const lib = await sharpLib();
   try {
-    const { data, info } = await sharp(buf, { failOn: 'truncated' })
+    const { data, info } = await lib(buf, { failOn: 'truncated' })
       .toColourspace('srgb')
       .ensureAlpha()
       .raw({ depth: 'uchar' })
@@ -62,18 +64,19 @@ export function isOpaqueOutput(opts: ImageOptions, mime: string): boolean {
   return !opts.transparent;
 }
 
-function pipeline(raw: RawImage): sharp.Sharp {
-  return sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: 4 } });
-}
 
 function bgOf(opts: ImageOptions): { r: number; g: number; b: number } {
   const [r, g, b] = opts.bgcolor ?? [255, 255, 255];
   return { r, g, b };
 }
 
-/** `pipeline` with alpha composited onto bgcolor and removed when the output is opaque. */
-function prepared(raw: RawImage, opts: ImageOptions, opaque: boolean): sharp.Sharp {
-  const p = pipeline(raw);
+/**
+ * A libvips pipeline over the pixels, alpha composited onto bgcolor and removed when the output is
+ * opaque. Async because it loads sharp on first use (paletted PNG and GIF never need it).
+ */
+async function prepared(raw: RawImage, opts: ImageOptions, opaque: boolean): Promise<sharp.Sharp> {
+  const lib = await sharpLib();
+  const p = lib(raw.data, { raw: { width: raw.width, height: raw.height, channels: 4 } });
   return opaque ? p.flatten({ background: bgOf(opts) }) : p;
 }
 
@@ -98,28 +101,28 @@ export async function encodeImage(raw: RawImage, opts: ImageOptions, extras: Enc
   const quality = clampQuality(opts.jpegQuality);
   switch (mime) {
     case 'image/png': {
-      if (grey) return prepared(raw, opts, true).toColourspace('b-w').png().toBuffer();
+      if (grey) return (await prepared(raw, opts, true)).toColourspace('b-w').png().toBuffer();
       const colors = opts.colors > 0 ? opts.colors : opts.mode === 'P' ? 256 : 0;
       if (colors > 0) {
         const img = opaque ? flattenRaw(raw, opts.bgcolor ?? [255, 255, 255]) : raw;
         return encodePalettePng(await quantizeAsync(img.data, img.width * img.height, colors, !opaque), img.width, img.height);
       }
-      return prepared(raw, opts, opaque).png().toBuffer();
+      return (await prepared(raw, opts, opaque)).png().toBuffer();
     }
     case 'image/jpeg': {
-      const p = prepared(raw, opts, true);
+      const p = await prepared(raw, opts, true);
       return (grey ? p.toColourspace('b-w') : p).jpeg({ quality }).toBuffer();
     }
     case 'image/gif':
       return encodeGifImage(raw, opts, opaque);
     case 'image/tiff': {
       const compression = opts.tiffCompression === 'tiff_lzw' ? 'lzw' : opts.tiffCompression === 'jpeg' ? 'jpeg' : 'none';
-      const p = prepared(raw, opts, opaque || compression === 'jpeg');
+      const p = await prepared(raw, opts, opaque || compression === 'jpeg');
       const out = await (grey ? p.toColourspace('b-w') : p).tiff({ compression, quality }).toBuffer();
       return extras.georef ? addGeoTiffTags(out, extras.georef, [raw.width, raw.height]) : out;
     }
     case 'image/webp':
-      return prepared(raw, opts, opaque).webp({ quality }).toBuffer();
+      return (await prepared(raw, opts, opaque)).webp({ quality }).toBuffer();
     default:
       throw new Error(`no encoder for ${mime}`);
   }

@@ -3,10 +3,11 @@
  * a border) and message images such as in-image error reports. Text is rendered by librsvg from an
  * SVG, with DejaVu Sans when installed and any sans-serif font otherwise.
  */
-import sharp from 'sharp';
+import type sharp from 'sharp';
 import { pyFloatRepr } from '../grid/pyfloat.js';
 import type { Size } from '../grid/types.js';
 import { rawImage, type Rgba } from './raw.js';
+import { sharpLib } from './sharp.js';
 import type { RawImage } from './types.js';
 
 /** How to draw text. */
@@ -48,13 +49,14 @@ function svgFor(size: Size, lines: readonly string[], opts: TextOptions): string
   return parts.join('');
 }
 
-function render(size: Size, lines: readonly string[], opts: TextOptions): sharp.Sharp {
-  return sharp(Buffer.from(svgFor(size, lines, opts)), { density: 72 }).ensureAlpha();
+async function render(size: Size, lines: readonly string[], opts: TextOptions): Promise<sharp.Sharp> {
+  const lib = await sharpLib();
+  return lib(Buffer.from(svgFor(size, lines, opts)), { density: 72 }).ensureAlpha();
 }
 
 /** `lines` drawn top-left onto an image of `size`, as RGBA pixels. */
 export async function textImage(size: Size, lines: readonly string[], opts: TextOptions = {}): Promise<RawImage> {
-  const { data, info } = await render(size, lines, opts).raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await (await render(size, lines, opts)).raw().toBuffer({ resolveWithObject: true });
   return rawImage(data, info.width, info.height);
 }
 
@@ -62,8 +64,8 @@ export async function textImage(size: Size, lines: readonly string[], opts: Text
  * The debug source's image: a transparent PNG of `size` with `lines` (MapProxy writes the bbox and
  * the resolution) in black and a black border.
  */
-export function debugImage(size: Size, lines: readonly string[]): Promise<Buffer> {
-  return render(size, lines, { border: [0, 0, 0, 255] }).png().toBuffer();
+export async function debugImage(size: Size, lines: readonly string[]): Promise<Buffer> {
+  return (await render(size, lines, { border: [0, 0, 0, 255] })).png().toBuffer();
 }
 
 /** The debug source's text for a request: `bbox: (…)` and `res: x(y)` as MapProxy writes them. */

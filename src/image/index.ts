@@ -30,4 +30,4 @@ export {
   type Rgba,
 } from './raw.js';
 export { quantize, quantizeAsync, type Quantized } from './quantize.js';
-export { configureImaging, type ImagingSettings } from './setup.js';
+export { configureImaging, isSharpLoaded, sharpLib, type ImagingSettings, type SharpLib } from './sharp.js';

@@ -6,10 +6,10 @@
  * interpolation of the corners. Areas with no source pixels get the background (transparent when
  * asked: MapProxy's black fill is a bug, §6).
  */
-import sharp from 'sharp';
 import type { Bbox, Size, Srs } from '../grid/types.js';
 import { backgroundOf, cropRaw, rawImage } from './raw.js';
 import { sampler, type Sampler } from './sample.js';
+import { sharpLib } from './sharp.js';
 import type { RawImage, Resampling } from './types.js';
 
 /** Options of `transformImage`. */
@@ -26,7 +26,8 @@ const KERNEL = { nearest: 'nearest', bilinear: 'linear', bicubic: 'cubic' } as c
 /** Resize to exactly `size` (aspect ratio not kept) with libvips; the input when already that size. */
 export async function scaleImage(raw: RawImage, size: Size, resampling: Resampling): Promise<RawImage> {
   if (raw.width === size[0] && raw.height === size[1]) return raw;
-  const { data, info } = await sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: 4 } })
+  const lib = await sharpLib();
+  const { data, info } = await lib(raw.data, { raw: { width: raw.width, height: raw.height, channels: 4 } })
     .resize(size[0], size[1], { fit: 'fill', kernel: KERNEL[resampling] ?? 'cubic' })
     .ensureAlpha()
     .raw()
