@@ -3,23 +3,10 @@
  * validates and builds a configuration and returns a Node request listener for node:http,
  * Express or Fastify, with `close()` to release upstream connections.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { loadConfigFile, validateConfig } from '../config/index.js';
-import { buildConfig, type BuiltConfig } from '../config/build.js';
-import { ConfigError } from '../errors.js';
-import { getLogger } from '../log/index.js';
-import { handlerFromConfig } from './from-config.js';
+import { buildApp, type App } from './build-app.js';
 
-/** A request listener with the built configuration behind it. */
-export interface App {
-  (req: IncomingMessage, res: ServerResponse): void;
-  /** The configuration this app serves. */
-  readonly config: BuiltConfig;
-  /** Files the configuration was read from (the main file and every `base:`). */
-  readonly files: readonly string[];
-  /** Release upstream connections and timers. */
-  close(): Promise<void>;
-}
+export type { App } from './build-app.js';
 
 /** Options of `createApp`. */
 export interface CreateAppOptions {
@@ -42,21 +29,5 @@ export async function createApp(configFile: string, opts: CreateAppOptions = {})
   }
   const { config: raw, files, dir } = await loadConfigFile(configFile);
   const { config, warnings } = validateConfig(raw, { file: configFile, dir });
-  const log = getLogger('mapproxy.config');
-  for (const w of warnings) log.warn({ path: w.path }, w.message);
-  const built = buildConfig(config, { dir, file: configFile });
-  let handler;
-  try {
-    handler = handlerFromConfig(built);
-  } catch (err) {
-    // An invalid service option: release what the build opened, and name the file like every
-    // other configuration error does.
-    await built.close();
-    throw err instanceof ConfigError && err.file === undefined ? new ConfigError(err.problems, configFile) : err;
-  }
-  return Object.assign((req: IncomingMessage, res: ServerResponse) => handler(req, res), {
-    config: built,
-    files,
-    close: () => built.close(),
-  });
+  return buildApp({ config: config as unknown as Record<string, unknown>, file: configFile, dir, files, warnings });
 }

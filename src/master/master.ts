@@ -20,6 +20,7 @@ import { closeLogging, getLogger, logSystemInfo, type LogFormat } from '../log/i
 import {
   WORKER_OPTIONS_ENV,
   isProtocolMessage,
+  type ConfigSnapshot,
   type DrainMode,
   type MasterMessage,
   type WorkerMessage,
@@ -85,6 +86,8 @@ interface Slot {
   drainMode?: DrainMode;
   startError?: string;
   killTimer?: NodeJS.Timeout;
+  /** The configuration this worker builds (of its generation). */
+  readonly snapshot?: ConfigSnapshot;
 }
 
 /** The worker entry next to this module, in src/ (tsx) or dist/. */
@@ -110,8 +113,12 @@ class Supervisor {
   #exitCode = 0;
   #finish: (code: number) => void = () => undefined;
 
-  constructor(opts: MasterOptions) {
+  /** The configuration the workers build: the last one that passed the check. */
+  #snapshot: ConfigSnapshot | undefined;
+
+  constructor(opts: MasterOptions, snapshot?: ConfigSnapshot) {
     this.#o = opts;
+    this.#snapshot = snapshot;
   }
 
   readonly #onStopSignal = (signal: NodeJS.Signals): void => {
@@ -157,10 +164,19 @@ class Supervisor {
       maxRequests: o.maxRequests > 0 ? o.maxRequests + randomInt(0, o.maxRequestsJitter + 1) : 0,
       logConfig: o.logConfig,
       standby: spare,
+      configFromMaster: this.#snapshot !== undefined,
     };
     // NOTIFY_SOCKET: only the master speaks to systemd.
     const worker = cluster.fork({ [WORKER_OPTIONS_ENV]: JSON.stringify(options), NOTIFY_SOCKET: undefined });
-    const slot: Slot = { worker, pid: worker.process.pid ?? 0, generation: this.#generation, spare, state: 'starting', retiring: false };
+    const slot: Slot = {
+      worker,
+      pid: worker.process.pid ?? 0,
+      generation: this.#generation,
+      spare,
+      state: 'starting',
+      retiring: false,
+      snapshot: this.#snapshot,
+    };
     this.#slots.set(worker.id, slot);
     worker.on('listening', (address: { port: number }) => this.#onListening(slot, address));
     worker.on('message', (msg: unknown) => this.#onMessage(slot, msg));
@@ -186,7 +202,10 @@ class Supervisor {
   #onMessage(slot: Slot, msg: unknown): void {
     if (!isProtocolMessage(msg)) return;
     const m = msg as WorkerMessage;
-    if (m.type === 'mpx:start-failed') {
+    if (m.type === 'mpx:config-request') {
+      // The configuration of the worker's generation, even if a reload has checked a newer one.
+      if (slot.snapshot) this.#send(slot, { type: 'mpx:config', snapshot: slot.snapshot });
+    } else if (m.type === 'mpx:start-failed') {
       slot.startError = m.message;
     } else if (m.type === 'mpx:standby' && slot.spare && slot.state === 'starting') {
       slot.state = 'standby';
@@ -329,7 +348,7 @@ class Supervisor {
     this.#log.info({ config: this.#o.config }, 'reload requested: checking the configuration');
     await notifySystemd({ RELOADING: '1', MONOTONIC_USEC: monotonicUsec() }, this.#log);
     try {
-      await checkServeConfig(this.#o.config, this.#o.multiapp !== undefined);
+      this.#snapshot = (await checkServeConfig(this.#o.config, this.#o.multiapp !== undefined)).snapshot;
     } catch (err) {
       this.#log.error({ err: (err as Error).message }, 'reload aborted: the configuration is invalid; the old workers keep serving');
       await notifySystemd({ READY: '1' }, this.#log);
@@ -345,6 +364,17 @@ class Supervisor {
 }
 
 /**
+ * Node options of the workers: the master's own, plus a young generation of 1 MiB semi-spaces
+ * unless one is set already. A hit makes only short-lived garbage, so small semi-spaces cost no
+ * throughput (measured: 27.8k vs 28.3k req/s with the rig's tiles) and keep about 25 MiB of RSS
+ * per worker that V8 would otherwise grow them to (16 MiB each) under load.
+ */
+function workerExecArgv(): string[] {
+  const given = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((a) => a.includes('--max-semi-space-size'));
+  return given ? process.execArgv : [...process.execArgv, '--max-semi-space-size=1'];
+}
+
+/**
  * Run the `serve` master until it is stopped; resolves to the exit code: 0 after SIGTERM/SIGINT,
  * 1 when the configuration is invalid (message on stderr, before any port is bound or worker is
  * forked), the pid file is held by a live process, the `metricsBind` address cannot be bound
@@ -355,8 +385,9 @@ export async function runMaster(opts: MasterOptions): Promise<number> {
     process.stderr.write('mapproxy-ts: serve cannot run inside a node:cluster worker (under pm2, use fork mode)\n');
     return 1;
   }
+  let snapshot: ConfigSnapshot | undefined;
   try {
-    await checkServeConfig(opts.config, opts.multiapp !== undefined);
+    snapshot = (await checkServeConfig(opts.config, opts.multiapp !== undefined)).snapshot;
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`mapproxy-ts: ${err.message}\n`);
@@ -383,8 +414,9 @@ export async function runMaster(opts: MasterOptions): Promise<number> {
     await logSystemInfo();
     // Round-robin in the master spreads connections evenly (the OS's accept balancing does not).
     cluster.schedulingPolicy = cluster.SCHED_RR;
-    cluster.setupPrimary({ exec: workerEntry(), args: [], execArgv: process.execArgv, silent: false });
-    return await new Supervisor(opts).run();
+    // 'advanced': the configuration snapshot is cloned, not JSON-encoded (YAML's .inf and .nan).
+    cluster.setupPrimary({ exec: workerEntry(), args: [], execArgv: workerExecArgv(), silent: false, serialization: 'advanced' });
+    return await new Supervisor(opts, snapshot).run();
   } finally {
     if (metricsServer) await closeMetricsServer(metricsServer);
     if (opts.pidFile) await removePidFile(opts.pidFile);

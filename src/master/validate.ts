@@ -7,6 +7,7 @@ import { stat } from 'node:fs/promises';
 import { loadConfigFile, validateConfig } from '../config/index.js';
 import { buildConfig } from '../config/build.js';
 import { ConfigError } from '../errors.js';
+import type { ConfigSnapshot } from '../worker/protocol.js';
 
 /** What a successful check read. */
 export interface ServeConfigCheck {
@@ -14,6 +15,8 @@ export interface ServeConfigCheck {
   readonly files: readonly string[];
   /** Warnings (path + message); the workers log them again when they build the app. */
   readonly warnings: ReadonlyArray<{ readonly path: string; readonly message: string }>;
+  /** What the workers build (none with multiapp: projects load in the workers). */
+  readonly snapshot?: ConfigSnapshot;
 }
 
 /**
@@ -32,5 +35,6 @@ export async function checkServeConfig(file: string, multiapp = false): Promise<
   const { config, warnings } = validateConfig(raw, { file, dir });
   const built = buildConfig(config, { dir, file });
   await built.close();
-  return { files, warnings };
+  const plain = warnings.map((w) => ({ path: w.path, message: w.message }));
+  return { files, warnings: plain, snapshot: { file, dir, files, config: config as unknown as Record<string, unknown>, warnings: plain } };
 }

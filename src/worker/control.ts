@@ -4,7 +4,7 @@
  * listeners are installed before that (by `main.ts`) and the requests are kept until `runWorker`
  * acts on them. Imports nothing heavy.
  */
-import { isProtocolMessage, type DrainMode, type MasterMessage } from './protocol.js';
+import { isProtocolMessage, type ConfigSnapshot, type DrainMode, type MasterMessage } from './protocol.js';
 
 /** Drain and listen requests of the master (and of SIGTERM, and of the master going away). */
 export class WorkerControl {
@@ -12,6 +12,9 @@ export class WorkerControl {
   #onDrain: ((mode: DrainMode) => void) | null = null;
   #wakeDrain: () => void = () => undefined;
   #wakeListen: () => void = () => undefined;
+  #gotConfig: (snapshot: ConfigSnapshot) => void = () => undefined;
+  /** Resolves with the configuration the master sent (`mpx:config`). */
+  readonly config: Promise<ConfigSnapshot> = new Promise((resolve) => { this.#gotConfig = resolve; });
   /** Resolves at the first drain request. */
   readonly drainRequested: Promise<void> = new Promise((resolve) => { this.#wakeDrain = resolve; });
   /** Resolves when the master tells a standing-by spare to listen. */
@@ -24,6 +27,7 @@ export class WorkerControl {
       const m = msg as MasterMessage;
       if (m.type === 'mpx:drain') this.requestDrain(m.mode);
       else if (m.type === 'mpx:listen') this.#wakeListen();
+      else if (m.type === 'mpx:config') this.#gotConfig(m.snapshot);
     });
     // Without the master nobody would stop or replace this worker.
     process.on('disconnect', () => this.requestDrain('stop'));

@@ -30,6 +30,25 @@ export interface WorkerOptions {
    * `mpx:listen` (to replace a crashed or recycled worker at once, without a cold start).
    */
   readonly standby?: boolean;
+  /**
+   * The worker asks for the configuration the master validated (`mpx:config-request`) and builds exactly that instead of reading and validating the files again. So every
+   * worker of a generation serves the same configuration even if a file changes meanwhile, and
+   * a worker never loads the schema validator (ajv compiles MapProxy's schema into ~25 MiB).
+   */
+  readonly configFromMaster?: boolean;
+}
+
+/** A configuration as the master validated it (`validateConfig`'s result), sent to workers. */
+export interface ConfigSnapshot {
+  /** The main file, absolute. */
+  readonly file: string;
+  /** Its directory (relative paths in the configuration are relative to it). */
+  readonly dir: string;
+  /** The main file and every `base:` file. */
+  readonly files: readonly string[];
+  /** The validated configuration, in its normal shape. */
+  readonly config: Record<string, unknown>;
+  readonly warnings: ReadonlyArray<{ readonly path: string; readonly message: string }>;
 }
 
 /**
@@ -52,8 +71,14 @@ export interface ListenMessage {
   readonly type: 'mpx:listen';
 }
 
+/** Master → worker, when it asks (`mpx:config-request`): the configuration to serve. */
+export interface ConfigMessage {
+  readonly type: 'mpx:config';
+  readonly snapshot: ConfigSnapshot;
+}
+
 /** Any message the master sends. */
-export type MasterMessage = DrainMessage | ListenMessage;
+export type MasterMessage = DrainMessage | ListenMessage | ConfigMessage;
 
 /** Worker → master: a spare has built its app and waits for `mpx:listen`. */
 export interface StandbyMessage {
@@ -74,8 +99,13 @@ export interface RetireMessage {
   readonly served: number;
 }
 
+/** Worker → master: send me my configuration (`mpx:config`), I am listening now. */
+export interface ConfigRequestMessage {
+  readonly type: 'mpx:config-request';
+}
+
 /** Any message a worker sends. */
-export type WorkerMessage = StartFailedMessage | RetireMessage | StandbyMessage;
+export type WorkerMessage = StartFailedMessage | RetireMessage | StandbyMessage | ConfigRequestMessage;
 
 /** Parse `WorkerOptions` from the environment; throws with a clear message when missing. */
 export function workerOptionsFromEnv(env: NodeJS.ProcessEnv): WorkerOptions {

@@ -5,7 +5,7 @@
  * Workers share nothing in memory; they coordinate only through the cache and its lock files.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createApp, type App } from '../app/create-app.js';
+import { buildApp, type App } from '../app/build-app.js';
 import { getLogger } from '../log/index.js';
 import { installMetrics, sendFinalMetrics, setReady } from '../metrics/index.js';
 import { DrainingServer } from './server.js';
@@ -22,6 +22,15 @@ const LISTEN_ERRORS: Readonly<Record<string, string>> = {
   EADDRNOTAVAIL: 'the address is not one of this host (EADDRNOTAVAIL)',
 };
 
+/** The master sends the configuration right after the fork; this long means it never will. */
+const CONFIG_WAIT_MS = 60_000;
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(message)), ms); });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 function send(msg: WorkerMessage): void {
   if (process.connected) process.send?.(msg);
 }
@@ -37,9 +46,15 @@ export async function runWorker(opts: WorkerOptions, control: WorkerControl): Pr
   setReady(false);
   installMetrics();
   try {
-    app = opts.multiapp
-      ? (await import('../app/multiapp.js')).createMultiApp(opts.config, { allowListing: opts.multiapp.allowListing, reload: true })
-      : await createApp(opts.config);
+    if (opts.multiapp) {
+      app = (await import('../app/multiapp.js')).createMultiApp(opts.config, { allowListing: opts.multiapp.allowListing, reload: true });
+    } else if (opts.configFromMaster) {
+      // Asked for now that the control listens: a message sent before would have been dropped.
+      send({ type: 'mpx:config-request' });
+      app = await buildApp(await withTimeout(control.config, CONFIG_WAIT_MS, 'no configuration from the master'));
+    } else {
+      app = await (await import('../app/create-app.js')).createApp(opts.config);
+    }
   } catch (err) {
     const e = err as Error & { code?: string };
     log().error({ err: e.message, code: e.code }, 'cannot build the app');
