@@ -20,7 +20,7 @@
 #
 # Knobs (environment):
 #   WORKERS=$(nproc)   N, for ts-N and mapproxy-N
-#   TS_VARIANTS="ts-N ts-1 ts-N-notier ts-N-bigtier"   which mapproxy-ts runs; a name is
+#   TS_VARIANTS="ts-N ts-1 ts-N-files ts-N-notier ts-N-bigtier"   which mapproxy-ts runs; a name is
 #                 ts-<N|count>[-<name>]: with -<name> the config is bench/cluster-<name>.yaml
 #                 (e.g. `base: mapproxy.yaml` + overrides), without it bench/mapproxy.yaml
 #   RUNS=2  DURATION=10s  THREADS=2  CONNS=32   wrk settings; every target gets the same ones
@@ -35,7 +35,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
 RIG="${RIG:-/work/shared/rig}"
 WORKERS="${WORKERS:-$(nproc)}"
-TS_VARIANTS="${TS_VARIANTS:-ts-N ts-1 ts-N-notier ts-N-bigtier}"
+TS_VARIANTS="${TS_VARIANTS:-ts-N ts-1 ts-N-files ts-N-notier ts-N-bigtier}"
 RUNS="${RUNS:-2}"
 DURATION="${DURATION:-10s}"
 THREADS="${THREADS:-2}"
