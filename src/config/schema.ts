@@ -74,7 +74,7 @@ const GlobalsSchema = Obj(
             {
               max_mb: Opt(Num({ minimum: 0, default: 32, description: 'Upper bound of tile bytes kept in memory per process, MiB (0 turns the tier off).' })),
               open_files: Opt(
-                Int({ minimum: 0, default: 1000, description: 'Tiles per process whose file is kept open, read with one pread on a hit (0: none). Like nginx open_file_cache.' }),
+                Int({ minimum: 0, default: 0, description: 'Tiles per process whose file is kept open, read with one pread on a hit (0: none, the default). Like nginx open_file_cache.' }),
               ),
               revalidate_seconds: Opt(
                 Num({ minimum: 0, default: 1, description: 'How long a tile is served from memory or an open file before one stat checks it against its file.' }),

@@ -150,7 +150,16 @@ globals: {cache: {base_dir: ./c${tier ? `, memory_tier: ${tier}` : ''}}}
       assert.match(err.message, /globals\.cache\.memory_tier\.max_mb: expected a number >= 0, got -1/);
       return true;
     });
-    await Promise.all([dflt.close(), sized.close()]);
+    // Open files: off by default; sized by open_files, with the tier's revalidate bound.
+    assert.equal(dflt.openFiles, null);
+    const files = await build('{open_files: 50, revalidate_seconds: 2}');
+    assert.equal(files.openFiles?.max, 50);
+    assert.equal(files.openFiles?.revalidateMs, 2000);
+    await assert.rejects(build('{open_files: 1.5}'), (err: Error) => {
+      assert.match(err.message, /globals\.cache\.memory_tier\.open_files: expected an integer >= 0, got 1\.5/);
+      return true;
+    });
+    await Promise.all([dflt.close(), sized.close(), files.close()]);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
