@@ -155,29 +155,15 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
 
   /** One open, fstat and read; a missing or zero-byte file is no tile. */
   /**
-   * The tile's bytes and timestamp, by the cheapest way that is fresh enough: the memory tier,
-   * else a file kept open (one pread), else open, fstat, read (the file then stays open when the
-   * open-file level is on, or is closed). An entry of either level is trusted for its
-   * `revalidateMs` since it was last checked; after that one stat (lstat for symlinked tiles)
-   * compares mtime, size and inode, and a changed or removed tile is read again or dropped.
-   *
-   * The reads are synchronous system calls on the calling thread, as nginx reads files with
-   * `aio off` (its default): a tile file is small and, on a busy server, in the page cache, where a
-   * read costs microseconds, while each trip through libuv's thread pool costs a wake-up of a
-   * pool thread and of the event loop (measured: 8 futex calls per hit with the async calls).
-   * A worker that waits for a cold disk stalls its own connections only, like a gunicorn sync
-   * worker; the other workers keep serving.
+   * The tile's bytes and timestamp, by the cheapest way that is fresh enough: the memory tier
+   * (no system call), else a file kept open (one pread), else open, fstat, read (the file then
+   * stays open when the open-file level is on, or is closed). An entry of either level is trusted
+   * for its `revalidateMs` since it was last checked; after that one stat (lstat for symlinked
+   * tiles) compares mtime, size and inode, and a changed or removed tile is read again or dropped.
+   * File system calls go through libuv's thread pool (callback API: one promise per load, not one
+   * per call), never block the event loop (ARCHITECTURE.md: no sync fs on the hit path).
    */
-  load(coord: TileCoord): Promise<StoredTile | null> {
-    try {
-      return Promise.resolve(this.loadSync(coord));
-    } catch (err) {
-      return Promise.reject(err as Error);
-    }
-  }
-
-  /** `load` without the promise, for the hit path. Throws what the file system throws (not ENOENT). */
-  loadSync(coord: TileCoord): StoredTile | null {
+  async load(coord: TileCoord): Promise<StoredTile | null> {
     const loc = this.tileLocation(coord);
     const symlinked = this.linkSingleColor === 'symlink';
     const tier = this.#tier;
@@ -186,7 +172,7 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
       if (e) {
         const now = Date.now();
         if (now - e.checked < tier.revalidateMs) return e;
-        const st = statSync(loc, symlinked);
+        const st = await statCb(loc, symlinked);
         if (st && st.mtimeMs === e.statMtime && st.size === e.statSize && st.ino === e.ino) {
           e.checked = now;
           return e;
@@ -202,7 +188,7 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
         let checked = f.checked;
         let fresh = true;
         if (Date.now() - checked >= files.revalidateMs) {
-          const st = statSync(loc, symlinked);
+          const st = await statCb(loc, symlinked);
           fresh = st !== null && st.mtimeMs === f.statMtime && st.size === f.statSize && st.ino === f.ino;
           if (!fresh) {
             files.delete(loc);
@@ -211,17 +197,17 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
             checked = f.checked = Date.now();
           }
         }
-        const data = fresh ? files.read(f) : null;
+        const data = fresh ? await files.read(f) : null;
         if (data !== null) return this.#keep(loc, data, f.mtime, f, checked);
         files.delete(loc);
       }
     }
-    const read = openAndRead(loc, files);
+    const read = await openAndRead(loc, files);
     if (read === null) return null;
     let mtime = read.st.mtimeMs;
     let v: { mtimeMs: number; size: number; ino: number } = read.st;
     if (symlinked) {
-      const l = statSync(loc, true);
+      const l = await statCb(loc, true);
       if (l) {
         mtime = l.mtimeMs;
         v = l;
@@ -232,7 +218,7 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
     if (files && read.data.length === read.st.size) {
       files.add(loc, { fd: read.fd, size: read.st.size, mtime, checked, ...stamp });
     } else {
-      fs.closeSync(read.fd);
+      fs.close(read.fd, () => undefined);
     }
     return this.#keep(loc, read.data, mtime, stamp, checked);
   }
@@ -415,54 +401,55 @@ function ignoreRace(err: unknown): void {
   if (code !== 'ENOENT' && code !== 'EPERM') throw err;
 }
 
-/** stat (or lstat) on the calling thread; null when the file is gone. */
-function statSync(loc: string, link: boolean): fs.Stats | null {
-  try {
-    return (link ? fs.lstatSync : fs.statSync)(loc);
-  } catch (err) {
-    if (isMissing(err)) return null;
-    throw err;
-  }
+/** stat (or lstat) through the callback API; null when the file is gone. */
+function statCb(loc: string, link: boolean): Promise<fs.Stats | null> {
+  return new Promise((resolve, reject) => {
+    (link ? fs.lstat : fs.stat)(loc, (err, st) => {
+      if (err) return isMissing(err) ? resolve(null) : reject(err);
+      resolve(st);
+    });
+  });
 }
 
 /**
- * open, fstat, read on the calling thread; null for a missing or empty file (closed then). The
- * caller owns the returned fd. Tiles are replaced by rename, never rewritten in place, so the open
- * inode keeps its size. On EMFILE/ENFILE the open-file level gives back half its descriptors and
- * the open is tried once more.
+ * open, fstat, read with the callback API (one promise for the three); null for a missing or
+ * empty file (closed then). The caller owns the returned fd. Tiles are replaced by rename, never
+ * rewritten in place, so the open inode keeps its size. On EMFILE/ENFILE the open-file level gives
+ * back half its descriptors and the open is tried once more.
  */
-function openAndRead(loc: string, files: OpenFiles | null): { fd: number; data: Buffer; st: fs.Stats } | null {
-  let fd: number;
-  try {
-    fd = fs.openSync(loc, 'r');
-  } catch (err) {
-    if (isMissing(err)) return null;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (!(files && files.size > 0 && (code === 'EMFILE' || code === 'ENFILE'))) throw err;
-    files.shrink();
-    try {
-      fd = fs.openSync(loc, 'r');
-    } catch (err2) {
-      if (isMissing(err2)) return null;
-      throw err2;
-    }
-  }
-  try {
-    const st = fs.fstatSync(fd);
-    const buf = Buffer.allocUnsafe(st.size);
-    let off = 0;
-    while (off < buf.length) {
-      const n = fs.readSync(fd, buf, off, buf.length - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    if (off === 0) {
-      fs.closeSync(fd);
-      return null;
-    }
-    return { fd, data: off === buf.length ? buf : buf.subarray(0, off), st };
-  } catch (err) {
-    fs.closeSync(fd);
-    throw err;
-  }
+function openAndRead(loc: string, files: OpenFiles | null): Promise<{ fd: number; data: Buffer; st: fs.Stats } | null> {
+  return new Promise((resolve, reject) => {
+    const onOpen = (retry: boolean) => (err: NodeJS.ErrnoException | null, fd: number): void => {
+      if (err) {
+        if (retry && files && files.size > 0 && (err.code === 'EMFILE' || err.code === 'ENFILE')) {
+          files.shrink();
+          fs.open(loc, 'r', onOpen(false));
+          return;
+        }
+        return isMissing(err) ? resolve(null) : reject(err);
+      }
+      const fail = (e: NodeJS.ErrnoException | null): void => {
+        fs.close(fd, () => undefined);
+        if (e) reject(e);
+        else resolve(null);
+      };
+      fs.fstat(fd, (err2, st) => {
+        if (err2) return fail(err2);
+        if (st.size === 0) return fail(null);
+        const buf = Buffer.allocUnsafe(st.size);
+        let off = 0;
+        const next = (): void => {
+          fs.read(fd, buf, off, buf.length - off, off, (err3, n) => {
+            if (err3) return fail(err3);
+            off += n;
+            if (n === 0 && off === 0) return fail(null);
+            if (n === 0 || off === buf.length) return resolve({ fd, data: off === buf.length ? buf : buf.subarray(0, off), st });
+            next();
+          });
+        };
+        next();
+      });
+    };
+    fs.open(loc, 'r', onOpen(true));
+  });
 }

@@ -10,9 +10,9 @@
  * from the memory tier. A removed tile's disk space stays taken while its file is open here:
  * entries unused for `inactiveMs` are closed, so at most that long after its last hit.
  *
- * Reads are synchronous, so no read is ever in flight when an entry is closed (an fd closed under
- * an asynchronous read could be reused by the next open and the read would return another file's
- * bytes).
+ * An fd is never closed while a read on it is in flight (the number could be reused by the next
+ * open and the read would return another file's bytes): eviction only marks the entry, and the
+ * last reader closes it.
  */
 import fs from 'node:fs';
 
@@ -40,6 +40,10 @@ export interface OpenFile {
   checked: number;
   /** Last use (ms since the epoch), for the inactivity sweep. */
   used: number;
+  /** Reads in flight on `fd`. */
+  readers: number;
+  /** Out of the cache: closed by the last reader. */
+  evicted: boolean;
 }
 
 const DEFAULT_INACTIVE_MS = 60_000;
@@ -73,13 +77,13 @@ export class OpenFiles {
    * Keep `fd` open for `path` (this object now owns it and closes it), evicting the least recently
    * used entries beyond `max`. After `close()`, or with `max` 0, the fd is closed at once.
    */
-  add(path: string, file: Omit<OpenFile, 'used'>): void {
+  add(path: string, file: Omit<OpenFile, 'used' | 'readers' | 'evicted'>): void {
     if (this.#closed || this.max === 0) {
-      fs.closeSync(file.fd);
+      fs.close(file.fd, () => undefined);
       return;
     }
     this.delete(path);
-    this.#entries.set(path, { ...file, used: Date.now() });
+    this.#entries.set(path, { ...file, used: Date.now(), readers: 0, evicted: false });
     for (const [k, old] of this.#entries) {
       if (this.#entries.size <= this.max) break;
       this.#entries.delete(k);
@@ -107,14 +111,21 @@ export class OpenFiles {
   }
 
   /**
-   * The whole file, read at offset 0 with one pread on the calling thread (see file.ts for why
-   * synchronous). Null when fewer bytes came back than the entry's size (the file was truncated
-   * in place, which a tile writer does not do): the caller drops the entry and reads the path
-   * again.
+   * The whole file, read at offset 0 with one pread (one trip through the thread pool). Null when
+   * fewer bytes came back than the entry's size (the file was truncated in place, which a tile
+   * writer does not do): the caller drops the entry and reads the path again.
    */
-  read(e: OpenFile): Buffer | null {
+  read(e: OpenFile): Promise<Buffer | null> {
+    e.readers++;
     const buf = Buffer.allocUnsafe(e.size);
-    return fs.readSync(e.fd, buf, 0, e.size, 0) === e.size ? buf : null;
+    return new Promise((resolve, reject) => {
+      fs.read(e.fd, buf, 0, e.size, 0, (err, n) => {
+        e.readers--;
+        if (e.evicted && e.readers === 0) fs.close(e.fd, () => undefined);
+        if (err) reject(err);
+        else resolve(n === e.size ? buf : null);
+      });
+    });
   }
 
   /** Close every file; later `add`s close at once. */
@@ -143,5 +154,7 @@ export class OpenFiles {
 }
 
 function release(e: OpenFile): void {
-  fs.closeSync(e.fd);
+  if (e.evicted) return;
+  e.evicted = true;
+  if (e.readers === 0) fs.close(e.fd, () => undefined);
 }

@@ -15,6 +15,12 @@ import { OpenFiles } from '../../../src/cache/storage/open-files.js';
 
 const openFds = (): number => readdirSync('/proc/self/fd').length;
 
+/** Files are closed through the thread pool: wait (up to 2 s) until the count is `n`. */
+async function fdsBecome(n: number): Promise<void> {
+  for (let i = 0; i < 200 && openFds() !== n; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(openFds(), n);
+}
+
 async function setup(files: OpenFiles | null) {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mpx-ofiles-'));
   const storage = new FileTileStorage({ directory: dir, layout: 'tms', extension: 'png', openFiles: files });
@@ -36,13 +42,13 @@ test('a served tile keeps its file open; within revalidateMs hits read that file
     const before = openFds();
     assert.equal((await storage.load([1, 2, 3]))?.data.toString(), 'first version');
     assert.equal(files.size, 1);
-    assert.equal(openFds(), before + 1);
+    await fdsBecome(before + 1);
     // The old inode stays readable through the open file: proof the hit did not open the path.
     await replaceOnDisk(dir, '3/1/2.png', Buffer.from('second'));
     assert.equal((await storage.load([1, 2, 3]))?.data.toString(), 'first version');
-    assert.equal(openFds(), before + 1);
+    await fdsBecome(before + 1);
     files.close();
-    assert.equal(openFds(), before);
+    await fdsBecome(before);
   } finally {
     files.close();
     await cleanup();
@@ -59,11 +65,11 @@ test('with revalidateMs 0 every hit checks the path: a rewrite is served at once
     await replaceOnDisk(dir, '3/1/2.png', Buffer.from('second'));
     assert.equal((await storage.load([1, 2, 3]))?.data.toString(), 'second');
     // The file of the first version was closed, the new one is open.
-    assert.equal(openFds(), before + 1);
+    await fdsBecome(before + 1);
     await fs.unlink(path.join(dir, '3/1/2.png'));
     assert.equal(await storage.load([1, 2, 3]), null);
     assert.equal(files.size, 0);
-    assert.equal(openFds(), before);
+    await fdsBecome(before);
   } finally {
     files.close();
     await cleanup();
@@ -97,10 +103,10 @@ test('never more than max files open: the least recently used is closed', async 
     const before = openFds();
     for (let x = 0; x < 4; x++) assert.equal((await storage.load([x, 0, 2]))?.data.toString(), `tile ${x}`);
     assert.equal(files.size, 2);
-    assert.equal(openFds(), before + 2);
+    await fdsBecome(before + 2);
     // Tile 0 was closed; it is read from its path again (and is then among the two open).
     assert.equal((await storage.load([0, 0, 2]))?.data.toString(), 'tile 0');
-    assert.equal(openFds(), before + 2);
+    await fdsBecome(before + 2);
   } finally {
     files.close();
     await cleanup();
@@ -114,11 +120,11 @@ test('files unused for inactiveMs are closed by the sweep', async () => {
     await storage.store([0, 0, 1], Buffer.from('one'));
     const before = openFds();
     await storage.load([0, 0, 1]);
-    assert.equal(openFds(), before + 1);
+    await fdsBecome(before + 1);
     // The sweep runs every inactiveMs / 2: after 1.6 s the entry is older than 1 s.
     await new Promise((r) => setTimeout(r, 1600));
     assert.equal(files.size, 0);
-    assert.equal(openFds(), before);
+    await fdsBecome(before);
   } finally {
     files.close();
     await cleanup();
@@ -133,11 +139,11 @@ test('without the level no file stays open; after close() new files are closed a
     await storage.store([0, 0, 1], Buffer.from('one'));
     const before = openFds();
     assert.equal((await storage.load([0, 0, 1]))?.data.toString(), 'one');
-    assert.equal(openFds(), before);
+    await fdsBecome(before);
     files.close();
     assert.equal((await withFiles.load([0, 0, 1]))?.data.toString(), 'one');
     assert.equal(files.size, 0);
-    assert.equal(openFds(), before);
+    await fdsBecome(before);
   } finally {
     files.close();
     await cleanup();
@@ -153,7 +159,7 @@ test('an empty tile file is a miss and leaves nothing open', async () => {
     const before = openFds();
     assert.equal(await storage.load([0, 0, 1]), null);
     assert.equal(files.size, 0);
-    assert.equal(openFds(), before);
+    await fdsBecome(before);
   } finally {
     files.close();
     await cleanup();
