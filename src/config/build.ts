@@ -101,8 +101,8 @@ function cacheDirectory(name: string, cache: Dict, grid: TileGrid, baseDir: stri
 }
 
 /**
- * `globals.cache.memory_tier.open_files` default: none. On the rig (bench/cluster.sh, 2720 tiles,
- * synchronous reads) 1000 or 10000 open files gave no measurable gain over open/read/close.
+ * `globals.cache.memory_tier.open_files` default: none. On the rig (2 workers, 2720 random tiles)
+ * 1000 open files gave 10.3k req/s against 12.8k with open/read/close: no gain.
  */
 const DEFAULT_OPEN_FILES = 0;
 
