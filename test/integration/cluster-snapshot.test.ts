@@ -38,6 +38,7 @@ function capabilities(): Promise<string> {
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString()) : reject(new Error(`status ${res.statusCode}`))));
     });
+    req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
     req.on('error', reject);
   });
 }
@@ -60,7 +61,7 @@ async function replaceWorker(): Promise<void> {
   await waitFor(() => serve.listeningWorkers().length === 2, 'two workers listening again');
 }
 
-test('a replacement worker serves the validated configuration, not an unchecked edit of the file', async () => {
+test('a replacement worker serves the validated configuration, not an unchecked edit of the file', { timeout: 120_000 }, async () => {
   assert.deepEqual(await titlesSeen(), new Set(['cluster proof']));
   await writeFile(cfg.file, yaml.replace('title: cluster proof', 'title: cluster proof EDITED'));
   await replaceWorker();
@@ -72,7 +73,7 @@ test('a replacement worker serves the validated configuration, not an unchecked 
   await waitFor(async () => (await titlesSeen()).size === 1 && (await titlesSeen()).has('cluster proof EDITED'), 'the edit everywhere');
 });
 
-test('a broken file never reaches a worker: a crashed worker is replaced with the last valid configuration', async () => {
+test('a broken file never reaches a worker: a crashed worker is replaced with the last valid configuration', { timeout: 120_000 }, async () => {
   await writeFile(cfg.file, 'layers: [oops\n');
   await replaceWorker();
   assert.deepEqual(await titlesSeen(), new Set(['cluster proof EDITED']));
