@@ -66,16 +66,12 @@ test('a replacement worker serves the validated configuration, not an unchecked 
   await writeFile(cfg.file, yaml.replace('title: cluster proof', 'title: cluster proof EDITED'));
   await replaceWorker();
   assert.deepEqual(await titlesSeen(), new Set(['cluster proof']), 'every worker serves what the master checked');
-  // SIGHUP checks the file: now every worker serves the edit.
-  const from = serve.logs().length;
-  process.kill(serve.pid, 'SIGHUP');
-  await serve.waitForLog((l) => l.msg === 'reload complete', { from, timeoutMs: 30_000 });
-  await waitFor(async () => (await titlesSeen()).size === 1 && (await titlesSeen()).has('cluster proof EDITED'), 'the edit everywhere');
+  // (That SIGHUP then brings the edit to every worker is reload-config.test.ts's subject.)
 });
 
 test('a broken file never reaches a worker: a crashed worker is replaced with the last valid configuration', { timeout: 120_000 }, async () => {
   await writeFile(cfg.file, 'layers: [oops\n');
   await replaceWorker();
-  assert.deepEqual(await titlesSeen(), new Set(['cluster proof EDITED']));
+  assert.deepEqual(await titlesSeen(), new Set(['cluster proof']));
   assert.equal(serve.logs().some((l) => l.msg === 'cannot build the app'), false);
 });
