@@ -7,13 +7,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FileTileStorage } from '../../../src/cache/storage/file.js';
 import { OpenFiles } from '../../../src/cache/storage/open-files.js';
 
-const openFds = (): number => readdirSync('/proc/self/fd').length;
+/** Descriptors of this process open on files of this suite's temp dirs (other fds come and go). */
+const openFds = (): number =>
+  readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).includes('/mpx-ofiles-');
+    } catch {
+      return false; // closed meanwhile
+    }
+  }).length;
 
 /** Files are closed through the thread pool: wait (up to 2 s) until the count is `n`. */
 async function fdsBecome(n: number): Promise<void> {
