@@ -202,8 +202,6 @@ describe('FileTileStorage', () => {
     let whole = 0;
     // Read until the writer has replaced the tile many times while we were reading.
     while (written < 200 || whole < 50) {
-      // load() reads synchronously: yield to the event loop so the writer's messages arrive.
-      await new Promise((resolve) => setImmediate(resolve));
       const t = await s.load(coord);
       loads++;
       if (t === null) continue;
