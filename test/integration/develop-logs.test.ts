@@ -91,10 +91,12 @@ test('serve-develop without a terminal: JSON lines (what the tests and log shipp
 
 /** serve-develop on a pseudo-terminal: its output as the terminal shows it, then Ctrl-C. */
 async function onTerminal(args: string[]): Promise<string> {
-  const command = [process.execPath, '--import', 'tsx', CLI, 'serve-develop', cfg.file, '-b', '127.0.0.1:0', ...args].join(' ');
+  // `exec`: script runs the command through $SHELL -c, and dash (Debian's /bin/sh) forks
+  // instead of replacing itself; the shell would then take the Ctrl-C and die of it (exit 130).
+  const command = ['exec', process.execPath, '--import', 'tsx', CLI, 'serve-develop', cfg.file, '-b', '127.0.0.1:0', ...args].join(' ');
   const child = spawn('script', ['-qec', command, '/dev/null'], {
     cwd: ROOT,
-    env: { ...process.env, MAPPROXY_LOG_FORMAT: undefined, NO_COLOR: undefined, TERM: 'xterm' },
+    env: { ...process.env, SHELL: '/bin/sh', MAPPROXY_LOG_FORMAT: undefined, NO_COLOR: undefined, TERM: 'xterm' },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let out = '';
