@@ -27,6 +27,13 @@ export interface HeldTile {
    * the disk (held, and checked within the revalidate bound); counts as a use of it (LRU).
    */
   isFresh(): boolean;
+  /**
+   * Check the file now (one stat, as a load past the bound does) and call `done(true)` when this
+   * version is still the file's and still held: it is then fresh for another revalidate period.
+   * Concurrent calls share one stat. A changed or missing file gives false and is left to the
+   * next load to replace or drop.
+   */
+  revalidate(done: (fresh: boolean) => void): void;
 }
 
 /** A tile as it comes out of storage. */

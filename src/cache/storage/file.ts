@@ -153,7 +153,6 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
     return path.join(this.#singleColorDir, `${name}.${this.extension}`);
   }
 
-  /** One open, fstat and read; a missing or zero-byte file is no tile. */
   /**
    * The tile's bytes and timestamp, by the cheapest way that is fresh enough: the memory tier
    * (no system call), else a file kept open (one pread), else open, fstat, read (the file then
@@ -233,7 +232,7 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
   ): StoredTile {
     const tier = this.#tier;
     if (tier === null) return { data, mtime };
-    const entry = new TierEntry(loc, data, mtime, stamp.statMtime, stamp.statSize, stamp.ino, checked);
+    const entry = new TierEntry(loc, data, mtime, stamp.statMtime, stamp.statSize, stamp.ino, checked, this.linkSingleColor === 'symlink');
     tier.set(entry);
     return entry;
   }

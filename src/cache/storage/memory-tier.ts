@@ -11,6 +11,7 @@
  * Tiles this process stores or removes are dropped from the tier at once.
  */
 
+import fs from 'node:fs';
 import type { HeldTile, StoredTile, TileValidators } from '../types.js';
 
 /** Settings of the memory tier. */
@@ -27,6 +28,8 @@ export class TierEntry implements StoredTile, HeldTile {
   /** In a tier now (false once evicted, deleted or replaced). */
   live = false;
   #tier: MemoryTier | null = null;
+  /** Callers of `revalidate` waiting for the stat in flight. */
+  #waiting: Array<(fresh: boolean) => void> | null = null;
 
   constructor(
     /** The tile's file (the tier's key). */
@@ -40,6 +43,8 @@ export class TierEntry implements StoredTile, HeldTile {
     readonly ino: number,
     /** When the file was last read or confirmed (ms since the epoch). */
     public checked: number,
+    /** Validate with lstat (the link itself: symlinked single-colour tiles), not stat. */
+    readonly link = false,
   ) {}
 
   get held(): HeldTile | undefined {
@@ -51,6 +56,28 @@ export class TierEntry implements StoredTile, HeldTile {
     if (!this.live || tier === null || Date.now() - this.checked >= tier.revalidateMs) return false;
     tier.touch(this);
     return true;
+  }
+
+  revalidate(done: (fresh: boolean) => void): void {
+    if (!this.live) {
+      done(false);
+      return;
+    }
+    if (this.#waiting !== null) {
+      this.#waiting.push(done);
+      return;
+    }
+    this.#waiting = [done];
+    // Confirmed as of before the stat, as a load does: the bound never stretches.
+    const started = Date.now();
+    (this.link ? fs.lstat : fs.stat)(this.path, (err, st) => {
+      const same = err === null && st.mtimeMs === this.statMtime && st.size === this.statSize && st.ino === this.ino;
+      if (same && started > this.checked) this.checked = started;
+      const waiting = this.#waiting ?? [];
+      this.#waiting = null;
+      const fresh = same && this.isFresh();
+      for (const w of waiting) w(fresh);
+    });
   }
 
   /** @internal the tier keeping this entry (set by `MemoryTier.set`). */
