@@ -10,6 +10,7 @@ import type { MapProxyConfig } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import { getLogger } from '../log/index.js';
 import { handlerFromConfig } from './from-config.js';
+import type { FastAnswerLookup } from './hot-answers.js';
 
 /** A request listener with the built configuration behind it. */
 export interface App {
@@ -20,6 +21,8 @@ export interface App {
   readonly files: readonly string[];
   /** Release upstream connections, open tile files and timers. */
   close(): Promise<void>;
+  /** Replayed tile answers for the worker's fast lane (see `RequestHandler.fastAnswer`). */
+  readonly fastAnswer?: FastAnswerLookup;
 }
 
 /** A configuration that passed `validateConfig`, with where it came from. */
@@ -49,6 +52,7 @@ export async function buildApp(v: ValidatedConfig): Promise<App> {
     throw err instanceof ConfigError && err.file === undefined ? new ConfigError(err.problems, v.file) : err;
   }
   return Object.assign((req: IncomingMessage, res: ServerResponse) => handler(req, res), {
+    fastAnswer: handler.fastAnswer,
     config: built,
     files: v.files,
     close: () => built.close(),

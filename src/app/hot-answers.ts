@@ -28,6 +28,35 @@ interface Slot extends HotAnswer {
   readonly tile: WeakRef<HeldTile>;
 }
 
+/**
+ * A replayable answer for a worker's fast lane (src/worker/fast-lane.ts), which reads requests off
+ * the socket itself: the headers of the 200 and its body.
+ */
+export interface FastAnswer {
+  readonly headers: OutgoingHttpHeaders;
+  readonly body: Buffer;
+}
+
+/**
+ * An answer whose tile is held but due for its check against the file: `revalidate` stats the
+ * file and gives the answer when the tile is unchanged (counted as served then), else undefined.
+ */
+export interface DueAnswer {
+  revalidate(done: (answer: FastAnswer | undefined) => void): void;
+}
+
+/**
+ * Look up the answer to a plain GET of `url` (the request target as sent) with `scriptName` (the
+ * X-Script-Name header, if any): a fresh answer (counted as served), a due one, or undefined when
+ * the full path must answer.
+ */
+export type FastAnswerLookup = (url: string, scriptName: string | undefined) => FastAnswer | DueAnswer | undefined;
+
+/** The key of a plain GET (see `keyOf`). */
+export function hotKey(url: string, scriptName: string | undefined): string {
+  return scriptName === undefined ? url : `${url}\n${scriptName}`;
+}
+
 /** Default bound: answers remembered per app. */
 export const DEFAULT_HOT_ANSWERS = 4096;
 
@@ -48,8 +77,7 @@ export class HotAnswers {
     const h = req.headers;
     if (h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined) return null;
     const script = h['x-script-name'];
-    const url = req.url ?? '/';
-    return script === undefined ? url : `${url}\n${String(script)}`;
+    return hotKey(req.url ?? '/', script === undefined ? undefined : String(script));
   }
 
   /** The answer and tile for `key` while the tile is fresh; a stale one is forgotten. */
@@ -64,6 +92,21 @@ export class HotAnswers {
     this.#slots.delete(key);
     this.#slots.set(key, slot);
     return { answer: slot, body: tile.data };
+  }
+
+  /**
+   * The answer and tile for `key` while the tile is held, fresh or not (the caller checks or
+   * revalidates); one no longer held is forgotten. Does not count as a use.
+   */
+  peek(key: string): { answer: HotAnswer; tile: HeldTile } | undefined {
+    const slot = this.#slots.get(key);
+    if (slot === undefined) return undefined;
+    const tile = slot.tile.deref();
+    if (tile === undefined) {
+      this.#slots.delete(key);
+      return undefined;
+    }
+    return { answer: slot, tile };
   }
 
   /** Remember `headers` as the answer to `key`, given with the bytes of `tile`. */

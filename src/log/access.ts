@@ -49,6 +49,11 @@ function bodyBytes(req: IncomingMessage, res: ServerResponse, socketBytes: numbe
   return socketBytes;
 }
 
+/** Whether the access log writes lines now (its logger enabled at info). */
+export function accessLogOn(): boolean {
+  return getLogger(ACCESS_LOGGER).isLevelEnabled('info');
+}
+
 /**
  * Build the access-log hook of a server. `exclude`: request paths (without query) never logged,
  * default `/healthz` and `/readyz`; paths listed in the log configuration are added.

@@ -21,6 +21,6 @@ export {
 } from './logger.js';
 export { applyLogConfig, configureLoggingFromFile, currentLogFile, loadLogConfig, parseLogConfig, type LogConfig } from './config.js';
 export { openLogFile, slotFileName, type LogFile, type LogFileOptions } from './file.js';
-export { createAccessLog, DEFAULT_ACCESS_EXCLUDE, type AccessLogFields, type AccessLogHook } from './access.js';
+export { accessLogOn, createAccessLog, DEFAULT_ACCESS_EXCLUDE, type AccessLogFields, type AccessLogHook } from './access.js';
 export { formatPretty, prettyStream } from './pretty.js';
 export { logSystemInfo, systemInfo, type SystemInfo } from './system.js';

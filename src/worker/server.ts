@@ -6,10 +6,15 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { once } from 'node:events';
+import type { FastAnswerLookup } from '../app/hot-answers.js';
+import { Backend, LaneConnection } from './fast-lane.js';
 import type { DrainMode } from './protocol.js';
 
-/** A request listener (the app). */
-export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+/** A request listener (the app); with `fastAnswer`, hot tiles are answered in the fast lane. */
+export interface Handler {
+  (req: IncomingMessage, res: ServerResponse): void;
+  readonly fastAnswer?: FastAnswerLookup;
+}
 
 /** Options of `DrainingServer`. */
 export interface DrainingServerOptions {
@@ -18,6 +23,11 @@ export interface DrainingServerOptions {
   readonly onMaxRequests?: (served: number) => void;
   /** Node's keep-alive timeout (ms) of idle connections; Node's default, 5 s, when unset. */
   readonly keepAliveTimeoutMs?: number;
+  /**
+   * Read requests in the fast lane (fast-lane.ts) when the handler offers `fastAnswer`; default
+   * true. False: node:http reads every connection itself.
+   */
+  readonly fastLane?: boolean;
 }
 
 /** The outcome of a drain. */
@@ -33,11 +43,15 @@ const STOP_IDLE_GRACE_MS = 1000;
 
 /** An HTTP server that knows how to drain (see `drain`). */
 export class DrainingServer {
-  readonly server: http.Server;
+  /** The listening server: the fast lane's net.Server, or `http` itself without a lane. */
+  readonly server: net.Server;
+  /** The node:http server that answers every request the fast lane does not. */
+  readonly http: http.Server;
   readonly #handler: Handler;
   readonly #opts: DrainingServerOptions;
   readonly #inFlight = new Set<ServerResponse>();
-  readonly #sockets = new Set<Socket>();
+  /** Accepted connections, with their lane when there is one. */
+  readonly #sockets = new Map<Socket, LaneConnection | null>();
   #served = 0;
   #mode: DrainMode | null = null;
   #drained: (() => void) | null = null;
@@ -47,10 +61,19 @@ export class DrainingServer {
   constructor(handler: Handler, opts: DrainingServerOptions = {}) {
     this.#handler = handler;
     this.#opts = opts;
-    this.server = http.createServer((req, res) => this.#onRequest(req, res));
-    if (opts.keepAliveTimeoutMs !== undefined) this.server.keepAliveTimeout = opts.keepAliveTimeoutMs;
+    this.http = http.createServer((req, res) => this.#onRequest(req, res));
+    if (opts.keepAliveTimeoutMs !== undefined) this.http.keepAliveTimeout = opts.keepAliveTimeoutMs;
+    const lookup = opts.fastLane === false ? undefined : handler.fastAnswer;
+    // node:http's own default for accepted connections.
+    this.server = lookup === undefined ? this.http : net.createServer({ noDelay: true });
+    const laneOptions = lookup && {
+      http: this.http,
+      lookup,
+      open: () => this.#mode === null,
+      answered: () => this.#counted(),
+    };
     this.server.on('connection', (socket: Socket) => {
-      this.#sockets.add(socket);
+      this.#sockets.set(socket, laneOptions ? new LaneConnection(socket, laneOptions) : null);
       socket.once('close', () => {
         this.#sockets.delete(socket);
         this.#check();
@@ -80,25 +103,36 @@ export class DrainingServer {
     return this.server.address() as AddressInfo;
   }
 
-  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+  /** Count a request; ask for replacement at `maxRequests`. */
+  #counted(): void {
     this.#served++;
+    const max = this.#opts.maxRequests ?? 0;
+    if (max > 0 && this.#served === max) this.#opts.onMaxRequests?.(this.#served);
+  }
+
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
     this.#inFlight.add(res);
     res.once('close', () => {
       this.#inFlight.delete(res);
       this.#check();
     });
+    const socket = req.socket;
+    if (socket instanceof Backend) {
+      // The lane reads the connection's next request once this answer is written.
+      res.once('finish', () => process.nextTick(() => socket.lane.answerDone()));
+    }
     if (this.#mode !== null) {
       // The client must not reuse this connection: the next request would find it closed.
       res.setHeader('Connection', 'close');
       if (this.#mode === 'stop') {
         res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(SHUTDOWN_BODY), 'Retry-After': '1' });
         res.end(SHUTDOWN_BODY);
+        this.#served++;
         return;
       }
     }
     this.#handler(req, res);
-    const max = this.#opts.maxRequests ?? 0;
-    if (max > 0 && this.#served === max) this.#opts.onMaxRequests?.(this.#served);
+    this.#counted();
   }
 
   /**
@@ -124,8 +158,8 @@ export class DrainingServer {
       const timer = setTimeout(() => {
         this.#stopListening();
         const forced = this.#sockets.size;
-        this.server.closeAllConnections();
-        for (const s of this.#sockets) s.destroy();
+        this.http.closeAllConnections();
+        for (const s of this.#sockets.keys()) s.destroy();
         resolve({ forced });
       }, timeoutMs);
       this.#drained = () => {
@@ -155,7 +189,9 @@ export class DrainingServer {
       // a grace period are closed.
       this.#idleTimer = setTimeout(() => {
         this.#idleTimer = null;
-        this.server.closeIdleConnections();
+        this.http.closeIdleConnections();
+        // Lane connections node:http has never seen: closed when the lane is between requests.
+        for (const [socket, lane] of this.#sockets) if (lane !== null && lane.backend === null && lane.idle) socket.destroy();
         this.#check();
       }, STOP_IDLE_GRACE_MS);
       this.#idleTimer.unref();

@@ -1,0 +1,406 @@
+/**
+ * The fast lane of a worker's HTTP server: hot tile answers written straight to the socket.
+ *
+ * Every connection the worker accepts is read here first. A request head that is a plain
+ * `GET <path> HTTP/1.1` with nothing that changes its answer or its framing, and whose answer the
+ * app can replay (`RequestHandler.fastAnswer`: a tile held fresh in the memory tier), is answered
+ * at once with the bytes node:http would have written (status line, the same headers, Date,
+ * Connection, Keep-Alive, body). That skips node:http's request and response objects, which cost
+ * more than the whole answer.
+ *
+ * Everything else goes to the real node:http server through a `Backend`, an in-memory Duplex
+ * injected with `server.emit('connection')` (documented for any Duplex):
+ * - a clean GET or HEAD head that cannot be replayed is forwarded alone, and the lane waits until
+ *   node:http has written its whole answer before it reads the next request, so answers leave in
+ *   request order;
+ * - anything the lane does not fully understand (another method, a body, HTTP/1.0, a malformed or
+ *   oversized head, a head split across reads) hands the rest of the connection to node:http for
+ *   good: it parses, times out and rejects as it always does.
+ * While the server drains, every request is forwarded, so node:http adds `Connection: close` or
+ * answers 503 as the drain asks.
+ */
+import type { Server as HttpServer, OutgoingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
+import { Duplex } from 'node:stream';
+import type { FastAnswer, FastAnswerLookup } from '../app/hot-answers.js';
+
+/** What a lane needs from its server. */
+export interface FastLaneOptions {
+  /** The node:http server that answers what the lane does not. */
+  readonly http: HttpServer;
+  readonly lookup: FastAnswerLookup;
+  /** False while the server drains: every request then goes to node:http. */
+  readonly open: () => boolean;
+  /** Called once per request answered in the lane. */
+  readonly answered: () => void;
+}
+
+/** node:http's default limit on a request head (`--max-http-header-size`). */
+const MAX_HEAD = 16 * 1024;
+/** Stop reading while this much is waiting to be sent (node:http pauses likewise). */
+const HIGH_WATER = 256 * 1024;
+const REQUEST_LINE = /^(GET|HEAD) (\/[\x21-\x7e]*) HTTP\/1\.1$/;
+// RFC 9110 token, then field-value: visible ASCII, space, tab and obs-text; OWS trimmed.
+const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([\t\x20-\x7e\x80-\xff]*?)[ \t]*$/;
+
+/** How a request head is taken. */
+type Head =
+  | { readonly kind: 'fast'; readonly url: string; readonly scriptName: string | undefined; readonly end: number }
+  | { readonly kind: 'forward'; readonly end: number }
+  | { readonly kind: 'pass' };
+
+const PASS: Head = { kind: 'pass' };
+
+/**
+ * Classify the request head at the start of `buf` (latin1): `fast` when it may be answered from
+ * the lane, `forward` when it is a clean bodyless GET/HEAD for node:http, `pass` otherwise.
+ * `end` is the offset after the blank line.
+ */
+export function classifyHead(buf: string): Head {
+  const blank = buf.indexOf('\r\n\r\n');
+  if (blank < 0 || blank + 4 > MAX_HEAD) return PASS;
+  const lines = buf.slice(0, blank).split('\r\n');
+  const first = REQUEST_LINE.exec(lines[0]);
+  if (first === null) return PASS;
+  let fast = first[1] === 'GET';
+  let hosts = 0;
+  let scriptName: string | undefined;
+  for (let i = 1; i < lines.length; i++) {
+    const m = HEADER_LINE.exec(lines[i]);
+    if (m === null) return PASS;
+    switch (m[1].toLowerCase()) {
+      case 'content-length':
+      case 'transfer-encoding':
+      case 'upgrade':
+      case 'expect':
+        return PASS;
+      case 'host':
+        hosts++;
+        break;
+      case 'connection':
+        if (m[2].toLowerCase() !== 'keep-alive') fast = false;
+        break;
+      case 'if-none-match':
+      case 'if-modified-since':
+        fast = false;
+        break;
+      case 'x-script-name':
+        if (scriptName !== undefined) fast = false;
+        scriptName = m[2];
+        break;
+      default:
+        break;
+    }
+  }
+  if (hosts !== 1) fast = false;
+  return fast ? { kind: 'fast', url: first[2], scriptName, end: blank + 4 } : { kind: 'forward', end: blank + 4 };
+}
+
+/** Header block prefixes by answer (the headers objects of the app's replay slots). */
+const heads = new WeakMap<OutgoingHttpHeaders, string>();
+
+/** `HTTP/1.1 200 OK` and the answer's own headers, as node:http's writeHead writes them. */
+function headOf(headers: OutgoingHttpHeaders): string {
+  let head = heads.get(headers);
+  if (head !== undefined) return head;
+  head = 'HTTP/1.1 200 OK\r\n';
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) head += `${name}: ${v}\r\n`;
+    else head += `${name}: ${String(value)}\r\n`;
+  }
+  heads.set(headers, head);
+  return head;
+}
+
+let dateSecond = -1;
+let dateLine = '';
+
+/** The Date line of this second (node:http caches its own the same way). */
+function currentDate(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateLine = `Date: ${new Date(now).toUTCString()}\r\n`;
+  }
+  return dateLine;
+}
+
+/** The tail node:http adds to a keep-alive answer of `server`. */
+function keepAliveTail(server: HttpServer): string {
+  let tail = 'Connection: keep-alive\r\n';
+  const seconds = Math.floor(server.keepAliveTimeout / 1000);
+  if (server.keepAliveTimeout > 0) {
+    const max = server.maxRequestsPerSocket ?? 0;
+    tail += max > 0 ? `Keep-Alive: timeout=${seconds}, max=${max}\r\n` : `Keep-Alive: timeout=${seconds}\r\n`;
+  }
+  return `${tail}\r\n`;
+}
+
+/**
+ * node:http's side of a lane connection: what the lane forwards is its input, what node:http
+ * writes goes to the real socket. It reports the real socket's addresses and byte counts.
+ */
+export class Backend extends Duplex {
+  readonly #lane: LaneConnection;
+
+  constructor(lane: LaneConnection) {
+    super({ allowHalfOpen: true });
+    this.#lane = lane;
+  }
+
+  /** The connection this is node:http's side of. */
+  get lane(): LaneConnection {
+    return this.#lane;
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.#lane.socket.remoteAddress;
+  }
+
+  get remotePort(): number | undefined {
+    return this.#lane.socket.remotePort;
+  }
+
+  get remoteFamily(): string | undefined {
+    return this.#lane.socket.remoteFamily;
+  }
+
+  get localAddress(): string | undefined {
+    return this.#lane.socket.localAddress;
+  }
+
+  get localPort(): number | undefined {
+    return this.#lane.socket.localPort;
+  }
+
+  get bytesWritten(): number {
+    return this.#lane.socket.bytesWritten;
+  }
+
+  get bytesRead(): number {
+    return this.#lane.socket.bytesRead;
+  }
+
+  /** node:http's keep-alive and request timeouts run on the real socket. */
+  setTimeout(ms: number, callback?: () => void): this {
+    this.#lane.arm(ms);
+    if (callback) this.once('timeout', callback);
+    return this;
+  }
+
+  setNoDelay(noDelay?: boolean): this {
+    this.#lane.socket.setNoDelay(noDelay);
+    return this;
+  }
+
+  setKeepAlive(enable?: boolean, delay?: number): this {
+    this.#lane.socket.setKeepAlive(enable, delay);
+    return this;
+  }
+
+  override _read(): void {
+    this.#lane.socket.resume();
+  }
+
+  override _write(chunk: Buffer, encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    if (this.#lane.socket.write(chunk, encoding)) callback();
+    else this.#lane.socket.once('drain', () => callback());
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer; encoding: BufferEncoding }>, callback: (err?: Error | null) => void): void {
+    const socket = this.#lane.socket;
+    socket.cork();
+    let ok = true;
+    for (const { chunk, encoding } of chunks) ok = socket.write(chunk, encoding);
+    socket.uncork();
+    if (ok) callback();
+    else socket.once('drain', () => callback());
+  }
+
+  override _final(callback: (err?: Error | null) => void): void {
+    this.#lane.backendEnded();
+    callback();
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    this.#lane.socket.destroy();
+    callback(err);
+  }
+}
+
+/** One accepted connection read by the lane. */
+export class LaneConnection {
+  readonly socket: Socket;
+  readonly #opts: FastLaneOptions;
+  /** Received and not yet taken (latin1: one char per byte). */
+  #buf = '';
+  /** `fast`: the lane reads requests; `waiting`: node:http answers a forwarded one; `pass`: node:http has it all. */
+  #state: 'fast' | 'waiting' | 'pass' = 'fast';
+  #backend: Backend | null = null;
+  #tail: string;
+  /** The socket's idle timeout now (ms, 0: none); a socket re-arms it on every read and write. */
+  #timeoutMs = -1;
+
+  constructor(socket: Socket, opts: FastLaneOptions) {
+    this.socket = socket;
+    this.#opts = opts;
+    this.#tail = keepAliveTail(opts.http);
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
+    socket.on('timeout', this.#onTimeout);
+    socket.on('error', () => this.#backend?.destroy());
+    socket.on('close', () => this.#backend?.destroy());
+    // Before a first request node:http allows `headersTimeout`; the lane closes an idle
+    // connection after the same time.
+    this.arm(opts.http.headersTimeout);
+  }
+
+  /** Set the socket's idle timeout to `ms` unless it is that already. */
+  arm(ms: number): void {
+    if (ms === this.#timeoutMs) return;
+    this.#timeoutMs = ms;
+    this.socket.setTimeout(ms);
+  }
+
+  /** True when nothing is being read, answered or sent: the connection may be closed now. */
+  get idle(): boolean {
+    return this.#state === 'fast' && this.#buf.length === 0 && this.socket.writableLength === 0;
+  }
+
+  /** The node:http side of this connection, when it has one. */
+  get backend(): Backend | null {
+    return this.#backend;
+  }
+
+  /** node:http has finished answering the request forwarded to it: read on. */
+  answerDone(): void {
+    // After `Connection: close` node:http ends its side; backendEnded closes the connection.
+    if (this.#state !== 'waiting' || this.#backend?.writableEnded === true) return;
+    this.#readOn();
+  }
+
+  /** node:http ended its side (`Connection: close`, a rejected request): close after the answer. */
+  backendEnded(): void {
+    this.#state = 'pass';
+    this.#buf = '';
+    this.socket.end();
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    if (this.#state === 'pass') {
+      if (this.#backend?.push(chunk) === false) this.socket.pause();
+      return;
+    }
+    this.#buf += chunk.toString('latin1');
+    if (this.#state === 'waiting') {
+      // Pipelined requests wait for the answer in progress; do not buffer without bound.
+      if (this.#buf.length > MAX_HEAD) this.socket.pause();
+      return;
+    }
+    this.#take();
+  };
+
+  /** Answer or forward the complete requests at the head of the buffer, in order. */
+  #take(): void {
+    while (this.#state === 'fast' && this.#buf.length > 0) {
+      if (this.socket.writableLength >= HIGH_WATER) {
+        this.socket.pause();
+        this.socket.once('drain', () => this.#readOn());
+        return;
+      }
+      const head = classifyHead(this.#buf);
+      if (head.kind === 'pass') {
+        this.#passAll();
+        return;
+      }
+      const request = this.#buf.slice(0, head.end);
+      this.#buf = this.#buf.slice(head.end);
+      const answer = head.kind === 'fast' && this.#opts.open() ? this.#opts.lookup(head.url, head.scriptName) : undefined;
+      if (answer === undefined) {
+        this.#forward(request);
+        return;
+      }
+      if ('revalidate' in answer) {
+        // The tile is due for its stat: wait for it, then answer here or let node:http load it.
+        this.#state = 'waiting';
+        this.arm(0);
+        answer.revalidate((fresh) => {
+          if (this.socket.destroyed) return;
+          if (fresh === undefined) {
+            this.#forward(request);
+            return;
+          }
+          this.#write(fresh);
+          this.#readOn();
+        });
+        return;
+      }
+      this.#write(answer);
+    }
+    if (this.#state === 'fast') this.arm(this.#opts.http.keepAliveTimeout);
+  }
+
+  /** Back to reading after a wait (an answer from node:http, a stat, a full socket buffer). */
+  #readOn(): void {
+    if (this.#state === 'pass' || this.socket.destroyed) return;
+    this.#state = 'fast';
+    this.#take();
+    if (this.#state === 'fast' && this.socket.isPaused() && this.socket.writableLength < HIGH_WATER) this.socket.resume();
+  }
+
+  /** The bytes node:http writes for this answer on a keep-alive connection. */
+  #write(answer: FastAnswer): void {
+    this.#opts.answered();
+    const socket = this.socket;
+    socket.cork();
+    socket.write(headOf(answer.headers) + currentDate() + this.#tail, 'latin1');
+    socket.write(answer.body);
+    socket.uncork();
+  }
+
+  /** Hand one clean request head to node:http and wait for its whole answer (`answerDone`). */
+  #forward(request: string): void {
+    this.#state = 'waiting';
+    this.arm(0);
+    this.#ensureBackend().push(Buffer.from(request, 'latin1'));
+  }
+
+  /** Give node:http everything from here on. */
+  #passAll(): void {
+    this.#state = 'pass';
+    this.arm(0);
+    const rest = this.#buf;
+    this.#buf = '';
+    const backend = this.#ensureBackend();
+    if (rest.length > 0 && !backend.push(Buffer.from(rest, 'latin1'))) this.socket.pause();
+  }
+
+  #ensureBackend(): Backend {
+    if (this.#backend === null) {
+      this.#backend = new Backend(this);
+      this.#opts.http.emit('connection', this.#backend);
+    }
+    return this.#backend;
+  }
+
+  readonly #onEnd = (): void => {
+    // The client is done sending. Requests still buffered are incomplete: node:http decides.
+    if (this.#state === 'fast' && this.#buf.length === 0 && this.#backend === null) {
+      this.socket.end();
+      return;
+    }
+    if (this.#state === 'fast') this.#passAll();
+    this.#backend?.push(null);
+  };
+
+  readonly #onTimeout = (): void => {
+    if (this.#state === 'fast') {
+      this.socket.destroy();
+      return;
+    }
+    // node:http set this timeout through the backend: its handler decides.
+    this.#backend?.emit('timeout');
+  };
+}

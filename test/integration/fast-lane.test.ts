@@ -1,0 +1,396 @@
+/**
+ * The worker's fast lane (src/worker/fast-lane.ts) in front of node:http, end to end: the app of a
+ * real config in front of the real test upstream, real tile files, a `DrainingServer` on
+ * 127.0.0.1 and raw TCP clients, so the exact bytes on the wire are checked, pipelining included.
+ * The same app behind a second `DrainingServer` with `fastLane: false` is the reference: every
+ * answer of the lane must be the bytes node:http writes, Date aside.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
+import { rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { createApp } from '../../src/app/create-app.js';
+import type { App } from '../../src/app/build-app.js';
+import { configureLogging } from '../../src/log/index.js';
+import { closeHttpAgents } from '../../src/source/http-client.js';
+import { DrainingServer, type DrainingServerOptions } from '../../src/worker/server.js';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { tempConfig } from '../helpers/server.js';
+import { tcPath } from './pipeline-helpers.js';
+
+const REVALIDATE_MS = 300;
+let up: Upstream;
+let cfg: Awaited<ReturnType<typeof tempConfig>>;
+let app: App;
+let plain: Served;
+let lane: Served;
+
+/** A DrainingServer on 127.0.0.1 and the requests node:http itself saw. */
+interface Served {
+  readonly server: DrainingServer;
+  readonly port: number;
+  /** Request targets node:http parsed, in order. */
+  readonly seen: string[];
+}
+
+async function serve(opts: DrainingServerOptions = {}): Promise<Served> {
+  const server = new DrainingServer(app, opts);
+  const seen: string[] = [];
+  server.http.on('request', (req: { url?: string }) => seen.push(req.url ?? ''));
+  const { port } = await server.listen(0, '127.0.0.1');
+  return { server, port, seen };
+}
+
+before(async () => {
+  configureLogging({ level: 'silent' });
+  up = await startUpstream();
+  cfg = await tempConfig(`
+services:
+  tms:
+layers:
+  - {name: l, title: l, sources: [c]}
+caches:
+  c: {grids: [GLOBAL_WEBMERCATOR], sources: [up]}
+sources:
+  up:
+    type: wms
+    req: {url: '${up.url}/wms?', layers: base}
+globals:
+  cache:
+    base_dir: ./cache
+    memory_tier: {revalidate_seconds: ${REVALIDATE_MS / 1000}}
+`);
+  app = (await createApp(cfg.file)) as App;
+  plain = await serve({ fastLane: false });
+  lane = await serve();
+});
+
+after(async () => {
+  for (const s of [plain, lane]) if (s) await s.server.drain('stop', 1000);
+  await app?.close();
+  await up?.close();
+  await closeHttpAgents();
+  await cfg?.cleanup();
+});
+
+/** One answer as it came off the wire. */
+interface Answer {
+  readonly status: number;
+  /** The header block without the status line and without Date. */
+  readonly head: string;
+  readonly headers: Map<string, string>;
+  readonly body: Buffer;
+}
+
+/** A raw keep-alive connection: write bytes, read answers framed by Content-Length. */
+class Conn {
+  readonly socket: net.Socket;
+  #buf = Buffer.alloc(0);
+  #heads: boolean[] = [];
+  readonly answers: Answer[] = [];
+  closed = false;
+  #wake: (() => void) | null = null;
+
+  private constructor(socket: net.Socket) {
+    this.socket = socket;
+    socket.on('data', (d: Buffer) => {
+      this.#buf = Buffer.concat([this.#buf, d]);
+      this.#parse();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.#wake?.();
+    });
+    socket.on('error', () => undefined);
+  }
+
+  static async open(port: number): Promise<Conn> {
+    const socket = net.connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    return new Conn(socket);
+  }
+
+  /** Send raw bytes; `heads` tells, per request sent, whether it is a HEAD (no body comes back). */
+  send(bytes: string, heads: boolean[] = []): void {
+    this.#heads.push(...heads);
+    this.socket.write(bytes, 'latin1');
+  }
+
+  /** Wait until `n` answers have arrived in all (or the connection closed). */
+  async until(n: number, ms = 5000): Promise<Answer[]> {
+    const deadline = Date.now() + ms;
+    while (this.answers.length < n && !this.closed) {
+      if (Date.now() > deadline) throw new Error(`${this.answers.length} of ${n} answers after ${ms} ms`);
+      await new Promise<void>((r) => {
+        this.#wake = r;
+        setTimeout(r, 20);
+      });
+    }
+    return this.answers.slice(0, n);
+  }
+
+  /** Resolves when the server has closed the connection. */
+  async closedByServer(ms = 5000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!this.closed) {
+      if (Date.now() > deadline) throw new Error(`connection still open after ${ms} ms`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  #parse(): void {
+    for (;;) {
+      const end = this.#buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const lines = this.#buf.subarray(0, end).toString('latin1').split('\r\n');
+      const status = Number(lines[0].split(' ')[1]);
+      const headers = new Map<string, string>();
+      for (const l of lines.slice(1)) {
+        const c = l.indexOf(':');
+        headers.set(l.slice(0, c).toLowerCase(), l.slice(c + 1).trim());
+      }
+      const isHead = this.#heads[this.answers.length] === true;
+      const length = isHead || status === 304 ? 0 : Number(headers.get('content-length') ?? 0);
+      if (this.#buf.length < end + 4 + length) return;
+      const head = lines.slice(1).filter((l) => !/^date:/i.test(l)).join('\r\n');
+      this.answers.push({ status, head, headers, body: Buffer.from(this.#buf.subarray(end + 4, end + 4 + length)) });
+      this.#buf = this.#buf.subarray(end + 4 + length);
+    }
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+const get = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${extra}\r\n`;
+
+/** TMS level 5 tile x (64 tiles a side): its URL and its tc file; x values far apart (one meta tile each). */
+function tile(x: number): { url: string; file: string } {
+  return { url: `/tms/1.0.0/l/EPSG3857/5/${x}/10.png`, file: join(cfg.dir, 'cache', 'c_EPSG3857', tcPath(x, 63 - 10, 6)) };
+}
+
+/** Create `url` in the cache and load it through the full path once more, so it is held and remembered. */
+async function makeHot(url: string): Promise<void> {
+  const c = await Conn.open(plain.port);
+  // One after the other: node:http hands pipelined requests to the app at once.
+  c.send(get(url));
+  await c.until(1);
+  c.send(get(url));
+  const [created, held] = await c.until(2);
+  c.close();
+  assert.equal(created.status, 200);
+  assert.equal(held.headers.get('x-cache'), 'HIT');
+}
+
+/** The same requests through the lane and through plain node:http, answers compared byte for byte. */
+async function bothWays(bytes: string, count: number, heads: boolean[] = []): Promise<{ fast: Answer[]; ref: Answer[]; seen: string[] }> {
+  const before = lane.seen.length;
+  const a = await Conn.open(lane.port);
+  a.send(bytes, heads);
+  const fast = await a.until(count);
+  a.close();
+  const b = await Conn.open(plain.port);
+  b.send(bytes, heads);
+  const ref = await b.until(count);
+  b.close();
+  return { fast, ref, seen: lane.seen.slice(before) };
+}
+
+test('a hot tile is answered in the lane with the bytes node:http writes, node:http never sees it', async () => {
+  const { url } = tile(1);
+  await makeHot(url);
+  const { fast, ref, seen } = await bothWays(get(url) + get(url) + get(url), 3);
+  assert.deepEqual(seen, []);
+  for (let i = 0; i < 3; i++) {
+    assert.equal(fast[i].status, 200);
+    assert.equal(fast[i].head, ref[i].head);
+    assert.deepEqual(fast[i].body, ref[i].body);
+  }
+  assert.match(fast[0].head, /^ETag: "[0-9a-f]{32}"\r\nLast-Modified: .+ GMT\r\nCache-Control: public, max-age=\d+, s-maxage=\d+\r\nAccess-Control-Allow-Origin: \*\r\nX-Cache: HIT\r\nContent-Type: image\/png\r\nContent-Length: \d+\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5$/);
+});
+
+test('pipelined requests the lane cannot answer go to node:http, and every answer leaves in request order', async () => {
+  const { url } = tile(9);
+  await makeHot(url);
+  const etag = (await bothWays(get(url), 1)).fast[0].headers.get('etag') ?? '';
+  const requests = [
+    get(url),
+    `HEAD ${url} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`,
+    get('/tms/1.0.0/nope/EPSG3857/5/9/10.png'),
+    get(url, `If-None-Match: ${etag}\r\n`),
+    get(url, 'X-Script-Name: /maps\r\n'),
+    get(url),
+  ];
+  const { fast, ref, seen } = await bothWays(requests.join(''), 6, [false, true]);
+  assert.deepEqual(fast.map((a) => a.status), [200, 200, 404, 304, 200, 200]);
+  assert.deepEqual(seen, [url, '/tms/1.0.0/nope/EPSG3857/5/9/10.png', url, url]);
+  for (let i = 0; i < 6; i++) {
+    assert.equal(fast[i].head, ref[i].head, `answer ${i}`);
+    assert.deepEqual(fast[i].body, ref[i].body, `answer ${i}`);
+  }
+  assert.equal(fast[1].body.length, 0);
+  // Answered by the full path under /maps, then remembered under that script name too.
+  const again = await bothWays(get(url, 'X-Script-Name: /maps\r\n'), 1);
+  assert.deepEqual(again.seen, []);
+  assert.equal(again.fast[0].head, again.ref[0].head);
+});
+
+test('a head split across two writes, a body, HTTP/1.0: node:http reads the rest of that connection', async () => {
+  const { url } = tile(17);
+  await makeHot(url);
+  const c = await Conn.open(lane.port);
+  const before = lane.seen.length;
+  const whole = get(url);
+  c.send(whole.slice(0, 20));
+  await new Promise((r) => setTimeout(r, 50));
+  c.send(whole.slice(20));
+  c.send(`POST ${url} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\n\r\nhello` + get(url));
+  const answers = await c.until(3);
+  assert.deepEqual(answers.map((a) => a.status), [200, 405, 200]);
+  assert.deepEqual(lane.seen.slice(before), [url, url, url]);
+  assert.equal(answers[1].body.toString(), 'method not allowed');
+  c.close();
+
+  const old = await Conn.open(lane.port);
+  old.send(`GET ${url} HTTP/1.0\r\n\r\n`);
+  const [a10] = await old.until(1);
+  assert.equal(a10.status, 200);
+  assert.equal(a10.headers.get('connection'), 'close');
+  await old.closedByServer();
+});
+
+test('malformed heads get node:http\'s own 400 and the connection is closed', async () => {
+  const { url } = tile(25);
+  await makeHot(url);
+  for (const bad of [
+    `GET ${url} HTTP/1.1\r\nHost: 127.0.0.1\r\nNo colon here\r\n\r\n`,
+    `GET ${url} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Bad: a\x01b\r\n\r\n`,
+    `GET ${url} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\nabc`,
+  ]) {
+    const c = await Conn.open(lane.port);
+    c.send(bad);
+    const [a] = await c.until(1);
+    assert.equal(a.status, 400, JSON.stringify(bad));
+    await c.closedByServer();
+  }
+});
+
+test('Connection: close is answered by node:http with Connection: close, then the connection ends', async () => {
+  const { url } = tile(33);
+  await makeHot(url);
+  const c = await Conn.open(lane.port);
+  c.send(get(url) + get(url, 'Connection: close\r\n'));
+  const answers = await c.until(2);
+  assert.deepEqual(answers.map((a) => [a.status, a.headers.get('connection')]), [[200, 'keep-alive'], [200, 'close']]);
+  assert.deepEqual(answers[0].body, answers[1].body);
+  await c.closedByServer();
+});
+
+test('a tile rewritten on disk: the lane gives the old bytes at most for the revalidate bound, then the new ones', async () => {
+  const { url, file } = tile(41);
+  await makeHot(url);
+  const c = await Conn.open(lane.port);
+  c.send(get(url));
+  const [first] = await c.until(1);
+  // Another valid tile (the cache would take a damaged file for a missing one and fetch it again).
+  const changed = await sharp({ create: { width: 256, height: 256, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toBuffer();
+  assert.ok(!changed.equals(first.body));
+  await writeFile(`${file}.new`, changed);
+  await rename(`${file}.new`, file);
+  const rewritten = Date.now();
+  let n = 1;
+  for (;;) {
+    c.send(get(url));
+    const answers = await c.until(++n);
+    const last = answers[n - 1];
+    assert.equal(last.status, 200);
+    if (last.body.equals(changed)) break;
+    assert.deepEqual(last.body, first.body);
+    assert.ok(Date.now() - rewritten < REVALIDATE_MS + 200, 'old bytes served past the revalidate bound');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  // Held again (the new version), and answered in the lane again once remembered.
+  const before = lane.seen.length;
+  c.send(get(url) + get(url));
+  const more = await c.until(n + 2);
+  assert.ok(more.slice(n).every((a) => a.body.equals(changed)));
+  assert.ok(lane.seen.length - before <= 1);
+  c.close();
+});
+
+test('a held tile due for its check is confirmed with one stat and still answered in the lane', async () => {
+  const { url } = tile(49);
+  await makeHot(url);
+  await new Promise((r) => setTimeout(r, REVALIDATE_MS + 50));
+  const before = lane.seen.length;
+  const { fast, ref } = await bothWays(get(url), 1);
+  assert.equal(lane.seen.length, before);
+  assert.equal(fast[0].head, ref[0].head);
+  assert.deepEqual(fast[0].body, ref[0].body);
+});
+
+test('max requests counts the answers of the lane; the keep-alive timeout closes an idle lane connection', async () => {
+  const { url } = tile(57);
+  await makeHot(url);
+  let reached = 0;
+  const s = await serve({ maxRequests: 3, onMaxRequests: (n) => (reached = n), keepAliveTimeoutMs: 300 });
+  try {
+    const c = await Conn.open(s.port);
+    c.send(get(url) + get(url) + get(url));
+    const answers = await c.until(3);
+    assert.deepEqual(answers.map((a) => a.headers.get('keep-alive')), ['timeout=0', 'timeout=0', 'timeout=0']);
+    assert.deepEqual(s.seen, []);
+    assert.equal(reached, 3);
+    assert.equal(s.server.served, 3);
+    const idleSince = Date.now();
+    await c.closedByServer(3000);
+    assert.ok(Date.now() - idleSince >= 250, 'closed before the keep-alive timeout');
+  } finally {
+    await s.server.drain('stop', 1000);
+  }
+});
+
+test('draining: a lane connection\'s next request gets node:http\'s 503 with Connection: close; idle ones are closed', async () => {
+  const { url } = tile(61);
+  await makeHot(url);
+  const s = await serve();
+  const busy = await Conn.open(s.port);
+  const idle = await Conn.open(s.port);
+  busy.send(get(url));
+  idle.send(get(url));
+  await busy.until(1);
+  await idle.until(1);
+  assert.deepEqual(s.seen, []);
+  const drained = s.server.drain('stop', 5000);
+  busy.send(get(url));
+  const [, late] = await busy.until(2);
+  assert.equal(late.status, 503);
+  assert.equal(late.headers.get('connection'), 'close');
+  assert.equal(late.body.toString(), 'Service Unavailable: the server is shutting down\n');
+  await busy.closedByServer();
+  await idle.closedByServer();
+  assert.deepEqual(await drained, { forced: 0 });
+});
+
+test('with the access log on, every request goes through node:http (and is logged)', async () => {
+  const { url } = tile(5);
+  await makeHot(url);
+  const lines: string[] = [];
+  configureLogging({ level: 'silent', accessLog: true, destination: { write: (l: string) => void lines.push(l) } });
+  try {
+    const before = lane.seen.length;
+    const c = await Conn.open(lane.port);
+    c.send(get(url) + get(url));
+    await c.until(2);
+    c.close();
+    assert.deepEqual(lane.seen.slice(before), [url, url]);
+    const logged = lines.map((l) => JSON.parse(l) as { name: string; path: string; status: number }).filter((l) => l.name === 'mapproxy.access');
+    assert.deepEqual(logged.map((l) => [l.path, l.status]), [[url, 200], [url, 200]]);
+  } finally {
+    configureLogging({ level: 'silent' });
+  }
+});
