@@ -24,6 +24,8 @@ Options:
       --max-requests N            replace a worker after N requests, without dropping any (default 0: never)
       --max-requests-jitter J     add a random 0..J to N per worker, so they are not replaced together
       --graceful-timeout S        seconds a stopping worker may take to finish its requests (default 30)
+      --no-fast-lane              let node:http read every request; by default a worker answers hot
+                                  tiles from its memory tier without it (docs/caches.md, "The hit path")
       --pid-file FILE             write the master's pid to FILE (removed on exit)
       --log-config FILE           log configuration (levels, files, access log) for all processes
       --log-format json|pretty    lines on stdout: JSON (default) or human-readable, for all processes
@@ -86,6 +88,7 @@ export function parseServeArgs(args: string[]): MasterOptions | 'help' {
       'metrics-bind': { type: 'string' },
       multiapp: { type: 'boolean' },
       'allow-listing': { type: 'boolean' },
+      'no-fast-lane': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -117,6 +120,7 @@ export function parseServeArgs(args: string[]): MasterOptions | 'help' {
     maxRequests: integer('max-requests', values['max-requests'], 0, 0),
     maxRequestsJitter: integer('max-requests-jitter', values['max-requests-jitter'], 0, 0),
     gracefulTimeoutMs,
+    ...(values['no-fast-lane'] ? { fastLane: false } : {}),
     pidFile: values['pid-file'] === undefined ? undefined : resolve(values['pid-file']),
     logConfig: values['log-config'] === undefined ? undefined : resolve(values['log-config']),
     // Only when given, so the defaults read as before.

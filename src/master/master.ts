@@ -50,6 +50,8 @@ export interface MasterOptions {
   readonly maxRequestsJitter: number;
   /** How long a draining worker may take (ms); then its connections are closed by force. */
   readonly gracefulTimeoutMs: number;
+  /** False: workers let node:http read every request (`--no-fast-lane`); default true. */
+  readonly fastLane?: boolean;
   readonly pidFile?: string;
   /** `--log-config` file, applied by every worker (the caller applies it to the master). */
   readonly logConfig?: string;
@@ -163,6 +165,7 @@ class Supervisor {
       gracefulTimeoutMs: o.gracefulTimeoutMs,
       maxRequests: o.maxRequests > 0 ? o.maxRequests + randomInt(0, o.maxRequestsJitter + 1) : 0,
       logConfig: o.logConfig,
+      ...(o.fastLane === false ? { fastLane: false } : {}),
       standby: spare,
       configFromMaster: this.#snapshot !== undefined,
     };

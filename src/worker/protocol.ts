@@ -25,6 +25,8 @@ export interface WorkerOptions {
   readonly maxRequests: number;
   /** `--log-config` file, if any. */
   readonly logConfig?: string;
+  /** False: node:http reads every request (no fast lane for hot tiles); default true. */
+  readonly fastLane?: boolean;
   /**
    * Start as a spare: build the app, report `mpx:standby`, and listen only when the master sends
    * `mpx:listen` (to replace a crashed or recycled worker at once, without a cold start).

@@ -70,6 +70,7 @@ export async function runWorker(opts: WorkerOptions, control: WorkerControl): Pr
     return 0;
   }
   const server = new DrainingServer(app, {
+    fastLane: opts.fastLane !== false,
     maxRequests: opts.maxRequests,
     onMaxRequests: (served) => {
       log().info({ served }, 'max requests reached, asking to be replaced');

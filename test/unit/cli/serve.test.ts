@@ -22,7 +22,7 @@ test('defaults: localhost:8080 like MapProxy, one worker per CPU, one spare, 30 
 
 test('every option', () => {
   const o = parseServeArgs(['-b', '0.0.0.0:9000', 'm.yaml', '-w', '3', '--spare-workers', '0', '--max-requests', '1000',
-    '--max-requests-jitter', '50', '--graceful-timeout', '2.5', '--pid-file', 'run/s.pid', '--log-config', 'log.yaml']);
+    '--max-requests-jitter', '50', '--graceful-timeout', '2.5', '--no-fast-lane', '--pid-file', 'run/s.pid', '--log-config', 'log.yaml']);
   assert.deepEqual(o, {
     config: resolve('m.yaml'),
     host: '0.0.0.0',
@@ -32,6 +32,7 @@ test('every option', () => {
     maxRequests: 1000,
     maxRequestsJitter: 50,
     gracefulTimeoutMs: 2500,
+    fastLane: false,
     pidFile: resolve('run/s.pid'),
     logConfig: resolve('log.yaml'),
   });
