@@ -37,6 +37,8 @@ export interface FastLaneOptions {
 
 /** node:http's default limit on a request head (`--max-http-header-size`). */
 const MAX_HEAD = 16 * 1024;
+/** node:http keeps an idle keep-alive connection this much longer than it announces. */
+const KEEP_ALIVE_GRACE_MS = 1000;
 /** Stop reading while this much is waiting to be sent (node:http pauses likewise). */
 const HIGH_WATER = 256 * 1024;
 const REQUEST_LINE = /^(GET|HEAD) (\/[\x21-\x7e]*) HTTP\/1\.1$/;
@@ -201,7 +203,10 @@ export class Backend extends Duplex {
   }
 
   override _read(): void {
-    this.#lane.socket.resume();
+    // node:http wants more: only a connection handed over for good reads on for it. While the
+    // lane waits for an answer it keeps the socket paused, so a pipelining client cannot make
+    // it buffer without bound.
+    if (this.#lane.passing) this.#lane.socket.resume();
   }
 
   override _write(chunk: Buffer, encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
@@ -269,6 +274,11 @@ export class LaneConnection {
     return this.#state === 'fast' && this.#buf.length === 0 && this.socket.writableLength === 0;
   }
 
+  /** Everything from here on goes to node:http. */
+  get passing(): boolean {
+    return this.#state === 'pass';
+  }
+
   /** The node:http side of this connection, when it has one. */
   get backend(): Backend | null {
     return this.#backend;
@@ -328,7 +338,8 @@ export class LaneConnection {
         this.arm(0);
         answer.revalidate((fresh) => {
           if (this.socket.destroyed) return;
-          if (fresh === undefined) {
+          // A drain that began during the stat wants the answer from node:http (Connection: close).
+          if (fresh === undefined || !this.#opts.open()) {
             this.#forward(request);
             return;
           }
@@ -339,7 +350,16 @@ export class LaneConnection {
       }
       this.#write(answer);
     }
-    if (this.#state === 'fast') this.arm(this.#opts.http.keepAliveTimeout);
+    if (this.#state === 'fast') this.arm(this.#keepAliveMs());
+  }
+
+  /**
+   * How long an idle keep-alive connection stays open: as node:http, a second past what the
+   * Keep-Alive header announces, so a client reusing it at the last moment is not cut off.
+   */
+  #keepAliveMs(): number {
+    const ms = this.#opts.http.keepAliveTimeout;
+    return ms > 0 ? ms + KEEP_ALIVE_GRACE_MS : 0;
   }
 
   /** Back to reading after a wait (an answer from node:http, a stat, a full socket buffer). */

@@ -28,6 +28,8 @@ export interface DrainingServerOptions {
    * true. False: node:http reads every connection itself.
    */
   readonly fastLane?: boolean;
+  /** Options of the node:http server (its timeouts, for instance), as `http.createServer` takes them. */
+  readonly http?: http.ServerOptions;
 }
 
 /** The outcome of a drain. */
@@ -61,7 +63,7 @@ export class DrainingServer {
   constructor(handler: Handler, opts: DrainingServerOptions = {}) {
     this.#handler = handler;
     this.#opts = opts;
-    this.http = http.createServer((req, res) => this.#onRequest(req, res));
+    this.http = http.createServer(opts.http ?? {}, (req, res) => this.#onRequest(req, res));
     if (opts.keepAliveTimeoutMs !== undefined) this.http.keepAliveTimeout = opts.keepAliveTimeoutMs;
     const lookup = opts.fastLane === false ? undefined : handler.fastAnswer;
     // node:http's own default for accepted connections.
@@ -100,6 +102,9 @@ export class DrainingServer {
   async listen(port: number, host: string): Promise<AddressInfo> {
     this.server.listen(port, host);
     await once(this.server, 'listening');
+    // node:http starts tracking connections (headersTimeout, requestTimeout, closing idle
+    // connections) when it emits 'listening'; behind the lane the net.Server listens instead.
+    if (this.server !== this.http) this.http.emit('listening');
     return this.server.address() as AddressInfo;
   }
 
@@ -160,10 +165,12 @@ export class DrainingServer {
         const forced = this.#sockets.size;
         this.http.closeAllConnections();
         for (const s of this.#sockets.keys()) s.destroy();
+        this.#untrack();
         resolve({ forced });
       }, timeoutMs);
       this.#drained = () => {
         clearTimeout(timer);
+        this.#untrack();
         resolve({ forced: 0 });
       };
     });
@@ -178,6 +185,11 @@ export class DrainingServer {
    */
   #stopListening(): void {
     if (this.server.listening) net.Server.prototype.close.call(this.server);
+  }
+
+  /** Behind the lane: stop node:http's connection checks started by `listen` (nothing is left). */
+  #untrack(): void {
+    if (this.server !== this.http) this.http.close(() => undefined);
   }
 
   #check(): void {

@@ -394,3 +394,63 @@ test('with the access log on, every request goes through node:http (and is logge
     configureLogging({ level: 'silent' });
   }
 });
+
+test('node:http\'s header timeout holds on lane connections: a head that never ends gets 408 and is closed', async () => {
+  const s = await serve({ http: { headersTimeout: 400, requestTimeout: 800, connectionsCheckingInterval: 100 } });
+  try {
+    const c = await Conn.open(s.port);
+    const since = Date.now();
+    c.send('GET /tms/1.0.0/ HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    const [a] = await c.until(1, 5000);
+    assert.equal(a.status, 408);
+    await c.closedByServer(2000);
+    assert.ok(Date.now() - since >= 350, 'timed out before headersTimeout');
+  } finally {
+    await s.server.drain('stop', 1000);
+  }
+});
+
+test('a stop drain closes idle connections node:http has answered on, without waiting for the graceful timeout', async () => {
+  const s = await serve({ keepAliveTimeoutMs: 20_000 });
+  const conns = [await Conn.open(s.port), await Conn.open(s.port)];
+  for (const c of conns) {
+    c.send(get('/tms/1.0.0/nope/EPSG3857/5/1/1.png'));
+    assert.equal((await c.until(1))[0].status, 404);
+  }
+  assert.equal(s.seen.length, 2);
+  const since = Date.now();
+  assert.deepEqual(await s.server.drain('stop', 8000), { forced: 0 });
+  assert.ok(Date.now() - since < 4000, `drain took ${Date.now() - since} ms`);
+  for (const c of conns) await c.closedByServer(1000);
+});
+
+test('while node:http answers, the lane reads no further ahead of a pipelining client than its head limit', async () => {
+  const s = await serve();
+  let serverSocket: net.Socket | undefined;
+  s.server.server.on('connection', (sock: net.Socket) => (serverSocket = sock));
+  up.setDelay(100);
+  try {
+    const c = await Conn.open(s.port);
+    // 512 pipelined requests for tiles of 512 different meta tiles (TMS level 6), each a slow
+    // upstream request away, padded to 2.5 KB each: 1.3 MB the client sends at once.
+    const pad = `X-Pad: ${'p'.repeat(2500)}\r\n`;
+    const requests: string[] = [];
+    for (let x = 0; x < 128; x += 4) for (let y = 64; y < 128; y += 4) requests.push(get(`/tms/1.0.0/l/EPSG3857/6/${x}/${y}.png`, pad));
+    c.send(requests.join(''));
+    let worst = 0;
+    for (let i = 0; i < 80; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      const answered = s.seen.length;
+      const taken = requests.slice(0, answered).reduce((n, r) => n + r.length, 0);
+      worst = Math.max(worst, (serverSocket?.bytesRead ?? 0) - taken);
+    }
+    assert.ok(s.seen.length >= 3, `only ${s.seen.length} answered`);
+    // Bounded by the lane's head limit (16 KiB), a socket read or two (64 KiB each) and what the
+    // paused socket buffers (16 KiB); without the bound it reads 64 KiB more per answer.
+    assert.ok(worst < 300 * 1024, `read ${worst} bytes ahead of node:http`);
+    c.close();
+  } finally {
+    up.reset();
+    await s.server.drain('stop', 1000);
+  }
+});
