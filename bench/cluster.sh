@@ -8,6 +8,7 @@
 #   ts-1          the same with one worker
 #   ts-N-notier   -w N with bench/cluster-notier.yaml: the per-process hit-path tier off
 #   ts-N-bigtier  -w N with bench/cluster-bigtier.yaml: a tier that holds the whole working set
+#   ...-nolane    the same variant with --no-fast-lane: node:http reads every request
 #   mapproxy-N    MapProxy 1.15 under gunicorn, N sync workers (rig/start.sh mapproxy)
 #   nginx         the rig's static nginx on the same files (hard links, :8082)
 #
@@ -20,22 +21,23 @@
 #
 # Knobs (environment):
 #   WORKERS=$(nproc)   N, for ts-N and mapproxy-N
-#   TS_VARIANTS="ts-N ts-1 ts-N-files ts-N-notier ts-N-bigtier"   which mapproxy-ts runs; a name is
-#                 ts-<N|count>[-<name>]: with -<name> the config is bench/cluster-<name>.yaml
-#                 (e.g. `base: mapproxy.yaml` + overrides), without it bench/mapproxy.yaml
+#   TS_VARIANTS="ts-N ts-N-nolane ts-1 ts-N-files ts-N-notier ts-N-bigtier ts-N-bigtier-nolane"
+#                 which mapproxy-ts runs; a name is ts-<N|count>[-<name>][-nolane]: with -<name>
+#                 the config is bench/cluster-<name>.yaml (e.g. `base: mapproxy.yaml` + overrides),
+#                 without it bench/mapproxy.yaml; -nolane adds --no-fast-lane
 #   RUNS=2  DURATION=10s  THREADS=2  CONNS=32   wrk settings; every target gets the same ones
 #   WARMUP=3s     unmeasured wrk run right after each server start (0: none)
 #   TS_BIND=127.0.0.1:9090  MP_BIND=127.0.0.1:8080   loopback only
 #   STATIC_URL=http://127.0.0.1:8082                  the rig's static nginx (fixed by its nginx.conf)
 #   RIG=/work/shared/rig  RESEED=0  BUILD=auto  OUT=bench/results/<time>-cluster   as in tiles.sh
-# Defaults take about 4 minutes (6 targets x 2 runs x (10 s + warm-up, start, drain)).
+# Defaults take about 6 minutes (9 targets x 2 runs x (10 s + warm-up, start, drain)).
 set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
 RIG="${RIG:-/work/shared/rig}"
 WORKERS="${WORKERS:-$(nproc)}"
-TS_VARIANTS="${TS_VARIANTS:-ts-N ts-1 ts-N-files ts-N-notier ts-N-bigtier}"
+TS_VARIANTS="${TS_VARIANTS:-ts-N ts-N-nolane ts-1 ts-N-files ts-N-notier ts-N-bigtier ts-N-bigtier-nolane}"
 RUNS="${RUNS:-2}"
 DURATION="${DURATION:-10s}"
 THREADS="${THREADS:-2}"
@@ -55,9 +57,11 @@ MP_TARGET="mapproxy-N"
 . "$HERE/lib/common.sh"
 
 # ---- the mapproxy-ts variants: ts-<N|count>[-<name>] -------------------------------------------------
+# A trailing -nolane runs the same variant with --no-fast-lane (node:http reads every request).
 variant_workers() { local w="${1#ts-}"; w="${w%%-*}"; [ "$w" = N ] && w=$WORKERS; echo "$w"; }
-variant_config() { local r="${1#ts-}"; case "$r" in *-*) echo "bench/cluster-${r#*-}.yaml" ;; *) echo "bench/mapproxy.yaml" ;; esac; }
-variant_cmd() { echo "node bin/mapproxy-ts.js serve $(variant_config "$1") -b $TS_BIND -w $(variant_workers "$1") --spare-workers 0"; }
+variant_config() { local r="${1#ts-}"; r="${r%-nolane}"; case "$r" in *-*) echo "bench/cluster-${r#*-}.yaml" ;; *) echo "bench/mapproxy.yaml" ;; esac; }
+variant_flags() { case "$1" in *-nolane) echo "--no-fast-lane" ;; esac; }
+variant_cmd() { echo "node bin/mapproxy-ts.js serve $(variant_config "$1") -b $TS_BIND -w $(variant_workers "$1") --spare-workers 0 $(variant_flags "$1")"; }
 
 # ---- refuse anything that is not on the loopback, and bad knobs ------------------------------------
 require_loopback_bind TS_BIND "$TS_BIND"
@@ -115,7 +119,8 @@ start_variant() {
   w=$(variant_workers "$v"); conf=$(variant_config "$v")
   logf="$OUT/${v}_run${run}.log"
   listening "$TS_BIND" && die "something already listens on $TS_BIND (set TS_BIND)"
-  launch_ts "$logf" bin/mapproxy-ts.js serve "$conf" -b "$TS_BIND" -w "$w" --spare-workers 0
+  # shellcheck disable=SC2046 # no flag or one word
+  launch_ts "$logf" bin/mapproxy-ts.js serve "$conf" -b "$TS_BIND" -w "$w" --spare-workers 0 $(variant_flags "$v")
   for i in $(seq 1 300); do
     grep -q '"msg":"ready"' "$logf" 2>/dev/null && break
     kill -0 "$TS_PID" 2>/dev/null || die "mapproxy-ts ($v) exited at start, see $logf"
