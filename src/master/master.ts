@@ -205,7 +205,9 @@ class Supervisor {
   #onMessage(slot: Slot, msg: unknown): void {
     if (!isProtocolMessage(msg)) return;
     const m = msg as WorkerMessage;
-    if (m.type === 'mpx:config-request') {
+    if (m.type === 'mpx:unlistened') {
+      this.#send(slot, { type: 'mpx:unlistened-ack' });
+    } else if (m.type === 'mpx:config-request') {
       // The configuration of the worker's generation, even if a reload has checked a newer one.
       if (slot.snapshot) this.#send(slot, { type: 'mpx:config', snapshot: slot.snapshot });
     } else if (m.type === 'mpx:start-failed') {
@@ -280,7 +282,9 @@ class Supervisor {
     if (this.#stopping) return;
     const n = this.#o.workers;
     let v = this.#view();
-    for (const s of v.staleStarting) this.#drain(s, 'stop');
+    // `reload`, not `stop`: a starting worker may listen already and hold connections the master
+    // handed it; they are answered (with Connection: close), not refused with 503.
+    for (const s of v.staleStarting) this.#drain(s, 'reload');
 
     const missing = n - v.current.length;
     const starting = v.current.length - v.currentReady.length;

@@ -4,7 +4,7 @@
  * listeners are installed before that (by `main.ts`) and the requests are kept until `runWorker`
  * acts on them. Imports nothing heavy.
  */
-import { isProtocolMessage, type ConfigSnapshot, type DrainMode, type MasterMessage } from './protocol.js';
+import { isProtocolMessage, type ConfigSnapshot, type DrainMode, type MasterMessage, type WorkerMessage } from './protocol.js';
 
 /** Drain and listen requests of the master (and of SIGTERM, and of the master going away). */
 export class WorkerControl {
@@ -13,6 +13,7 @@ export class WorkerControl {
   #wakeDrain: () => void = () => undefined;
   #wakeListen: () => void = () => undefined;
   #gotConfig: (snapshot: ConfigSnapshot) => void = () => undefined;
+  #unlistenedAck: () => void = () => undefined;
   /** Resolves with the configuration the master sent (`mpx:config`). */
   readonly config: Promise<ConfigSnapshot> = new Promise((resolve) => { this.#gotConfig = resolve; });
   /** Resolves at the first drain request. */
@@ -28,6 +29,7 @@ export class WorkerControl {
       if (m.type === 'mpx:drain') this.requestDrain(m.mode);
       else if (m.type === 'mpx:listen') this.#wakeListen();
       else if (m.type === 'mpx:config') this.#gotConfig(m.snapshot);
+      else if (m.type === 'mpx:unlistened-ack') this.#unlistenedAck();
     });
     // Without the master nobody would stop or replace this worker.
     process.on('disconnect', () => this.requestDrain('stop'));
@@ -49,6 +51,23 @@ export class WorkerControl {
     this.#mode = mode;
     this.#onDrain?.(mode);
     this.#wakeDrain();
+  }
+
+  /**
+   * Before exiting after a drain: ask the master (`mpx:unlistened`) and wait for its answer, so
+   * every connection node:cluster was handing this worker has arrived and been passed on (see
+   * `UnlistenedMessage`). At most `timeoutMs`; at once without a master.
+   */
+  async confirmUnlistened(timeoutMs: number): Promise<void> {
+    if (!process.connected || !process.send) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.#unlistenedAck = resolve;
+      timer = setTimeout(resolve, timeoutMs);
+      process.once('disconnect', resolve);
+      process.send?.({ type: 'mpx:unlistened' } satisfies WorkerMessage);
+    });
+    clearTimeout(timer);
   }
 
   /** Be told of later changes of the drain mode (a reload drain turning into a stop). */

@@ -79,8 +79,13 @@ export interface ConfigMessage {
   readonly snapshot: ConfigSnapshot;
 }
 
+/** Master → worker, answering `mpx:unlistened`: no connection is on its way to the worker any more. */
+export interface UnlistenedAckMessage {
+  readonly type: 'mpx:unlistened-ack';
+}
+
 /** Any message the master sends. */
-export type MasterMessage = DrainMessage | ListenMessage | ConfigMessage;
+export type MasterMessage = DrainMessage | ListenMessage | ConfigMessage | UnlistenedAckMessage;
 
 /** Worker → master: a spare has built its app and waits for `mpx:listen`. */
 export interface StandbyMessage {
@@ -106,8 +111,19 @@ export interface ConfigRequestMessage {
   readonly type: 'mpx:config-request';
 }
 
+/**
+ * Worker → master, after its drain, before it exits: it stopped listening long ago; once the
+ * master answers (`mpx:unlistened-ack`), every connection node:cluster's master handed it before
+ * taking it out of the round robin has arrived (one IPC channel keeps the order) and has been
+ * handed back to another worker. Exiting earlier loses such a connection: the master keeps it
+ * open and nobody answers it.
+ */
+export interface UnlistenedMessage {
+  readonly type: 'mpx:unlistened';
+}
+
 /** Any message a worker sends. */
-export type WorkerMessage = StartFailedMessage | RetireMessage | StandbyMessage | ConfigRequestMessage;
+export type WorkerMessage = StartFailedMessage | RetireMessage | StandbyMessage | ConfigRequestMessage | UnlistenedMessage;
 
 /** Parse `WorkerOptions` from the environment; throws with a clear message when missing. */
 export function workerOptionsFromEnv(env: NodeJS.ProcessEnv): WorkerOptions {

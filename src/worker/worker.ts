@@ -22,6 +22,9 @@ const LISTEN_ERRORS: Readonly<Record<string, string>> = {
   EADDRNOTAVAIL: 'the address is not one of this host (EADDRNOTAVAIL)',
 };
 
+/** How long a drained worker waits for the master's `mpx:unlistened-ack` before exiting anyway. */
+const UNLISTEN_WAIT_MS = 5000;
+
 /** The master sends the configuration right after the fork; this long means it never will. */
 const CONFIG_WAIT_MS = 60_000;
 
@@ -98,6 +101,9 @@ export async function runWorker(opts: WorkerOptions, control: WorkerControl): Pr
   if (result.forced > 0) log().warn({ connections: result.forced }, 'graceful timeout: closed connections still open');
   // The master keeps this worker's last counts, so cluster totals never go down.
   await sendFinalMetrics();
+  // Connections node:cluster was handing this worker when it stopped listening must reach it
+  // (and be passed on) before it exits.
+  await control.confirmUnlistened(UNLISTEN_WAIT_MS);
   await app.close();
   return 0;
 }

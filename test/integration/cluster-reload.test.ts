@@ -71,3 +71,41 @@ test('SIGHUP under 20 s of load on 32 connections: every worker replaced, no req
   await waitFor(() => serve.listeningWorkers().length === 2, 'two listening workers');
   assert.deepEqual(serve.listeningWorkers().sort(), [...newWorkers].sort());
 });
+
+test('repeated SIGHUPs while every request opens a new connection: none is lost or refused', async () => {
+  // New connections reach a worker through node:cluster's master; one handed to a worker that has
+  // just stopped listening must still be passed on before that worker exits (mpx:unlistened).
+  const cached: string[] = [];
+  for (let x = 0; x < 4; x++) for (let y = 0; y < 4; y++) cached.push(wmtsTile(x, y, 5));
+  for (const p of cached) assert.equal((await get(serve.url + p)).status, 200);
+  const from = serve.logs().length;
+  const deadline = Date.now() + 16_000;
+  const failures: string[] = [];
+  let answered = 0;
+  const loop = async (i: number): Promise<void> => {
+    for (let n = i; Date.now() < deadline; n += 8) {
+      try {
+        const res = await fetch(serve.url + cached[n % 16], {
+          headers: { Connection: 'close' },
+          // A lost connection would wait for ever; 5 s is far above any answer here.
+          signal: AbortSignal.timeout(5_000),
+        });
+        await res.arrayBuffer();
+        if (res.status === 200) answered++;
+        else failures.push(`status ${res.status}`);
+      } catch (err) {
+        failures.push((err as Error).name);
+      }
+    }
+  };
+  const hups = setInterval(() => serve.child.kill('SIGHUP'), 2_000);
+  try {
+    await Promise.all(Array.from({ length: 8 }, (_, i) => loop(i)));
+  } finally {
+    clearInterval(hups);
+  }
+  await serve.waitForLog((l) => l.msg === 'reload complete', { from, timeoutMs: 60_000 });
+  assert.deepEqual(failures, []);
+  assert.ok(answered > 100, `${answered} answers`);
+  assert.ok(serve.logs().slice(from).filter((l) => l.msg === 'draining a worker').length >= 4, 'workers were replaced');
+});
