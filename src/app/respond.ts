@@ -15,9 +15,10 @@ export const VARY_PROXY_HEADERS = 'X-Script-Name, X-Forwarded-Host, X-Forwarded-
 /**
  * The ETag of a tile: the quoted md5 of its timestamp in seconds as Python prints a float and its
  * size, MapProxy's recipe (`md5(str(timestamp) + str(size))`), so every tile version has its own.
+ * `mtimeSec`, when known, is the timestamp exactly as Python's st_mtime (see `StoredTile.mtimeSec`).
  */
-export function tileEtag(mtimeMs: number, size: number): string {
-  return `"${createHash('md5').update(`${pyFloatRepr(mtimeMs / 1000)}${size}`).digest('hex')}"`;
+export function tileEtag(mtimeMs: number, size: number, mtimeSec?: number): string {
+  return `"${createHash('md5').update(`${pyFloatRepr(mtimeSec ?? mtimeMs / 1000)}${size}`).digest('hex')}"`;
 }
 
 /** Opaque tag without the weak prefix and quotes, for weak comparison (RFC 9110 §8.8.3.2). */
@@ -73,7 +74,7 @@ export function writeResponse(
     const v = cache.validators;
     let etag = v?.etag;
     if (etag === undefined) {
-      etag = tileEtag(cache.mtime, cache.size);
+      etag = tileEtag(cache.mtime, cache.size, cache.mtimeSec);
       if (v) v.etag = etag;
     }
     let lastModified = v?.lastModified;

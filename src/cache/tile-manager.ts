@@ -42,6 +42,8 @@ export interface ManagedTile {
   readonly mime: string;
   /** ms since the epoch */
   readonly mtime: number;
+  /** The stored file's time as Python's st_mtime, when storage knows it (ETag input). */
+  readonly mtimeSec?: number;
   readonly cacheable: boolean;
   /** True when it came from storage (a cache hit), false or absent when created now. */
   readonly fromCache?: boolean;
@@ -183,7 +185,7 @@ export class TileManager {
     if (storage) {
       const stored = await storage.load(coord);
       if (stored) {
-        const tile = { coord, data: stored.data, mime: this.#mimeOf(stored.data), mtime: stored.mtime, cacheable: true, fromCache: true };
+        const tile = { coord, data: stored.data, mime: this.#mimeOf(stored.data), mtime: stored.mtime, mtimeSec: stored.mtimeSec, cacheable: true, fromCache: true };
         if (!looksComplete(stored.data)) {
           log().warn({ cache: this.name, coord }, 'removing incomplete tile file');
           await storage.remove(coord);
@@ -204,7 +206,7 @@ export class TileManager {
       if (t) return t;
       // Another process created it while we waited for the lock.
       const again = storage ? await storage.load(coord) : null;
-      if (again) return { coord, data: again.data, mime: this.#mimeOf(again.data), mtime: again.mtime, cacheable: true };
+      if (again) return { coord, data: again.data, mime: this.#mimeOf(again.data), mtime: again.mtime, mtimeSec: again.mtimeSec, cacheable: true };
       throw new MapProxyError(`tile ${key(coord)} of cache ${this.name} was not created`, {
         code: 'MPX_ERR_TILE_NOT_CREATED',
         status: 500,

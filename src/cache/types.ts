@@ -41,6 +41,12 @@ export interface StoredTile {
   readonly data: Buffer;
   /** Modification time, ms since the epoch (file mtime for the file cache). */
   readonly mtime: number;
+  /**
+   * The same time as Python's `os.stat().st_mtime` (`sec + nsec * 1e-9`, a double), when the
+   * storage knows it to the nanosecond: MapProxy's ETag is made from it (`mtime / 1000` loses
+   * the nanoseconds for about one tile in four).
+   */
+  readonly mtimeSec?: number;
   /** Set when the storage holds this version in memory (see `HeldTile`). */
   readonly held?: HeldTile;
 }

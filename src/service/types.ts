@@ -30,6 +30,8 @@ export interface ServiceRequest {
 export interface TileCacheInfo {
   /** Tile timestamp, ms since the epoch. */
   readonly mtime: number;
+  /** The stored file's time as Python's st_mtime, when known: the ETag is made from it. */
+  readonly mtimeSec?: number;
   /** Size in bytes (ETag input). */
   readonly size: number;
   /** max-age in seconds (globals.tiles.expires_hours · 3600). */
@@ -71,6 +73,8 @@ export interface TileResult {
   readonly mime: string;
   /** ms since the epoch: the stored tile's mtime, or the creation time of a fresh tile. */
   readonly mtime: number;
+  /** The stored file's time as Python's st_mtime, when storage knows it (ETag input). */
+  readonly mtimeSec?: number;
   /** False for on_error substitutes and other answers that must not be cached by clients. */
   readonly cacheable: boolean;
   /**

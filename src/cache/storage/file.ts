@@ -197,29 +197,23 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
           }
         }
         const data = fresh ? await files.read(f) : null;
-        if (data !== null) return this.#keep(loc, data, f.mtime, f, checked);
+        if (data !== null) return this.#keep(loc, data, f.mtime, f, checked, f.mtimeSec);
         files.delete(loc);
       }
     }
     const read = await openAndRead(loc, files);
     if (read === null) return null;
-    let mtime = read.st.mtimeMs;
-    let v: { mtimeMs: number; size: number; ino: number } = read.st;
-    if (symlinked) {
-      const l = await statCb(loc, true);
-      if (l) {
-        mtime = l.mtimeMs;
-        v = l;
-      }
-    }
+    let v: FileStamp = read.st;
+    if (symlinked) v = (await linkStampCb(loc)) ?? v;
+    const { mtimeMs: mtime, mtimeSec } = v;
     const checked = Date.now();
     const stamp = { statMtime: v.mtimeMs, statSize: v.size, ino: v.ino };
     if (files && read.data.length === read.st.size) {
-      files.add(loc, { fd: read.fd, size: read.st.size, mtime, checked, ...stamp });
+      files.add(loc, { fd: read.fd, size: read.st.size, mtime, mtimeSec, checked, ...stamp });
     } else {
       fs.close(read.fd, () => undefined);
     }
-    return this.#keep(loc, read.data, mtime, stamp, checked);
+    return this.#keep(loc, read.data, mtime, stamp, checked, mtimeSec);
   }
 
   /** Put a tile just read into the memory tier (when there is one) and return it. */
@@ -229,10 +223,11 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
     mtime: number,
     stamp: { readonly statMtime: number; readonly statSize: number; readonly ino: number },
     checked: number,
+    mtimeSec: number | undefined,
   ): StoredTile {
     const tier = this.#tier;
-    if (tier === null) return { data, mtime };
-    const entry = new TierEntry(loc, data, mtime, stamp.statMtime, stamp.statSize, stamp.ino, checked, this.linkSingleColor === 'symlink');
+    if (tier === null) return { data, mtime, mtimeSec };
+    const entry = new TierEntry(loc, data, mtime, stamp.statMtime, stamp.statSize, stamp.ino, checked, this.linkSingleColor === 'symlink', mtimeSec);
     tier.set(entry);
     return entry;
   }
@@ -400,6 +395,32 @@ function ignoreRace(err: unknown): void {
   if (code !== 'ENOENT' && code !== 'EPERM') throw err;
 }
 
+/** What a read tile is validated and dated by (from a nanosecond stat). */
+interface FileStamp {
+  /** As Node's `Stats.mtimeMs` computes it, so it compares equal with a plain stat's. */
+  readonly mtimeMs: number;
+  /** As Python's `st_mtime`: `sec + nsec * 1e-9` (MapProxy's ETag input). */
+  readonly mtimeSec: number;
+  readonly size: number;
+  readonly ino: number;
+}
+
+function stampOf(st: fs.BigIntStats): FileStamp {
+  const sec = Number(st.mtimeNs / 1_000_000_000n);
+  const nsec = Number(st.mtimeNs % 1_000_000_000n);
+  return { mtimeMs: sec * 1e3 + nsec / 1e6, mtimeSec: sec + nsec * 1e-9, size: Number(st.size), ino: Number(st.ino) };
+}
+
+/** lstat to the nanosecond (a symlinked tile is dated by its link); null when the link is gone. */
+function linkStampCb(loc: string): Promise<FileStamp | null> {
+  return new Promise((resolve, reject) => {
+    fs.lstat(loc, { bigint: true }, (err, st) => {
+      if (err) return isMissing(err) ? resolve(null) : reject(err);
+      resolve(stampOf(st));
+    });
+  });
+}
+
 /** stat (or lstat) through the callback API; null when the file is gone. */
 function statCb(loc: string, link: boolean): Promise<fs.Stats | null> {
   return new Promise((resolve, reject) => {
@@ -416,7 +437,7 @@ function statCb(loc: string, link: boolean): Promise<fs.Stats | null> {
  * rewritten in place, so the open inode keeps its size. On EMFILE/ENFILE the open-file level gives
  * back half its descriptors and the open is tried once more.
  */
-function openAndRead(loc: string, files: OpenFiles | null): Promise<{ fd: number; data: Buffer; st: fs.Stats } | null> {
+function openAndRead(loc: string, files: OpenFiles | null): Promise<{ fd: number; data: Buffer; st: FileStamp } | null> {
   return new Promise((resolve, reject) => {
     const onOpen = (retry: boolean) => (err: NodeJS.ErrnoException | null, fd: number): void => {
       if (err) {
@@ -432,8 +453,9 @@ function openAndRead(loc: string, files: OpenFiles | null): Promise<{ fd: number
         if (e) reject(e);
         else resolve(null);
       };
-      fs.fstat(fd, (err2, st) => {
+      fs.fstat(fd, { bigint: true }, (err2, big) => {
         if (err2) return fail(err2);
+        const st = stampOf(big);
         if (st.size === 0) return fail(null);
         const buf = Buffer.allocUnsafe(st.size);
         let off = 0;

@@ -45,6 +45,8 @@ export class TierEntry implements StoredTile, HeldTile {
     public checked: number,
     /** Validate with lstat (the link itself: symlinked single-colour tiles), not stat. */
     readonly link = false,
+    /** The same time as Python's st_mtime (see `StoredTile.mtimeSec`). */
+    readonly mtimeSec?: number,
   ) {}
 
   get held(): HeldTile | undefined {

@@ -36,6 +36,8 @@ export interface OpenFile {
   readonly ino: number;
   /** The tile's timestamp as storage reports it (ms). */
   readonly mtime: number;
+  /** The same as Python's st_mtime (see `StoredTile.mtimeSec`). */
+  readonly mtimeSec?: number;
   /** When the path was last opened or confirmed by a stat (ms since the epoch). */
   checked: number;
   /** Last use (ms since the epoch), for the inactivity sweep. */
