@@ -459,12 +459,15 @@ export class TileManager {
       const color = linker && t.pixels ? this.#singleColorOf(t.pixels, t.data) : null;
       if (linker && color) await linker.storeSingleColor(t.coord, t.data, color);
       else await storage.store(t.coord, t.data);
-      return (await storage.timestamp(t.coord)) ?? Date.now();
+      // The time a later load reports, so the ETag does not change between this answer and hits.
+      if (storage.stamp) return (await storage.stamp(t.coord)) ?? { mtime: Date.now() };
+      return { mtime: (await storage.timestamp(t.coord)) ?? Date.now() };
     }));
     for (const r of results) if (r.status === 'rejected') throw r.reason;
-    tiles.forEach((t, i) => out.set(key(t.coord), {
-      coord: t.coord, data: t.data, mime: this.#mimeOf(t.data), mtime: (results[i] as PromiseFulfilledResult<number>).value, cacheable,
-    }));
+    tiles.forEach((t, i) => {
+      const { mtime, mtimeSec } = (results[i] as PromiseFulfilledResult<{ mtime: number; mtimeSec?: number }>).value;
+      out.set(key(t.coord), { coord: t.coord, data: t.data, mime: this.#mimeOf(t.data), mtime, mtimeSec, cacheable });
+    });
     return out;
   }
 

@@ -23,7 +23,9 @@ export function tileResponse(tile: TileResult, maxAge: number, xCache = true): S
     status: 200,
     contentType: tile.mime,
     body: tile.data,
-    cache: tile.cacheable ? { mtime: tile.mtime, mtimeSec: tile.mtimeSec, size: tile.data.length, maxAge, validators: tile.held?.validators } : 'no-cache',
+    cache: tile.cacheable
+      ? { mtime: tile.mtime, ...(tile.mtimeSec === undefined ? {} : { mtimeSec: tile.mtimeSec }), size: tile.data.length, maxAge, validators: tile.held?.validators }
+      : 'no-cache',
     headers: xCache ? (tile.fromCache === true ? X_CACHE_HIT : X_CACHE_MISS) : undefined,
     replay: tile.held && tile.cacheable && tile.fromCache === true ? { held: tile.held, cache: tile.cache } : undefined,
   };

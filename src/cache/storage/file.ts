@@ -240,14 +240,22 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
 
   /** The tile's mtime (of the link itself for a symlink, as MapProxy's lstat), without reading it. */
   async timestamp(coord: TileCoord): Promise<number | null> {
+    return (await this.stamp(coord))?.mtime ?? null;
+  }
+
+  /** `timestamp` with the time also as Python's st_mtime (what a later load reports). */
+  async stamp(coord: TileCoord): Promise<{ mtime: number; mtimeSec: number } | null> {
     const loc = this.tileLocation(coord);
     try {
-      const l = await lstat(loc);
+      const l = await lstat(loc, { bigint: true });
       if (l.isSymbolicLink()) {
         const target = await stat(loc);
-        return target.isFile() && target.size > 0 ? l.mtimeMs : null;
+        if (!target.isFile() || target.size === 0) return null;
+      } else if (!l.isFile() || l.size === 0n) {
+        return null;
       }
-      return l.isFile() && l.size > 0 ? l.mtimeMs : null;
+      const s = stampOf(l);
+      return { mtime: s.mtimeMs, mtimeSec: s.mtimeSec };
     } catch (err) {
       if (isMissing(err)) return null;
       throw err;
