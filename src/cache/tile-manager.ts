@@ -460,8 +460,7 @@ export class TileManager {
       if (linker && color) await linker.storeSingleColor(t.coord, t.data, color);
       else await storage.store(t.coord, t.data);
       // The time a later load reports, so the ETag does not change between this answer and hits.
-      if (storage.stamp) return (await storage.stamp(t.coord)) ?? { mtime: Date.now() };
-      return { mtime: (await storage.timestamp(t.coord)) ?? Date.now() };
+      return (await storage.stamp(t.coord)) ?? { mtime: Date.now() };
     }));
     for (const r of results) if (r.status === 'rejected') throw r.reason;
     tiles.forEach((t, i) => {

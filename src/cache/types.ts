@@ -62,8 +62,11 @@ export interface TileStorage {
   load(coord: TileCoord): Promise<StoredTile | null>;
   /** The mtime (ms) of a stored tile, or null; never reads the body. */
   timestamp(coord: TileCoord): Promise<number | null>;
-  /** `timestamp` with `mtimeSec` as a load would report it (see `StoredTile.mtimeSec`). */
-  stamp?(coord: TileCoord): Promise<{ mtime: number; mtimeSec?: number } | null>;
+  /**
+   * `timestamp` with `mtimeSec`, both as a load of the tile reports them (see `StoredTile`), so a
+   * tile handed out right after it is stored carries the ETag of every later hit.
+   */
+  stamp(coord: TileCoord): Promise<{ mtime: number; mtimeSec?: number } | null>;
   isCached(coord: TileCoord): Promise<boolean>;
   /** Store one tile atomically. */
   store(coord: TileCoord, data: Buffer): Promise<void>;

@@ -65,6 +65,8 @@ export function tileStorageTests(name: string, factory: () => Promise<StorageFix
       assert.ok(got.mtime >= before - 2000 && got.mtime <= after + 2000, `mtime ${got.mtime} not near ${before}..${after}`);
       assert.equal(await s.isCached(c), true);
       assert.equal(await s.timestamp(c), got.mtime);
+      // What a tile just stored is handed out with: the same time a load reports.
+      assert.deepEqual(await s.stamp(c), { mtime: got.mtime, mtimeSec: got.mtimeSec });
     }));
 
     it('keeps coordinates apart', withStorage(async (s) => {
