@@ -129,15 +129,13 @@ function currentDate(): string {
   return dateLine;
 }
 
-/** The tail node:http adds to a keep-alive answer of `server`. */
+/**
+ * The tail node:http adds to a keep-alive answer of `server` (the worker never sets
+ * `maxRequestsPerSocket`, which would add `max=` and which the lane would not count).
+ */
 function keepAliveTail(server: HttpServer): string {
-  let tail = 'Connection: keep-alive\r\n';
-  const seconds = Math.floor(server.keepAliveTimeout / 1000);
-  if (server.keepAliveTimeout > 0) {
-    const max = server.maxRequestsPerSocket ?? 0;
-    tail += max > 0 ? `Keep-Alive: timeout=${seconds}, max=${max}\r\n` : `Keep-Alive: timeout=${seconds}\r\n`;
-  }
-  return `${tail}\r\n`;
+  const keepAlive = server.keepAliveTimeout > 0 ? `Keep-Alive: timeout=${Math.floor(server.keepAliveTimeout / 1000)}\r\n` : '';
+  return `Connection: keep-alive\r\n${keepAlive}\r\n`;
 }
 
 /**

@@ -347,8 +347,9 @@ test('max requests counts the answers of the lane; the keep-alive timeout closes
     assert.equal(reached, 3);
     assert.equal(s.server.served, 3);
     const idleSince = Date.now();
-    await c.closedByServer(3000);
-    assert.ok(Date.now() - idleSince >= 250, 'closed before the keep-alive timeout');
+    await c.closedByServer(4000);
+    // As node:http: a second past the announced 300 ms, for a client reusing it at the last moment.
+    assert.ok(Date.now() - idleSince >= 1250, `closed after ${Date.now() - idleSince} ms, before the keep-alive timeout and its grace`);
   } finally {
     await s.server.drain('stop', 1000);
   }
