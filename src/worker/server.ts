@@ -6,15 +6,12 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { once } from 'node:events';
-import type { FastAnswerLookup } from '../app/hot-answers.js';
+import type { RequestHandler } from '../app/router.js';
 import { Backend, LaneConnection } from './fast-lane.js';
 import type { DrainMode } from './protocol.js';
 
 /** A request listener (the app); with `fastAnswer`, hot tiles are answered in the fast lane. */
-export interface Handler {
-  (req: IncomingMessage, res: ServerResponse): void;
-  readonly fastAnswer?: FastAnswerLookup;
-}
+export type Handler = RequestHandler;
 
 /** Options of `DrainingServer`. */
 export interface DrainingServerOptions {
