@@ -10,19 +10,16 @@ import type { MapProxyConfig } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import { getLogger } from '../log/index.js';
 import { handlerFromConfig } from './from-config.js';
-import type { FastAnswerLookup } from './hot-answers.js';
+import type { RequestHandler } from './router.js';
 
 /** A request listener with the built configuration behind it. */
-export interface App {
-  (req: IncomingMessage, res: ServerResponse): void;
+export interface App extends RequestHandler {
   /** The configuration this app serves. */
   readonly config: BuiltConfig;
   /** Files the configuration was read from (the main file and every `base:`). */
   readonly files: readonly string[];
   /** Release upstream connections, open tile files and timers. */
   close(): Promise<void>;
-  /** Replayed tile answers for the worker's fast lane (see `RequestHandler.fastAnswer`). */
-  readonly fastAnswer?: FastAnswerLookup;
 }
 
 /** A configuration that passed `validateConfig`, with where it came from. */
