@@ -1,11 +1,14 @@
 /**
- * Answers given again without asking the service: the router's short cut for cache hits served
- * from the memory tier. A tile answer built from a tile version held in memory (`replay` of a
+ * Answers given again without asking the service: the router's short cut for cache hits whose
+ * tile version the storage still holds. A tile answer built from such a version (`replay` of a
  * `ServiceResponse`) is remembered under the request that produced it, and the same request is
- * answered with the same status line, headers and bytes while that version is fresh in the tier
- * (`HeldTile.isFresh()`: still held, and checked against its file within the tier's revalidate
- * bound). So a hot tile costs a map lookup and a socket write, and can never be older than what
- * the full path would have served: the same bound, the same bytes.
+ * answered with the same status line, headers and bytes while that version can be given:
+ * - held in the memory tier and fresh (`HeldTile.isFresh()`: checked against its file within the
+ *   tier's revalidate bound): a map lookup and a socket write;
+ * - else, in a worker's fast lane, through the version's open file (`HeldFile.read`: one pread,
+ *   after one stat when due, which also puts the tile back into the tier).
+ * Either way the answer can never be older than what the full path would have served: the same
+ * bound, the same bytes.
  *
  * The request key is what decides the answer: the request target as sent and `X-Script-Name`
  * (the services read the path below it). Only GET without If-None-Match / If-Modified-Since is
@@ -13,7 +16,7 @@
  * the tier's entries weakly, so it never keeps a tile in memory that the tier has let go.
  */
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import type { HeldTile } from '../cache/types.js';
+import type { HeldFile, HeldTile } from '../cache/types.js';
 
 /** What is given again. */
 export interface HotAnswer {
@@ -24,8 +27,12 @@ export interface HotAnswer {
   readonly cache: string | undefined;
 }
 
-interface Slot extends HotAnswer {
-  readonly tile: WeakRef<HeldTile>;
+/** A remembered answer and the tile version it gives. */
+export interface Slot extends HotAnswer {
+  /** The version in memory (weakly: the tier decides how long); replaced when read again. */
+  tile: WeakRef<HeldTile> | undefined;
+  /** The version's open file, when the storage keeps it open. */
+  readonly file: HeldFile | undefined;
 }
 
 /**
@@ -38,19 +45,20 @@ export interface FastAnswer {
 }
 
 /**
- * An answer whose tile is held but due for its check against the file: `revalidate` stats the
- * file and gives the answer when the tile is unchanged (counted as served then), else undefined.
+ * An answer that needs the disk first: its tile is held but due for its check against the file
+ * (one stat), or only its open file is left (one pread). `settle` gives the answer when the
+ * version is still the file's (counted as served then), else undefined.
  */
-export interface DueAnswer {
-  revalidate(done: (answer: FastAnswer | undefined) => void): void;
+export interface PendingAnswer {
+  settle(done: (answer: FastAnswer | undefined) => void): void;
 }
 
 /**
  * Look up the answer to a plain GET of `url` (the request target as sent) with `scriptName` (the
- * X-Script-Name header, if any): a fresh answer (counted as served), a due one, or undefined when
- * the full path must answer.
+ * X-Script-Name header, if any): a fresh answer (counted as served), a pending one, or undefined
+ * when the full path must answer.
  */
-export type FastAnswerLookup = (url: string, scriptName: string | undefined) => FastAnswer | DueAnswer | undefined;
+export type FastAnswerLookup = (url: string, scriptName: string | undefined) => FastAnswer | PendingAnswer | undefined;
 
 /** The key of a plain GET (see `keyOf`). */
 export function hotKey(url: string, scriptName: string | undefined): string {
@@ -80,13 +88,16 @@ export class HotAnswers {
     return hotKey(req.url ?? '/', script === undefined ? undefined : String(script));
   }
 
-  /** The answer and tile for `key` while the tile is fresh; a stale one is forgotten. */
+  /**
+   * The answer and bytes for `key` while its tile is fresh in memory. A slot with nothing left to
+   * give (no tile in memory, no open file) is forgotten.
+   */
   get(key: string): { answer: HotAnswer; body: Buffer } | undefined {
     const slot = this.#slots.get(key);
     if (slot === undefined) return undefined;
-    const tile = slot.tile.deref();
+    const tile = slot.tile?.deref();
     if (tile === undefined || !tile.isFresh()) {
-      this.#slots.delete(key);
+      if (slot.file === undefined) this.#slots.delete(key);
       return undefined;
     }
     this.#slots.delete(key);
@@ -95,25 +106,29 @@ export class HotAnswers {
   }
 
   /**
-   * The answer and tile for `key` while the tile is held, fresh or not (the caller checks or
-   * revalidates); one no longer held is forgotten. Does not count as a use.
+   * The slot of `key` while it has something to give (a tile in memory, fresh or not, or an open
+   * file: the caller checks, revalidates or reads); one with nothing left is forgotten. Does not
+   * count as a use.
    */
-  peek(key: string): { answer: HotAnswer; tile: HeldTile } | undefined {
+  peek(key: string): Slot | undefined {
     const slot = this.#slots.get(key);
     if (slot === undefined) return undefined;
-    const tile = slot.tile.deref();
-    if (tile === undefined) {
+    if (slot.file === undefined && slot.tile?.deref() === undefined) {
       this.#slots.delete(key);
       return undefined;
     }
-    return { answer: slot, tile };
+    return slot;
   }
 
-  /** Remember `headers` as the answer to `key`, given with the bytes of `tile`. */
-  set(key: string, tile: HeldTile, answer: HotAnswer): void {
-    if (this.max === 0) return;
+  /** Remember `headers` as the answer to `key`, given with the bytes of `version`. */
+  set(key: string, version: { readonly held?: HeldTile; readonly file?: HeldFile }, answer: HotAnswer): void {
+    if (this.max === 0 || (version.held === undefined && version.file === undefined)) return;
     this.#slots.delete(key);
-    this.#slots.set(key, { ...answer, tile: new WeakRef(tile) });
+    this.#slots.set(key, {
+      ...answer,
+      tile: version.held === undefined ? undefined : new WeakRef(version.held),
+      file: version.file,
+    });
     if (this.#slots.size > this.max) {
       const oldest = this.#slots.keys().next().value;
       if (oldest !== undefined) this.#slots.delete(oldest);

@@ -330,7 +330,7 @@ export function createHandler(opts: HandlerOptions): RequestHandler {
       const replay = answer?.replay;
       if (written && replay) {
         const key = HotAnswers.keyOf(req);
-        if (key !== null) hot.set(key, replay.held, { headers: written, label, cache: replay.cache });
+        if (key !== null) hot.set(key, replay, { headers: written, label, cache: replay.cache });
       }
     } catch (err) {
       fail(req, res, err);
@@ -343,19 +343,34 @@ export function createHandler(opts: HandlerOptions): RequestHandler {
 
   const hot = new HotAnswers(opts.hotAnswers);
 
-  /** The fast lane's lookup: what the replay below does, minus the response object. */
+  /**
+   * The fast lane's lookup: what the replay below does, minus the response object, and with the
+   * tile's open file when its memory copy is gone or due.
+   */
   const fastAnswer: FastAnswerLookup = (url, scriptName) => {
     if (hot.size === 0 || accessLogOn()) return undefined;
-    const h = hot.peek(hotKey(url, scriptName));
-    if (h === undefined) return undefined;
-    const { answer, tile } = h;
-    const given = (): FastAnswer => {
-      countReplay(answer, 0);
-      return { headers: answer.headers, body: tile.data };
+    const slot = hot.peek(hotKey(url, scriptName));
+    if (slot === undefined) return undefined;
+    const tile = slot.tile?.deref();
+    if (tile !== undefined && tile.isFresh()) return given(slot, tile.data);
+    const file = slot.file;
+    const viaFile = (done: (answer: FastAnswer | undefined) => void): void => {
+      if (file === undefined) {
+        done(undefined);
+        return;
+      }
+      file.read((read) => {
+        if (read === null) {
+          done(undefined);
+          return;
+        }
+        if (read.held !== undefined) slot.tile = new WeakRef(read.held);
+        done(given(slot, read.data));
+      });
     };
-    if (tile.isFresh()) return given();
     // Held but due for its check: one stat off node:http's path instead of a full load.
-    return { revalidate: (done) => tile.revalidate((fresh) => done(fresh ? given() : undefined)) };
+    if (tile !== undefined) return { settle: (done) => tile.revalidate((fresh) => (fresh ? done(given(slot, tile.data)) : viaFile(done))) };
+    return { settle: viaFile };
   };
 
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
@@ -385,6 +400,12 @@ export function createHandler(opts: HandlerOptions): RequestHandler {
     );
   };
   return Object.assign(handler, { fastAnswer });
+}
+
+/** The fast lane's answer of `slot` with `body`, counted as served. */
+function given(slot: HotAnswer, body: Buffer): FastAnswer {
+  countReplay(slot, 0);
+  return { headers: slot.headers, body };
 }
 
 /** A replayed answer in the metrics: a hit of its cache and a 200 of its service. */

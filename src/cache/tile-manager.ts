@@ -13,7 +13,7 @@ import { channel } from 'node:diagnostics_channel';
 import type { MetaGrid, MetaTile, Size, TileCoord, TileGrid, Bbox, Srs } from '../grid/types.js';
 import type { ImageOptions, RawImage } from '../image/types.js';
 import type { Source, SourceImage } from '../source/types.js';
-import type { HeldTile, TileStorage } from './types.js';
+import type { HeldFile, HeldTile, TileStorage } from './types.js';
 import {
   backgroundOf, blankImage, cropRaw, decodeImage, encodeImage, flattenRaw, isOpaqueOutput, mergeImages, mimeFromMagic,
   rawImage, singleColor, splitMetaTile,
@@ -49,6 +49,8 @@ export interface ManagedTile {
   readonly fromCache?: boolean;
   /** The version held in memory by the storage, when it is (see `StoredTile.held`). */
   readonly held?: HeldTile;
+  /** The version's file kept open by the storage, when it is (see `StoredTile.file`). */
+  readonly file?: HeldFile;
   /** Name of the cache it came from (for hit counts of answers given again). */
   readonly cache?: string;
 }
@@ -194,8 +196,10 @@ export class TileManager {
         } else {
           if (tileChannels.hit.hasSubscribers) tileChannels.hit.publish({ cache: this.name });
           // Only a plain hit may be answered again without asking this manager (hot-answers.ts):
-          // a stale tile must come back here, to be refreshed when the source answers again.
-          return stored.held ? { ...tile, held: stored.held, cache: this.name } : tile;
+          // a stale tile must come back here, to be refreshed when the source answers again. With
+          // refresh_before a version held now turns stale later, so none is handed out.
+          if (this.#o.isStale !== undefined || (stored.held === undefined && stored.file === undefined)) return tile;
+          return { ...tile, held: stored.held, file: stored.file, cache: this.name };
         }
       }
     }

@@ -36,6 +36,19 @@ export interface HeldTile {
   revalidate(done: (fresh: boolean) => void): void;
 }
 
+/**
+ * One version of a tile kept as an open file by its storage (the open-file level): given again
+ * with one positioned read, without open, stat and close. It never gives another version: past the
+ * revalidate bound it stats the path first, and a file changed, removed or let go of gives null.
+ */
+export interface HeldFile {
+  /**
+   * This version's bytes, and the memory tier's copy when the storage keeps one (as a load
+   * would), or null when this version can no longer be given and a full load must answer.
+   */
+  read(done: (tile: { readonly data: Buffer; readonly held?: HeldTile } | null) => void): void;
+}
+
 /** A tile as it comes out of storage. */
 export interface StoredTile {
   readonly data: Buffer;
@@ -49,6 +62,8 @@ export interface StoredTile {
   readonly mtimeSec?: number;
   /** Set when the storage holds this version in memory (see `HeldTile`). */
   readonly held?: HeldTile;
+  /** Set when the storage keeps this version's file open (see `HeldFile`). */
+  readonly file?: HeldFile;
 }
 
 /**

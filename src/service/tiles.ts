@@ -27,7 +27,8 @@ export function tileResponse(tile: TileResult, maxAge: number, xCache = true): S
       ? { mtime: tile.mtime, ...(tile.mtimeSec === undefined ? {} : { mtimeSec: tile.mtimeSec }), size: tile.data.length, maxAge, validators: tile.held?.validators }
       : 'no-cache',
     headers: xCache ? (tile.fromCache === true ? X_CACHE_HIT : X_CACHE_MISS) : undefined,
-    replay: tile.held && tile.cacheable && tile.fromCache === true ? { held: tile.held, cache: tile.cache } : undefined,
+    replay:
+      (tile.held || tile.file) && tile.cacheable && tile.fromCache === true ? { held: tile.held, file: tile.file, cache: tile.cache } : undefined,
   };
 }
 

@@ -5,7 +5,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Bbox, TileCoord, TileGrid } from '../grid/types.js';
-import type { HeldTile, TileValidators } from '../cache/types.js';
+import type { HeldFile, HeldTile, TileValidators } from '../cache/types.js';
 
 /** KVP parameters with case-insensitive names (OGC); values keep their case. */
 export interface QueryParams {
@@ -54,10 +54,11 @@ export interface ServiceResponse {
   readonly cache?: TileCacheInfo | 'no-cache';
   /**
    * This answer may be given again, byte for byte, to the same request (same URL and proxy
-   * headers, GET without conditions) while `held.isFresh()`; `cache` names the cache whose hit
-   * it counts as. Set for tiles served from memory.
+   * headers, GET without conditions) while its tile version can be given: `held.isFresh()`, or
+   * `file.read` gives bytes. `cache` names the cache whose hit it counts as. Set for tiles the
+   * storage holds in memory or keeps open.
    */
-  readonly replay?: { readonly held: HeldTile; readonly cache?: string };
+  readonly replay?: { readonly held?: HeldTile; readonly file?: HeldFile; readonly cache?: string };
 }
 
 /** A service mounted by the router. */
@@ -84,6 +85,8 @@ export interface TileResult {
   readonly fromCache?: boolean;
   /** The version held in memory by the cache storage, when it is (`StoredTile.held`). */
   readonly held?: HeldTile;
+  /** The version's file kept open by the cache storage, when it is (`StoredTile.file`). */
+  readonly file?: HeldFile;
   /** Name of the cache the tile came from. */
   readonly cache?: string;
 }

@@ -330,11 +330,12 @@ export class LaneConnection {
         this.#forward(request);
         return;
       }
-      if ('revalidate' in answer) {
-        // The tile is due for its stat: wait for it, then answer here or let node:http load it.
+      if ('settle' in answer) {
+        // The tile is due for its stat or must be read from its open file: wait for that, then
+        // answer here or let node:http load it.
         this.#state = 'waiting';
         this.arm(0);
-        answer.revalidate((fresh) => {
+        answer.settle((fresh) => {
           if (this.socket.destroyed) return;
           // A drain that began during the stat wants the answer from node:http (Connection: close).
           if (fresh === undefined || !this.#opts.open()) {

@@ -8,7 +8,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { once } from 'node:events';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -20,6 +19,7 @@ import { DrainingServer, type DrainingServerOptions } from '../../src/worker/ser
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { tempConfig } from '../helpers/server.js';
 import { tcPath } from './pipeline-helpers.js';
+import { type Answer, Conn, get } from '../helpers/raw-conn.js';
 
 const REVALIDATE_MS = 300;
 let up: Upstream;
@@ -75,98 +75,6 @@ after(async () => {
   await closeHttpAgents();
   await cfg?.cleanup();
 });
-
-/** One answer as it came off the wire. */
-interface Answer {
-  readonly status: number;
-  /** The header block without the status line and without Date. */
-  readonly head: string;
-  readonly headers: Map<string, string>;
-  readonly body: Buffer;
-}
-
-/** A raw keep-alive connection: write bytes, read answers framed by Content-Length. */
-class Conn {
-  readonly socket: net.Socket;
-  #buf = Buffer.alloc(0);
-  #heads: boolean[] = [];
-  readonly answers: Answer[] = [];
-  closed = false;
-  #wake: (() => void) | null = null;
-
-  private constructor(socket: net.Socket) {
-    this.socket = socket;
-    socket.on('data', (d: Buffer) => {
-      this.#buf = Buffer.concat([this.#buf, d]);
-      this.#parse();
-    });
-    socket.on('close', () => {
-      this.closed = true;
-      this.#wake?.();
-    });
-    socket.on('error', () => undefined);
-  }
-
-  static async open(port: number): Promise<Conn> {
-    const socket = net.connect(port, '127.0.0.1');
-    await once(socket, 'connect');
-    return new Conn(socket);
-  }
-
-  /** Send raw bytes; `heads` tells, per request sent, whether it is a HEAD (no body comes back). */
-  send(bytes: string, heads: boolean[] = []): void {
-    this.#heads.push(...heads);
-    this.socket.write(bytes, 'latin1');
-  }
-
-  /** Wait until `n` answers have arrived in all (or the connection closed). */
-  async until(n: number, ms = 5000): Promise<Answer[]> {
-    const deadline = Date.now() + ms;
-    while (this.answers.length < n && !this.closed) {
-      if (Date.now() > deadline) throw new Error(`${this.answers.length} of ${n} answers after ${ms} ms`);
-      await new Promise<void>((r) => {
-        this.#wake = r;
-        setTimeout(r, 20);
-      });
-    }
-    return this.answers.slice(0, n);
-  }
-
-  /** Resolves when the server has closed the connection. */
-  async closedByServer(ms = 5000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!this.closed) {
-      if (Date.now() > deadline) throw new Error(`connection still open after ${ms} ms`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
-  #parse(): void {
-    for (;;) {
-      const end = this.#buf.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const lines = this.#buf.subarray(0, end).toString('latin1').split('\r\n');
-      const status = Number(lines[0].split(' ')[1]);
-      const headers = new Map<string, string>();
-      for (const l of lines.slice(1)) {
-        const c = l.indexOf(':');
-        headers.set(l.slice(0, c).toLowerCase(), l.slice(c + 1).trim());
-      }
-      const isHead = this.#heads[this.answers.length] === true;
-      const length = isHead || status === 304 ? 0 : Number(headers.get('content-length') ?? 0);
-      if (this.#buf.length < end + 4 + length) return;
-      const head = lines.slice(1).filter((l) => !/^date:/i.test(l)).join('\r\n');
-      this.answers.push({ status, head, headers, body: Buffer.from(this.#buf.subarray(end + 4, end + 4 + length)) });
-      this.#buf = this.#buf.subarray(end + 4 + length);
-    }
-  }
-
-  close(): void {
-    this.socket.destroy();
-  }
-}
-
-const get = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${extra}\r\n`;
 
 /** TMS level 5 tile x (64 tiles a side): its URL and its tc file; x values far apart (one meta tile each). */
 function tile(x: number): { url: string; file: string } {

@@ -11,11 +11,11 @@ import { chmod, link, lstat, mkdir, open, rename, stat, symlink, unlink } from '
 import path from 'node:path';
 import { ConfigError } from '../../errors.js';
 import type { TileCoord } from '../../grid/types.js';
-import type { StoredTile, TileStorage } from '../types.js';
+import type { HeldFile, StoredTile, TileStorage } from '../types.js';
 import { type Dimensions, type FileLayout, isFileLayout, levelLocation, tilePath } from './layouts.js';
 import { isMissing, tempSuffix } from './temp-files.js';
 import { type MemoryTier, TierEntry } from './memory-tier.js';
-import type { OpenFiles } from './open-files.js';
+import type { OpenFile, OpenFiles } from './open-files.js';
 
 export { cleanTempFiles } from './temp-files.js';
 
@@ -180,27 +180,12 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
         if (!st) return null;
       }
     }
-    const files = this.#files;
-    if (files) {
-      const f = files.get(loc);
-      if (f) {
-        let checked = f.checked;
-        let fresh = true;
-        if (Date.now() - checked >= files.revalidateMs) {
-          const st = await statCb(loc, symlinked);
-          fresh = st !== null && st.mtimeMs === f.statMtime && st.size === f.statSize && st.ino === f.ino;
-          if (!fresh) {
-            files.delete(loc);
-            if (!st) return null;
-          } else {
-            checked = f.checked = Date.now();
-          }
-        }
-        const data = fresh ? await files.read(f) : null;
-        if (data !== null) return this.#keep(loc, data, f.mtime, f, checked, f.mtimeSec);
-        files.delete(loc);
-      }
+    const f = this.#files?.get(loc);
+    if (f) {
+      const got = await this.#readOpen(loc, f);
+      if (got !== undefined) return got;
     }
+    const files = this.#files;
     const read = await openAndRead(loc, files);
     if (read === null) return null;
     let v: FileStamp = read.st;
@@ -208,15 +193,63 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
     const { mtimeMs: mtime, mtimeSec } = v;
     const checked = Date.now();
     const stamp = { statMtime: v.mtimeMs, statSize: v.size, ino: v.ino };
+    let kept: OpenFile | undefined;
     if (files && read.data.length === read.st.size) {
-      files.add(loc, { fd: read.fd, size: read.st.size, mtime, mtimeSec, checked, ...stamp });
+      kept = files.add(loc, { fd: read.fd, size: read.st.size, mtime, mtimeSec, checked, ...stamp });
     } else {
       fs.close(read.fd, () => undefined);
     }
-    return this.#keep(loc, read.data, mtime, stamp, checked, mtimeSec);
+    return this.#keep(loc, read.data, mtime, stamp, checked, mtimeSec, kept);
   }
 
-  /** Put a tile just read into the memory tier (when there is one) and return it. */
+  /**
+   * The tile read through its open file `f` (one pread; one stat first when `f` is due for its
+   * check): the tile, null when the file is gone, undefined when `f` cannot give this version any
+   * more (changed on disk, truncated, let go of): `f` is dropped then and the path must be read.
+   */
+  async #readOpen(loc: string, f: OpenFile): Promise<StoredTile | null | undefined> {
+    const files = this.#files as OpenFiles;
+    let checked = f.checked;
+    if (Date.now() - checked >= files.revalidateMs) {
+      // Confirmed as of before the stat, as the tier does: the bound never stretches.
+      const started = Date.now();
+      const st = await statCb(loc, this.linkSingleColor === 'symlink');
+      if (st === null || st.mtimeMs !== f.statMtime || st.size !== f.statSize || st.ino !== f.ino) {
+        files.delete(loc, f);
+        return st === null ? null : undefined;
+      }
+      if (started > f.checked) f.checked = started;
+      checked = f.checked;
+    }
+    const data = await files.read(f);
+    if (data === null) {
+      files.delete(loc, f);
+      return undefined;
+    }
+    return this.#keep(loc, data, f.mtime, f, checked, f.mtimeSec, f);
+  }
+
+  /** The open file `f` of `loc` as the storage hands it out (`StoredTile.file`). */
+  #heldFile(loc: string, f: OpenFile): HeldFile {
+    f.handle ??= {
+      read: (done) => {
+        if (f.evicted) {
+          done(null);
+          return;
+        }
+        this.#readOpen(loc, f).then(
+          (t) => done(t ? { data: t.data, held: t.held } : null),
+          () => done(null),
+        );
+      },
+    };
+    return f.handle;
+  }
+
+  /**
+   * A tile just read: put into the memory tier (when there is one), with its open file `kept`
+   * (when the open-file level keeps it).
+   */
   #keep(
     loc: string,
     data: Buffer,
@@ -224,10 +257,13 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
     stamp: { readonly statMtime: number; readonly statSize: number; readonly ino: number },
     checked: number,
     mtimeSec: number | undefined,
+    kept: OpenFile | undefined,
   ): StoredTile {
+    const file = kept === undefined ? undefined : this.#heldFile(loc, kept);
     const tier = this.#tier;
-    if (tier === null) return { data, mtime, mtimeSec };
+    if (tier === null) return file === undefined ? { data, mtime, mtimeSec } : { data, mtime, mtimeSec, file };
     const entry = new TierEntry(loc, data, mtime, stamp.statMtime, stamp.statSize, stamp.ino, checked, this.linkSingleColor === 'symlink', mtimeSec);
+    entry.file = file;
     tier.set(entry);
     return entry;
   }

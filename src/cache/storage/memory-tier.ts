@@ -12,7 +12,7 @@
  */
 
 import fs from 'node:fs';
-import type { HeldTile, StoredTile, TileValidators } from '../types.js';
+import type { HeldFile, HeldTile, StoredTile, TileValidators } from '../types.js';
 
 /** Settings of the memory tier. */
 export interface MemoryTierOptions {
@@ -27,6 +27,8 @@ export class TierEntry implements StoredTile, HeldTile {
   readonly validators: TileValidators = {};
   /** In a tier now (false once evicted, deleted or replaced). */
   live = false;
+  /** The same version's file, when the storage keeps it open (`StoredTile.file`). */
+  file?: HeldFile;
   #tier: MemoryTier | null = null;
   /** Callers of `revalidate` waiting for the stat in flight. */
   #waiting: Array<(fresh: boolean) => void> | null = null;

@@ -15,6 +15,7 @@
  * last reader closes it.
  */
 import fs from 'node:fs';
+import type { HeldFile } from '../types.js';
 
 /** Settings of the open-file level. */
 export interface OpenFilesOptions {
@@ -46,6 +47,8 @@ export interface OpenFile {
   readers: number;
   /** Out of the cache: closed by the last reader. */
   evicted: boolean;
+  /** How the storage hands this file out (`StoredTile.file`), made on first need. */
+  handle?: HeldFile;
 }
 
 const DEFAULT_INACTIVE_MS = 60_000;
@@ -77,27 +80,30 @@ export class OpenFiles {
 
   /**
    * Keep `fd` open for `path` (this object now owns it and closes it), evicting the least recently
-   * used entries beyond `max`. After `close()`, or with `max` 0, the fd is closed at once.
+   * used entries beyond `max`; the entry kept. After `close()`, or with `max` 0, the fd is closed
+   * at once and nothing is kept.
    */
-  add(path: string, file: Omit<OpenFile, 'used' | 'readers' | 'evicted'>): void {
+  add(path: string, file: Omit<OpenFile, 'used' | 'readers' | 'evicted' | 'handle'>): OpenFile | undefined {
     if (this.#closed || this.max === 0) {
       fs.close(file.fd, () => undefined);
-      return;
+      return undefined;
     }
     this.delete(path);
-    this.#entries.set(path, { ...file, used: Date.now(), readers: 0, evicted: false });
+    const entry: OpenFile = { ...file, used: Date.now(), readers: 0, evicted: false };
+    this.#entries.set(path, entry);
     for (const [k, old] of this.#entries) {
       if (this.#entries.size <= this.max) break;
       this.#entries.delete(k);
       release(old);
     }
     this.#sweeper ??= setInterval(() => this.#sweep(), Math.ceil(this.inactiveMs / 2)).unref();
+    return entry.evicted ? undefined : entry;
   }
 
-  /** Forget `path` and close its file. */
-  delete(path: string): void {
+  /** Forget `path` and close its file; with `only`, only when that is still the entry of `path`. */
+  delete(path: string, only?: OpenFile): void {
     const e = this.#entries.get(path);
-    if (e === undefined) return;
+    if (e === undefined || (only !== undefined && e !== only)) return;
     this.#entries.delete(path);
     release(e);
   }
@@ -114,10 +120,13 @@ export class OpenFiles {
 
   /**
    * The whole file, read at offset 0 with one pread (one trip through the thread pool). Null when
-   * fewer bytes came back than the entry's size (the file was truncated in place, which a tile
-   * writer does not do): the caller drops the entry and reads the path again.
+   * the entry was let go of meanwhile, or when fewer bytes came back than the entry's size (the
+   * file was truncated in place, which a tile writer does not do): the caller drops the entry and
+   * reads the path again.
    */
   read(e: OpenFile): Promise<Buffer | null> {
+    // Evicted means closed, or closed by the last reader: its number may be another file's now.
+    if (e.evicted) return Promise.resolve(null);
     e.readers++;
     const buf = Buffer.allocUnsafe(e.size);
     return new Promise((resolve, reject) => {

@@ -12,6 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { FileTileStorage } from '../../../src/cache/storage/file.js';
 import { OpenFiles } from '../../../src/cache/storage/open-files.js';
+import { MemoryTier } from '../../../src/cache/storage/memory-tier.js';
+import type { HeldFile, HeldTile } from '../../../src/cache/types.js';
 
 /** Descriptors of this process open on files of this suite's temp dirs (other fds come and go). */
 const openFds = (): number =>
@@ -171,5 +173,112 @@ test('an empty tile file is a miss and leaves nothing open', async () => {
   } finally {
     files.close();
     await cleanup();
+  }
+});
+
+/** `HeldFile.read` as a promise. */
+const readHeld = (file: HeldFile): Promise<{ data: Buffer; held?: HeldTile } | null> => new Promise((resolve) => file.read(resolve));
+
+test('a tile read with the level on carries its open file; reading it again opens nothing and gives that version', async () => {
+  const files = new OpenFiles({ max: 10, revalidateMs: 3_600_000 });
+  const { dir, storage, cleanup } = await setup(files);
+  try {
+    await storage.store([1, 2, 3], Buffer.from('first version'));
+    const loaded = await storage.load([1, 2, 3]);
+    const file = loaded?.file;
+    assert.ok(file, 'no open file handed out');
+    // No memory tier here: nothing held in memory.
+    assert.equal(loaded?.held, undefined);
+    // A tier hit and a read of the open file hand out the same object.
+    assert.equal((await storage.load([1, 2, 3]))?.file, file);
+    const before = openFds();
+    // Replaced by rename: within the bound the open file still gives the version it had.
+    await replaceOnDisk(dir, '3/1/2.png', Buffer.from('second'));
+    const again = await readHeld(file);
+    assert.equal(again?.data.toString(), 'first version');
+    assert.equal(again?.held, undefined);
+    await fdsBecome(before);
+  } finally {
+    files.close();
+    await cleanup();
+  }
+});
+
+test('an open file past its bound is checked first: a rewritten or removed tile gives null and is closed', async () => {
+  const files = new OpenFiles({ max: 10, revalidateMs: 0 });
+  const { dir, storage, cleanup } = await setup(files);
+  try {
+    await storage.store([1, 2, 3], Buffer.from('first version'));
+    await storage.store([2, 2, 3], Buffer.from('other tile'));
+    const before = openFds();
+    const a = (await storage.load([1, 2, 3]))?.file;
+    const b = (await storage.load([2, 2, 3]))?.file;
+    assert.ok(a && b);
+    await fdsBecome(before + 2);
+    // Unchanged: one stat, then the bytes.
+    assert.equal((await readHeld(a))?.data.toString(), 'first version');
+    await replaceOnDisk(dir, '3/1/2.png', Buffer.from('second'));
+    await fs.unlink(path.join(dir, '3/2/2.png'));
+    assert.equal(await readHeld(a), null);
+    assert.equal(await readHeld(b), null);
+    assert.equal(files.size, 0);
+    await fdsBecome(before);
+    // The full path reads the new version (and keeps its file open).
+    assert.equal((await storage.load([1, 2, 3]))?.data.toString(), 'second');
+  } finally {
+    files.close();
+    await cleanup();
+  }
+});
+
+test('an open file let go of gives null, never the bytes of a file that took its descriptor number', async () => {
+  const files = new OpenFiles({ max: 1, revalidateMs: 0 });
+  const { dir, storage, cleanup } = await setup(files);
+  try {
+    await storage.store([1, 2, 3], Buffer.from('tile A bytes'));
+    const file = (await storage.load([1, 2, 3]))?.file;
+    assert.ok(file);
+    const got = readHeld(file);
+    // Let go of while its check (a stat) is in flight; the number is taken again at once by a file
+    // of the same size, as the next open of a busy worker would.
+    files.close();
+    await new Promise((r) => setImmediate(r));
+    const other = path.join(dir, 'other');
+    await fs.writeFile(other, 'XXXXXXXXXXXX');
+    const fh = await fs.open(other, 'r');
+    try {
+      assert.equal(await got, null);
+    } finally {
+      await fh.close();
+    }
+    assert.equal(await readHeld(file), null);
+  } finally {
+    files.close();
+    await cleanup();
+  }
+});
+
+test('with a memory tier too, a tile read through its open file is held in memory again', async () => {
+  const files = new OpenFiles({ max: 10, revalidateMs: 3_600_000 });
+  const tier = new MemoryTier({ maxBytes: 64, revalidateMs: 3_600_000 });
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mpx-ofiles-'));
+  const storage = new FileTileStorage({ directory: dir, layout: 'tms', extension: 'png', openFiles: files, memoryTier: tier });
+  try {
+    await storage.store([1, 2, 3], Buffer.from('tile one'));
+    const first = await storage.load([1, 2, 3]);
+    const held = first?.held;
+    assert.ok(held && first.file);
+    // Out of the tier, the file stays open.
+    tier.clear();
+    assert.equal(held.isFresh(), false);
+    const again = await readHeld(first.file);
+    assert.equal(again?.data.toString(), 'tile one');
+    assert.ok(again?.held);
+    assert.notEqual(again.held, held);
+    assert.equal(again.held.isFresh(), true);
+    assert.equal(tier.stats.entries, 1);
+  } finally {
+    files.close();
+    await fs.rm(dir, { recursive: true, force: true });
   }
 });

@@ -1,0 +1,202 @@
+/**
+ * The fast lane with the open-file level and no memory tier (the default of
+ * `globals.cache.memory_tier`): a cached tile's answer is given again in the lane with one pread of
+ * the file kept open, never older than the revalidate bound. The same app behind node:http alone
+ * (`fastLane: false`) is the reference for the exact bytes, Date aside. Real config, real upstream,
+ * real files, raw TCP clients.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { createApp } from '../../src/app/create-app.js';
+import type { App } from '../../src/app/build-app.js';
+import { configureLogging } from '../../src/log/index.js';
+import { closeHttpAgents } from '../../src/source/http-client.js';
+import { DrainingServer } from '../../src/worker/server.js';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { tempConfig } from '../helpers/server.js';
+import { tcPath } from './pipeline-helpers.js';
+import { type Answer, Conn, get } from '../helpers/raw-conn.js';
+
+const REVALIDATE_MS = 300;
+const OPEN_FILES = 4;
+let up: Upstream;
+let cfg: Awaited<ReturnType<typeof tempConfig>>;
+let app: App;
+let plain: Served;
+let lane: Served;
+
+interface Served {
+  readonly server: DrainingServer;
+  readonly port: number;
+  /** Request targets node:http parsed, in order. */
+  readonly seen: string[];
+}
+
+async function serve(fastLane: boolean): Promise<Served> {
+  const server = new DrainingServer(app, { fastLane });
+  const seen: string[] = [];
+  server.http.on('request', (req: { url?: string }) => seen.push(req.url ?? ''));
+  const { port } = await server.listen(0, '127.0.0.1');
+  return { server, port, seen };
+}
+
+before(async () => {
+  configureLogging({ level: 'silent' });
+  up = await startUpstream();
+  cfg = await tempConfig(`
+services:
+  tms:
+layers:
+  - {name: l, title: l, sources: [c]}
+  - {name: r, title: r, sources: [refreshed]}
+caches:
+  c: {grids: [GLOBAL_WEBMERCATOR], sources: [up]}
+  refreshed:
+    grids: [GLOBAL_WEBMERCATOR]
+    sources: [up]
+    refresh_before: {hours: 1}
+sources:
+  up:
+    type: wms
+    req: {url: '${up.url}/wms?', layers: base}
+globals:
+  cache:
+    base_dir: ./cache
+    memory_tier: {max_mb: 0, open_files: ${OPEN_FILES}, revalidate_seconds: ${REVALIDATE_MS / 1000}}
+`);
+  app = (await createApp(cfg.file)) as App;
+  plain = await serve(false);
+  lane = await serve(true);
+});
+
+after(async () => {
+  for (const s of [plain, lane]) if (s) await s.server.drain('stop', 1000);
+  await app?.close();
+  await up?.close();
+  await closeHttpAgents();
+  await cfg?.cleanup();
+});
+
+/** TMS level 5 tile x of layer `layer`: its URL and its tc file; x values far apart (one meta tile each). */
+function tile(x: number, layer = 'l'): { url: string; file: string } {
+  const cache = layer === 'l' ? 'c' : 'refreshed';
+  return { url: `/tms/1.0.0/${layer}/EPSG3857/5/${x}/10.png`, file: join(cfg.dir, 'cache', `${cache}_EPSG3857`, tcPath(x, 63 - 10, 6)) };
+}
+
+/** Create `url` in the cache and read it through the full path once more (a hit: remembered, file kept open). */
+async function makeHot(url: string): Promise<void> {
+  const c = await Conn.open(plain.port);
+  c.send(get(url));
+  await c.until(1);
+  c.send(get(url));
+  const [created, hit] = await c.until(2);
+  c.close();
+  assert.equal(created.status, 200);
+  assert.equal(hit.headers.get('x-cache'), 'HIT');
+}
+
+/** The same requests through the lane and through plain node:http. */
+async function bothWays(bytes: string, count: number): Promise<{ fast: Answer[]; ref: Answer[]; seen: string[] }> {
+  const before = lane.seen.length;
+  const a = await Conn.open(lane.port);
+  a.send(bytes);
+  const fast = await a.until(count);
+  a.close();
+  const b = await Conn.open(plain.port);
+  b.send(bytes);
+  const ref = await b.until(count);
+  b.close();
+  return { fast, ref, seen: lane.seen.slice(before) };
+}
+
+test('without a memory tier a cached tile is answered in the lane from its open file, with the bytes node:http writes', async () => {
+  const { url } = tile(1);
+  await makeHot(url);
+  // Past the bound too: the lane stats the path first, then reads the open file.
+  await new Promise((r) => setTimeout(r, REVALIDATE_MS + 50));
+  const { fast, ref, seen } = await bothWays(get(url) + get(url) + get(url), 3);
+  assert.deepEqual(seen, []);
+  for (let i = 0; i < 3; i++) {
+    assert.equal(fast[i].status, 200);
+    assert.equal(fast[i].head, ref[i].head);
+    assert.deepEqual(fast[i].body, ref[i].body);
+  }
+  assert.match(fast[0].head, /^ETag: "[0-9a-f]{32}"\r\n.*X-Cache: HIT\r\nContent-Type: image\/png\r\nContent-Length: \d+\r\n/s);
+});
+
+test('a tile rewritten on disk: the lane gives the old bytes at most for the revalidate bound, then the new ones', async () => {
+  const { url, file } = tile(9);
+  await makeHot(url);
+  const c = await Conn.open(lane.port);
+  c.send(get(url));
+  const [first] = await c.until(1);
+  const changed = await sharp({ create: { width: 256, height: 256, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toBuffer();
+  assert.ok(!changed.equals(first.body));
+  await writeFile(`${file}.new`, changed);
+  await rename(`${file}.new`, file);
+  const rewritten = Date.now();
+  let n = 1;
+  for (;;) {
+    c.send(get(url));
+    const answers = await c.until(++n);
+    const last = answers[n - 1];
+    assert.equal(last.status, 200);
+    if (last.body.equals(changed)) {
+      assert.notEqual(last.headers.get('etag'), first.headers.get('etag'));
+      break;
+    }
+    assert.deepEqual(last.body, first.body);
+    assert.ok(Date.now() - rewritten < REVALIDATE_MS + 200, 'old bytes served past the revalidate bound');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  // The new version's file is kept open and its answer remembered: the lane answers again.
+  const before = lane.seen.length;
+  c.send(get(url) + get(url));
+  const more = await c.until(n + 2);
+  assert.ok(more.slice(n).every((a) => a.body.equals(changed)));
+  assert.ok(lane.seen.length - before <= 1);
+  c.close();
+});
+
+test('a tile removed from disk is never given past the bound: the full path creates it again', async () => {
+  const { url, file } = tile(17);
+  await makeHot(url);
+  const fetched = up.count();
+  await unlink(file);
+  await new Promise((r) => setTimeout(r, REVALIDATE_MS + 50));
+  const before = lane.seen.length;
+  const c = await Conn.open(lane.port);
+  c.send(get(url));
+  const [a] = await c.until(1);
+  c.close();
+  assert.equal(a.status, 200);
+  assert.equal(a.headers.get('x-cache'), 'MISS');
+  assert.deepEqual(lane.seen.slice(before), [url]);
+  assert.equal(up.count(), fetched + 1);
+});
+
+test('more tiles than open files: a tile whose file was closed goes to node:http, which keeps it open again', async () => {
+  const first = tile(25).url;
+  await makeHot(first);
+  // OPEN_FILES more tiles read after it: its file is the least recently used and closed.
+  for (let i = 1; i <= OPEN_FILES; i++) await makeHot(tile(25 + 8 * i).url);
+  const again = await bothWays(get(first), 1);
+  assert.deepEqual(again.seen, [first]);
+  assert.equal(again.fast[0].head, again.ref[0].head);
+  assert.deepEqual(again.fast[0].body, again.ref[0].body);
+  // node:http's answer read it through the full path, which kept the file open again.
+  const third = await bothWays(get(first), 1);
+  assert.deepEqual(third.seen, []);
+  assert.deepEqual(third.fast[0].body, again.fast[0].body);
+});
+
+test('a cache with refresh_before is never answered again without its manager: each hit takes the full path', async () => {
+  const { url } = tile(3, 'r');
+  await makeHot(url);
+  const { fast, seen } = await bothWays(get(url) + get(url), 2);
+  assert.deepEqual(seen, [url, url]);
+  assert.deepEqual(fast.map((a) => a.headers.get('x-cache')), ['HIT', 'HIT']);
+});
