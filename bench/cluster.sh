@@ -6,7 +6,8 @@
 #
 #   ts-N          node bin/mapproxy-ts.js serve bench/mapproxy.yaml -w N --spare-workers 0 (headline)
 #   ts-1          the same with one worker
-#   ts-N-notier   -w N with bench/cluster-notier.yaml: the per-process hit-path tier off
+#   ts-N-notier   -w N with bench/cluster-notier.yaml: no open files, no tier (open/read/close per hit)
+#   ts-N-tier     -w N with bench/cluster-tier.yaml: a 32 MiB memory tier (half the working set) too
 #   ts-N-bigtier  -w N with bench/cluster-bigtier.yaml: a tier that holds the whole working set
 #   ...-nolane    the same variant with --no-fast-lane: node:http reads every request
 #   mapproxy-N    MapProxy 1.15 under gunicorn, N sync workers (rig/start.sh mapproxy)
@@ -21,7 +22,7 @@
 #
 # Knobs (environment):
 #   WORKERS=$(nproc)   N, for ts-N and mapproxy-N
-#   TS_VARIANTS="ts-N ts-N-nolane ts-1 ts-N-files ts-N-notier ts-N-bigtier ts-N-bigtier-nolane"
+#   TS_VARIANTS="ts-N ts-N-nolane ts-1 ts-N-notier ts-N-tier ts-N-bigtier ts-N-bigtier-nolane"
 #                 which mapproxy-ts runs; a name is ts-<N|count>[-<name>][-nolane]: with -<name>
 #                 the config is bench/cluster-<name>.yaml (e.g. `base: mapproxy.yaml` + overrides),
 #                 without it bench/mapproxy.yaml; -nolane adds --no-fast-lane
@@ -37,7 +38,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
 RIG="${RIG:-/work/shared/rig}"
 WORKERS="${WORKERS:-$(nproc)}"
-TS_VARIANTS="${TS_VARIANTS:-ts-N ts-N-nolane ts-1 ts-N-files ts-N-notier ts-N-bigtier ts-N-bigtier-nolane}"
+TS_VARIANTS="${TS_VARIANTS:-ts-N ts-N-nolane ts-1 ts-N-notier ts-N-tier ts-N-bigtier ts-N-bigtier-nolane}"
 RUNS="${RUNS:-2}"
 DURATION="${DURATION:-10s}"
 THREADS="${THREADS:-2}"

@@ -72,9 +72,9 @@ const GlobalsSchema = Obj(
         memory_tier: Opt(
           Obj(
             {
-              max_mb: Opt(Num({ minimum: 0, default: 32, description: 'Upper bound of tile bytes kept in memory per process, MiB (0 turns the tier off).' })),
+              max_mb: Opt(Num({ minimum: 0, default: 0, description: 'Upper bound of tile bytes kept in memory per process, MiB (0, the default: no tier; the page cache serves).' })),
               open_files: Opt(
-                Int({ minimum: 0, default: 0, description: 'Tiles per process whose file is kept open, read with one pread on a hit (0: none, the default). Like nginx open_file_cache.' }),
+                Int({ minimum: 0, default: 4096, description: 'Tiles per process whose file is kept open, read with one pread on a hit (default 4096; 0: none). Like nginx open_file_cache.' }),
               ),
               revalidate_seconds: Opt(
                 Num({ minimum: 0, default: 1, description: 'How long a tile is served from memory or an open file before one stat checks it against its file.' }),

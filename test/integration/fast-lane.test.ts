@@ -61,7 +61,7 @@ sources:
 globals:
   cache:
     base_dir: ./cache
-    memory_tier: {revalidate_seconds: ${REVALIDATE_MS / 1000}}
+    memory_tier: {max_mb: 32, open_files: 0, revalidate_seconds: ${REVALIDATE_MS / 1000}}
 `);
   app = (await createApp(cfg.file)) as App;
   plain = await serve({ fastLane: false });

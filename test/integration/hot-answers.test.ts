@@ -32,7 +32,7 @@ sources:
 globals:
   cache:
     base_dir: ./cache
-    memory_tier: {revalidate_seconds: ${REVALIDATE_MS / 1000}}
+    memory_tier: {max_mb: 32, open_files: 0, revalidate_seconds: ${REVALIDATE_MS / 1000}}
 `);
 });
 after(() => p?.close());

@@ -91,7 +91,10 @@ export class TierEntry implements StoredTile, HeldTile {
   }
 }
 
-/** Defaults: 32 MiB per process, revalidated after one second. */
+/**
+ * Options of a tier made without any: 32 MiB, revalidated after one second. A configuration has
+ * no tier unless `globals.cache.memory_tier.max_mb` asks for one (config/build.ts).
+ */
 export const DEFAULT_MEMORY_TIER: MemoryTierOptions = { maxBytes: 32 * 1024 * 1024, revalidateMs: 1000 };
 
 /** A byte-bounded LRU of tiles. */

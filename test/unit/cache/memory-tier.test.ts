@@ -139,9 +139,10 @@ globals: {cache: {base_dir: ./c${tier ? `, memory_tier: ${tier}` : ''}}}
       const { config, dir: cdir } = await loadConfigFile(file);
       return buildConfig(validateConfig(config, { file, dir: cdir }).config, { dir: cdir, file });
     };
+    // No tier by default: the open files and the page cache serve hits.
     const dflt = await build('');
-    assert.equal(dflt.memoryTier?.maxBytes, DEFAULT_MEMORY_TIER.maxBytes);
-    assert.equal(dflt.memoryTier?.revalidateMs, 1000);
+    assert.equal(dflt.memoryTier, null);
+    assert.equal(DEFAULT_MEMORY_TIER.maxBytes, 32 * 1048576);
     const sized = await build('{max_mb: 8, revalidate_seconds: 0.25}');
     assert.equal(sized.memoryTier?.maxBytes, 8 * 1048576);
     assert.equal(sized.memoryTier?.revalidateMs, 250);
@@ -150,8 +151,10 @@ globals: {cache: {base_dir: ./c${tier ? `, memory_tier: ${tier}` : ''}}}
       assert.match(err.message, /globals\.cache\.memory_tier\.max_mb: expected a number >= 0, got -1/);
       return true;
     });
-    // Open files: off by default; sized by open_files, with the tier's revalidate bound.
-    assert.equal(dflt.openFiles, null);
+    // Open files: 4096 by default, revalidated after 1 s; sized by open_files, with the tier's bound.
+    assert.equal(dflt.openFiles?.max, 4096);
+    assert.equal(dflt.openFiles?.revalidateMs, 1000);
+    assert.equal((await build('{open_files: 0}')).openFiles, null);
     const files = await build('{open_files: 50, revalidate_seconds: 2}');
     assert.equal(files.openFiles?.max, 50);
     assert.equal(files.openFiles?.revalidateMs, 2000);
