@@ -104,7 +104,7 @@ const pairs = [
   [head, MP, `against MapProxy, both ${N} workers`],
   [head, 'nginx', 'against nginx on the same files'],
   [head, 'ts-1', `${N} workers vs 1 (scaling)`],
-  [head, 'ts-N-notier', "the tier's effect"],
+  [head, 'ts-N-notier', 'the hit path (open files) against open/read/close per hit'],
   ['ts-N-bigtier', head, 'tier holding the whole working set vs the default'],
 ];
 for (const [a, b, why] of pairs) {
@@ -136,7 +136,7 @@ push(
 push('', 'On a 2-core box wrk itself takes about one core, so N workers cannot scale to N× and nginx is limited the same way; "other cores" shows what else ran.');
 
 // ---- the tier -------------------------------------------------------------------------------------
-push('', '## The hit-path tier: effect and memory cost (per worker)', '');
+push('', '## The hit path (open files, memory tier): effect and memory cost (per worker)', '');
 push('Growth = peak VmHWM − VmRSS at start of the same worker. RssAnon / Pss after the run: private heap and the fair share of shared pages.', '');
 row('variant', 'tier settings', 'req/s', 'server CPU ms/req', 'RSS at start', 'peak (VmHWM)', 'growth during the runs', 'RssAnon after', 'Pss after');
 row('---', '---', '---', '---', '---', '---', '---', '---', '---');

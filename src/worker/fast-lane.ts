@@ -3,9 +3,9 @@
  *
  * Every connection the worker accepts is read here first. A request head that is a plain
  * `GET <path> HTTP/1.1` with nothing that changes its answer or its framing, and whose answer the
- * app can replay (`RequestHandler.fastAnswer`: a tile held fresh in the memory tier), is answered
- * at once with the bytes node:http would have written (status line, the same headers, Date,
- * Connection, Keep-Alive, body). That skips node:http's request and response objects, which cost
+ * app can replay (`RequestHandler.fastAnswer`: a tile version held fresh in the memory tier, or
+ * kept as an open file: one stat and one pread away), is answered with the bytes node:http would
+ * have written (status line, the same headers, Date, Connection, Keep-Alive, body). That skips node:http's request and response objects, which cost
  * more than the whole answer.
  *
  * Everything else goes to the real node:http server through a `Backend`, an in-memory Duplex
