@@ -14,7 +14,8 @@ import { parseImageFormat } from '../image/index.js';
 import { createSource, type SourceContext } from '../source/index.js';
 import { FileTileStorage } from '../cache/storage/file.js';
 import { DEFAULT_MEMORY_TIER, MemoryTier } from '../cache/storage/memory-tier.js';
-import { OpenFiles } from '../cache/storage/open-files.js';
+import { OpenFiles, descriptorLimit, openFilesWithin } from '../cache/storage/open-files.js';
+import { getLogger } from '../log/index.js';
 import { TileManager } from '../cache/tile-manager.js';
 import { CacheSource } from '../cache/cache-source.js';
 import { DEFAULTS } from './defaults.js';
@@ -121,7 +122,14 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
   const tierMb = typeof tierConf.max_mb === 'number' ? tierConf.max_mb : DEFAULT_TIER_MB;
   const tierRevalidate = typeof tierConf.revalidate_seconds === 'number' ? tierConf.revalidate_seconds * 1000 : DEFAULT_MEMORY_TIER.revalidateMs;
   const memoryTier = tierMb > 0 ? new MemoryTier({ maxBytes: Math.round(tierMb * 1048576), revalidateMs: tierRevalidate }) : null;
-  const openFilesMax = typeof tierConf.open_files === 'number' ? tierConf.open_files : DEFAULT_OPEN_FILES;
+  const openFilesAsked = typeof tierConf.open_files === 'number' ? tierConf.open_files : DEFAULT_OPEN_FILES;
+  const fdLimit = openFilesAsked > 0 ? descriptorLimit() : null;
+  const openFilesMax = openFilesWithin(openFilesAsked, fdLimit);
+  if (openFilesMax < openFilesAsked) {
+    getLogger('mapproxy.config').warn(
+      `globals.cache.memory_tier.open_files: keeping ${openFilesMax} tile files open, not ${openFilesAsked}: the process may open ${fdLimit} files (raise LimitNOFILE / ulimit -n)`,
+    );
+  }
   const openFiles = openFilesMax > 0 ? new OpenFiles({ max: openFilesMax, revalidateMs: tierRevalidate }) : null;
   const gImage = asDict(globals.image);
   const gHttp = asDict(globals.http);

@@ -47,6 +47,8 @@ export interface StartServeOptions {
   /** Wait for the `ready` log line (default true). */
   readonly waitReady?: boolean;
   readonly timeoutMs?: number;
+  /** A command that execs the rest, put before node (e.g. `['prlimit', '--nofile=160:160', '--']`). */
+  readonly wrap?: readonly string[];
 }
 
 /**
@@ -55,7 +57,9 @@ export interface StartServeOptions {
  */
 export async function startServe(configFile: string, args: readonly string[] = [], opts: StartServeOptions = {}): Promise<ServeProcess> {
   const bind = args.includes('-b') || args.includes('--bind') ? [] : ['-b', '127.0.0.1:0'];
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/helpers/serve-cli.ts'), 'serve', configFile, ...bind, ...args], {
+  const argv = [process.execPath, '--import', 'tsx', join(ROOT, 'test/helpers/serve-cli.ts'), 'serve', configFile, ...bind, ...args];
+  const [command, ...rest] = [...(opts.wrap ?? []), ...argv];
+  const child = spawn(command, rest, {
     cwd: ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

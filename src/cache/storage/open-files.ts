@@ -169,3 +169,32 @@ function release(e: OpenFile): void {
   e.evicted = true;
   if (e.readers === 0) fs.close(e.fd, () => undefined);
 }
+
+/**
+ * The process's soft limit of open descriptors (`Max open files` of /proc/self/limits; Node
+ * raises it to the hard limit at start), or null where that file does not exist.
+ */
+export function descriptorLimit(limitsText?: string): number | null {
+  let text = limitsText;
+  if (text === undefined) {
+    try {
+      text = fs.readFileSync('/proc/self/limits', 'utf8');
+    } catch {
+      return null;
+    }
+  }
+  const m = /^Max open files\s+(\d+|unlimited)\s/m.exec(text);
+  if (m === null) return null;
+  return m[1] === 'unlimited' ? Number.POSITIVE_INFINITY : Number(m[1]);
+}
+
+/**
+ * How many tile files to keep open when `requested` are asked for: at most half the descriptor
+ * limit, so sockets, logs, upstream connections and the tiles being written always have the rest.
+ * Tile files taking every descriptor would make the listening socket drop new connections, which
+ * the EMFILE fallback of a tile read cannot see.
+ */
+export function openFilesWithin(requested: number, limit: number | null): number {
+  if (limit === null) return requested;
+  return Math.max(0, Math.min(requested, Math.floor(limit / 2)));
+}

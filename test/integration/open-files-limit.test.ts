@@ -1,0 +1,101 @@
+/**
+ * The open-file level under a low descriptor limit: a `serve` worker started with
+ * `prlimit --nofile=160:160` keeps at most half of that as tile files (and says so at start), so
+ * it still accepts connections and answers every tile when more tiles are hot than it may keep
+ * open. Real master and worker processes, real files, real sockets.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir, readlink } from 'node:fs/promises';
+import http from 'node:http';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { tempConfig } from '../helpers/server.js';
+import { clusterYaml, startServe, wmtsTile, type ServeProcess } from '../helpers/serve.js';
+import { descriptorLimit, openFilesWithin } from '../../src/cache/storage/open-files.js';
+
+const LIMIT = 160;
+let upstream: Upstream;
+let cfg: Awaited<ReturnType<typeof tempConfig>>;
+let serve: ServeProcess | undefined;
+
+before(async () => {
+  upstream = await startUpstream();
+  cfg = await tempConfig(clusterYaml(upstream.url));
+});
+
+after(async () => {
+  await serve?.kill();
+  await upstream?.close();
+  await cfg?.cleanup();
+});
+
+/** One GET on a connection of its own (no agent: every request opens a socket). */
+function fetchAlone(url: string): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      })
+      .on('error', reject);
+  });
+}
+
+/** Descriptors of `pid` open on files under `dir`. */
+async function filesUnder(pid: number, dir: string): Promise<number> {
+  let n = 0;
+  for (const fd of await readdir(`/proc/${pid}/fd`)) {
+    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+    if (target.startsWith(dir)) n++;
+  }
+  return n;
+}
+
+test('the descriptor limit is read from /proc/self/limits; tile files get at most half of it', () => {
+  const limits = [
+    'Limit                     Soft Limit           Hard Limit           Units     ',
+    'Max processes             95936                95936                processes ',
+    'Max open files            1024                 524288               files     ',
+  ].join('\n');
+  assert.equal(descriptorLimit(limits), 1024);
+  assert.equal(descriptorLimit(limits.replace('1024   ', 'unlimited')), Number.POSITIVE_INFINITY);
+  assert.equal(descriptorLimit('no such line'), null);
+  assert.equal(typeof descriptorLimit(), 'number');
+  assert.equal(openFilesWithin(4096, 1024), 512);
+  assert.equal(openFilesWithin(100, 1024), 100);
+  assert.equal(openFilesWithin(4096, null), 4096);
+  assert.equal(openFilesWithin(4096, Number.POSITIVE_INFINITY), 4096);
+  assert.equal(openFilesWithin(4096, 1), 0);
+});
+
+test('a worker with 160 descriptors keeps 80 tile files open and still answers 128 hot tiles and 50 new connections at once', async () => {
+  serve = await startServe(cfg.file, ['-w', '1', '--spare-workers', '0'], { wrap: ['prlimit', `--nofile=${LIMIT}:${LIMIT}`, '--'] });
+  const warning = await serve.waitForLog((l) => l.name === 'mapproxy.config' && typeof l.msg === 'string' && l.msg.includes('open_files'));
+  assert.equal(
+    warning.msg,
+    'globals.cache.memory_tier.open_files: keeping 80 tile files open, not 4096: the process may open 160 files (raise LimitNOFILE / ulimit -n)',
+  );
+  const [worker] = serve.listeningWorkers();
+  assert.ok(worker);
+  // 128 tiles of level 6 (8 meta tiles): created, then read again as hits.
+  const urls: string[] = [];
+  for (let x = 0; x < 16; x++) for (let y = 0; y < 8; y++) urls.push(`${serve.url}${wmtsTile(x, y, 6)}`);
+  const created = new Map<string, Buffer>();
+  for (const u of urls) {
+    const r = await fetchAlone(u);
+    assert.equal(r.status, 200, u);
+    created.set(u, r.body);
+  }
+  for (const u of urls) {
+    const r = await fetchAlone(u);
+    assert.equal(r.status, 200, u);
+    assert.deepEqual(r.body, created.get(u));
+  }
+  assert.ok((await filesUnder(worker, cfg.dir)) <= 80, 'more tile files open than half the limit');
+  // 50 connections at once, each for a tile: every one accepted and answered.
+  const burst = await Promise.all(urls.slice(0, 50).map((u) => fetchAlone(u)));
+  assert.deepEqual(burst.map((r) => r.status), new Array(50).fill(200));
+  assert.equal(upstream.count(), 8);
+});
