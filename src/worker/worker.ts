@@ -91,6 +91,8 @@ export async function runWorker(opts: WorkerOptions, control: WorkerControl): Pr
     return WORKER_BOOT_ERROR;
   }
   setReady(true);
+  // What this worker runs with, as the master passed it on (`serve --no-fast-lane`, --max-requests; 0: none).
+  log().info({ fastLane: opts.fastLane !== false, maxRequests: opts.maxRequests ?? 0 }, 'listening');
   await control.drainRequested;
   setReady(false);
   const mode = control.mode ?? 'stop';

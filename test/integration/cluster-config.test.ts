@@ -11,7 +11,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { tempConfig, get } from '../helpers/server.js';
-import { clusterYaml, startServe, startNotifyListener, waitFor, wmtsTile, type NotifyListener, type ServeProcess } from '../helpers/serve.js';
+import { clusterYaml, startServe, startNotifyListener, waitFor, wmtsTile, type LogLine, type NotifyListener, type ServeProcess } from '../helpers/serve.js';
 import { startLoad } from '../helpers/load.js';
 
 let upstream: Upstream;
@@ -46,6 +46,13 @@ test('readiness: a ready line with the workers, the IPC message for pm2, READY=1
   assert.ok(ready);
   assert.equal((ready.workers as number[]).length, 2);
   assert.deepEqual(serve.listeningWorkers().sort(), [...(ready.workers as number[])].sort());
+  // Each worker says what it runs with, as the master passed it on: the fast lane (default) and
+  // --max-requests (jitter 0).
+  const isListening = (l: LogLine): boolean => l.name === 'mapproxy.worker' && l.msg === 'listening';
+  await waitFor(() => serve.logs().filter(isListening).length === 2, 'both workers\' listening lines');
+  const listening = serve.logs().filter(isListening);
+  assert.deepEqual(listening.map((l) => l.pid).sort(), [...(ready.workers as number[])].sort());
+  for (const l of listening) assert.deepEqual([l.fastLane, l.maxRequests], [true, 100]);
   await waitFor(() => serve.readyMessages() === 1, 'the IPC ready message');
   await waitFor(() => notify.messages().length > 0, 'a systemd notification');
   // systemd-notify sends MAINPID from --pid; NotifyAccess=all lets systemd accept it from a child.

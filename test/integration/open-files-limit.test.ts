@@ -2,7 +2,8 @@
  * The open-file level under a low descriptor limit: a `serve` worker started with
  * `prlimit --nofile=160:160` keeps at most half of that as tile files (and says so at start), so
  * it still accepts connections and answers every tile when more tiles are hot than it may keep
- * open. Real master and worker processes, real files, real sockets.
+ * open. The worker runs with `--no-fast-lane` (node:http reads every request; the bound is the
+ * same), which this also checks end to end. Real master and worker processes, files, sockets.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -71,7 +72,7 @@ test('the descriptor limit is read from /proc/self/limits; tile files get at mos
 });
 
 test('a worker with 160 descriptors keeps 80 tile files open and still answers 128 hot tiles and 50 new connections at once', async () => {
-  serve = await startServe(cfg.file, ['-w', '1', '--spare-workers', '0'], { wrap: ['prlimit', `--nofile=${LIMIT}:${LIMIT}`, '--'] });
+  serve = await startServe(cfg.file, ['-w', '1', '--spare-workers', '0', '--no-fast-lane'], { wrap: ['prlimit', `--nofile=${LIMIT}:${LIMIT}`, '--'] });
   const warning = await serve.waitForLog((l) => l.name === 'mapproxy.config' && typeof l.msg === 'string' && l.msg.includes('open_files'));
   assert.equal(
     warning.msg,
@@ -79,6 +80,8 @@ test('a worker with 160 descriptors keeps 80 tile files open and still answers 1
   );
   const [worker] = serve.listeningWorkers();
   assert.ok(worker);
+  const listening = await serve.waitForLog((l) => l.name === 'mapproxy.worker' && l.msg === 'listening');
+  assert.deepEqual([listening.pid, listening.fastLane, listening.maxRequests], [worker, false, 0]);
   // 128 tiles of level 6 (8 meta tiles): created, then read again as hits.
   const urls: string[] = [];
   for (let x = 0; x < 16; x++) for (let y = 0; y < 8; y++) urls.push(`${serve.url}${wmtsTile(x, y, 6)}`);
