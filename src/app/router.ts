@@ -385,7 +385,29 @@ export function createHandler(opts: HandlerOptions): RequestHandler {
         countReplay(h.answer, start === 0 ? 0 : performance.now() - start);
         return;
       }
+      // Not in memory (or due for its check): the version's open file, as the fast lane does.
+      const slot = key === null ? undefined : hot.peek(key);
+      const file = slot?.file;
+      if (slot !== undefined && file !== undefined) {
+        const start = httpChannel.hasSubscribers ? performance.now() : 0;
+        file.read((read) => {
+          if (read === null) {
+            full(req, res);
+            return;
+          }
+          if (read.held !== undefined) slot.tile = new WeakRef(read.held);
+          res.writeHead(200, slot.headers);
+          res.end(read.data);
+          countReplay(slot, start === 0 ? 0 : performance.now() - start);
+        });
+        return;
+      }
     }
+    full(req, res);
+  };
+
+  /** The whole path: route, service, cache. */
+  const full = (req: IncomingMessage, res: ServerResponse): void => {
     if (!httpChannel.hasSubscribers) {
       handle(req, res).catch((err: unknown) => fail(req, res, err));
       return;

@@ -200,3 +200,33 @@ test('a cache with refresh_before is never answered again without its manager: e
   assert.deepEqual(seen, [url, url]);
   assert.deepEqual(fast.map((a) => a.headers.get('x-cache')), ['HIT', 'HIT']);
 });
+
+test('node:http alone (createApp, --no-fast-lane) answers from the open file too: a rewrite is seen within the bound', async () => {
+  const { url, file } = tile(41);
+  await makeHot(url);
+  const c = await Conn.open(plain.port);
+  c.send(get(url));
+  const [first] = await c.until(1);
+  assert.equal(first.headers.get('x-cache'), 'HIT');
+  const changed = await sharp({ create: { width: 256, height: 256, channels: 3, background: { r: 7, g: 8, b: 9 } } }).png().toBuffer();
+  await writeFile(`${file}.new`, changed);
+  await rename(`${file}.new`, file);
+  const rewritten = Date.now();
+  let n = 1;
+  for (;;) {
+    c.send(get(url));
+    const last = (await c.until(++n))[n - 1];
+    assert.equal(last.status, 200);
+    if (last.body.equals(changed)) break;
+    assert.deepEqual(last.body, first.body);
+    assert.ok(Date.now() - rewritten < REVALIDATE_MS + 200, 'old bytes served past the revalidate bound');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  c.close();
+  // The new version's answer, remembered by node:http, is the lane's too, byte for byte.
+  const { fast, ref, seen } = await bothWays(get(url), 1);
+  assert.deepEqual(seen, []);
+  assert.equal(fast[0].head, ref[0].head);
+  assert.deepEqual(fast[0].body, changed);
+  assert.deepEqual(ref[0].body, changed);
+});
