@@ -35,13 +35,13 @@ export interface ValidatedConfig {
 }
 
 /** Build the app of a validated configuration. Rejects with `ConfigError` for semantic problems. */
-export async function buildApp(v: ValidatedConfig): Promise<App> {
+export async function buildApp(v: ValidatedConfig, opts: { readonly debug?: boolean } = {}): Promise<App> {
   const log = getLogger('mapproxy.config');
   for (const w of v.warnings) log.warn({ path: w.path }, w.message);
   const built = buildConfig(v.config as unknown as MapProxyConfig, { dir: v.dir, file: v.file });
   let handler;
   try {
-    handler = handlerFromConfig(built);
+    handler = handlerFromConfig(built, opts);
   } catch (err) {
     // An invalid service option: release what the build opened, and name the file like every
     // other configuration error does.

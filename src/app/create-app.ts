@@ -15,6 +15,11 @@ export interface CreateAppOptions {
    * MapProxy's `make_wsgi_app(reloader=True)`; checked in the background at most once a second.
    */
   readonly reloader?: boolean;
+  /**
+   * Answer unexpected errors (500) with their stack trace, for development (MapProxy's
+   * `make_wsgi_app(debug=True)`). Never in production: it shows the server's internals.
+   */
+  readonly debug?: boolean;
 }
 
 /**
@@ -25,9 +30,9 @@ export async function createApp(configFile: string, opts: CreateAppOptions = {})
   if (opts.reloader) {
     // Imported when asked for: reloader.ts builds its apps with this function.
     const { createReloadingApp } = await import('./reloader.js');
-    return createReloadingApp(configFile, { build: (f) => createApp(f) });
+    return createReloadingApp(configFile, { build: (f) => createApp(f, { debug: opts.debug }) });
   }
   const { config: raw, files, dir } = await loadConfigFile(configFile);
   const { config, warnings } = validateConfig(raw, { file: configFile, dir });
-  return buildApp({ config: config as unknown as Record<string, unknown>, file: configFile, dir, files, warnings });
+  return buildApp({ config: config as unknown as Record<string, unknown>, file: configFile, dir, files, warnings }, { debug: opts.debug });
 }

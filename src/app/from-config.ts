@@ -35,7 +35,7 @@ export interface AppServicesConfig {
  * Build every configured service and the request listener. Throws `ConfigError` for an invalid
  * `services.wmts.restful_template`.
  */
-export function handlerFromConfig(conf: AppServicesConfig): RequestHandler {
+export function handlerFromConfig(conf: AppServicesConfig, opts: { readonly debug?: boolean } = {}): RequestHandler {
   const services: Record<string, Service> = {};
   const ows: Record<string, Service> = {};
   const { tms, wmts } = conf.services;
@@ -68,5 +68,6 @@ export function handlerFromConfig(conf: AppServicesConfig): RequestHandler {
     accessControlAllowOrigin: conf.accessControlAllowOrigin,
     // /readyz: 503 when a cache or lock directory cannot be written.
     observability: conf.caches ? { writableDirs: cacheDirsOf({ caches: conf.caches }) } : undefined,
+    debug: opts.debug,
   });
 }

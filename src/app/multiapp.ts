@@ -15,6 +15,7 @@ import { PLAIN_CONTENT_TYPE } from '../service/exceptions.js';
 import type { ServiceResponse } from '../service/types.js';
 import { escapeXml } from '../service/xml.js';
 import { mountRequest, resolveRequest, shiftPathSegment, type RequestTarget } from './proxy.js';
+import { createApp } from './create-app.js';
 import { createReloadingApp, type ReloadingApp } from './reloader.js';
 import { writeResponse } from './respond.js';
 import { METHOD_NOT_ALLOWED, productVersion } from './router.js';
@@ -34,6 +35,8 @@ export interface MultiAppOptions {
   readonly maxApps?: number;
   /** Least time between two looks at a project's files, and between two attempts to load a broken project, ms (default 1000). */
   readonly checkIntervalMs?: number;
+  /** Unexpected errors answered with their stack trace (`createApp`'s `debug`; development only). */
+  readonly debug?: boolean;
 }
 
 /** The MultiMapProxy request listener. */
@@ -114,7 +117,8 @@ export function createMultiApp(dir: string, opts: MultiAppOptions = {}): MultiAp
   const load = async (name: string, file: string, previousFailure: string | undefined): Promise<ReloadingApp | undefined> => {
     log.info({ project: name, file }, `initializing project app ${name}`);
     try {
-      return await createReloadingApp(file, { checkIntervalMs: reloadInterval });
+      const build = opts.debug === true ? (f: string) => createApp(f, { debug: true }) : undefined;
+      return await createReloadingApp(file, { checkIntervalMs: reloadInterval, build });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       // A project that stays broken is reported once, not at every retry.

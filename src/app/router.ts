@@ -49,6 +49,11 @@ export interface HandlerOptions {
   readonly observability?: ObservabilityOptions | false;
   /** Tile answers from memory remembered for replay (hot-answers.ts); 0 turns that off. */
   readonly hotAnswers?: number;
+  /**
+   * Answer an unexpected error with its stack trace instead of `internal error` (serve-develop
+   * --debug; MapProxy's `make_wsgi_app(debug=True)`). Never in production: it shows internals.
+   */
+  readonly debug?: boolean;
 }
 
 /**
@@ -286,8 +291,8 @@ export function createHandler(opts: HandlerOptions): RequestHandler {
 
   const fail = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
     log.error({ err, method: req.method, url: req.url }, `fatal error for ${req.url ?? ''}`);
-    if (!res.headersSent) writeResponse(req, res, INTERNAL_ERROR, cors);
-    else res.destroy();
+    if (res.headersSent) res.destroy();
+    else writeResponse(req, res, opts.debug === true ? debugError(err) : INTERNAL_ERROR, cors);
   };
 
   /** Answer the request; resolves to the service label of the request metrics. */
@@ -428,6 +433,12 @@ export function createHandler(opts: HandlerOptions): RequestHandler {
 function given(slot: HotAnswer, body: Buffer): FastAnswer {
   countReplay(slot, 0);
   return { headers: slot.headers, body };
+}
+
+/** The 500 of `--debug`: the message MapProxy sends, then what went wrong and where. */
+function debugError(err: unknown): ServiceResponse {
+  const detail = err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : String(err);
+  return { ...INTERNAL_ERROR, body: `${INTERNAL_ERROR_MESSAGE}\n\n${detail}\n` };
 }
 
 /** A replayed answer in the metrics: a hit of its cache and a 200 of its service. */

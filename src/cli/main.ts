@@ -29,7 +29,7 @@ Options:
 
 /** The help of the commands main.ts parses itself, by command. */
 export const HELP: Readonly<Record<string, string>> = {
-  'serve-develop': `Usage: mapproxy-ts serve-develop <mapproxy.yaml> [-b address]
+  'serve-develop': `Usage: mapproxy-ts serve-develop <mapproxy.yaml> [-b address] [--debug]
 
 Serve a MapProxy configuration in one process, for local testing. The configuration (and
 every base: file) is reloaded when it changes; an invalid edit keeps the old one serving.
@@ -39,6 +39,8 @@ Options:
                        port (on localhost), :port (on all interfaces) or host (port 8080)
       --log-format F   pretty (human-readable) or json log lines (default: pretty on a
                        terminal, json otherwise)
+      --debug          answer internal errors (500) with their stack trace instead of
+                       "internal error" (development only: it shows the server's internals)
   -h, --help           show this help
 `,
   'check-config': `Usage: mapproxy-ts check-config <mapproxy.yaml>
@@ -93,7 +95,7 @@ function portNumber(s: string, bad: (why: string) => UsageError): number {
  * serve-develop's log lines: `--log-format` when given, else `MAPPROXY_LOG_FORMAT`, else pretty
  * on a terminal and JSON otherwise (a pipe, a file, a test reading the lines).
  */
-async function developLogFormat(flag: string | undefined): Promise<void> {
+export async function developLogFormat(flag: string | undefined): Promise<void> {
   const { LOG_FORMAT_ENV, parseLogFormat, setLogFormat } = await import('../log/index.js');
   if (flag !== undefined) {
     const format = parseLogFormat(flag);
@@ -140,14 +142,14 @@ export async function main(argv: string[]): Promise<number> {
       case 'serve-develop': {
         const { values, positionals } = parseArgs({
           args: rest,
-          options: { bind: { type: 'string', short: 'b' }, 'log-format': { type: 'string' } },
+          options: { bind: { type: 'string', short: 'b' }, 'log-format': { type: 'string' }, debug: { type: 'boolean' } },
           allowPositionals: true,
         });
         if (positionals.length !== 1) throw new UsageError('serve-develop needs exactly one configuration file');
         const bind = values.bind === undefined ? { host: DEFAULT_HOST, port: DEFAULT_PORT } : parseBind(values.bind);
         await developLogFormat(values['log-format']);
         const { serveDevelop } = await import('./serve-develop.js');
-        return await serveDevelop(positionals[0], bind);
+        return await serveDevelop(positionals[0], bind, { debug: values.debug === true });
       }
       case 'check-config': {
         const { positionals } = parseArgs({ args: rest, options: {}, allowPositionals: true });

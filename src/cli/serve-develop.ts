@@ -43,7 +43,7 @@ function listen(server: Server, bind: { host: string; port: number }): Promise<v
 }
 
 /** Serve `configPath` on `bind` until a signal arrives; resolves to the exit code. */
-export async function serveDevelop(configPath: string, bind: { host: string; port: number }): Promise<number> {
+export async function serveDevelop(configPath: string, bind: { host: string; port: number }, opts: { readonly debug?: boolean } = {}): Promise<number> {
   let stopped: string | undefined;
   let onSignal: (name: string) => void = () => {};
   const signal = new Promise<string>((resolve) => {
@@ -57,20 +57,26 @@ export async function serveDevelop(configPath: string, bind: { host: string; por
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    return await run(configPath, bind, signal, () => stopped);
+    return await run(configPath, bind, signal, () => stopped, opts.debug === true);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
 }
 
-async function run(configPath: string, bind: { host: string; port: number }, signal: Promise<string>, stopped: () => string | undefined): Promise<number> {
+async function run(
+  configPath: string,
+  bind: { host: string; port: number },
+  signal: Promise<string>,
+  stopped: () => string | undefined,
+  debug: boolean,
+): Promise<number> {
   const log = getLogger('mapproxy.system');
   const { createApp } = await import('../app/create-app.js');
   let app;
   try {
     // Development: pick up edits of the configuration (and its base: files) without a restart.
-    app = await createApp(configPath, { reloader: true });
+    app = await createApp(configPath, { reloader: true, debug });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`mapproxy-ts: ${err.message}\n`);

@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { getLogger } from '../log/index.js';
-import { parseBind, UsageError } from './main.js';
+import { developLogFormat, parseBind, UsageError } from './main.js';
 
 /** `serve-multiapp-develop --help`. */
 export const SERVE_MULTIAPP_DEVELOP_HELP = `Usage: mapproxy-ts serve-multiapp-develop <projects-dir> [options]
@@ -22,6 +22,10 @@ Options:
   -b, --bind address   where to listen (default 127.0.0.1:8080): host:port, [ipv6]:port,
                        port (on localhost), :port (on all interfaces) or host (port 8080)
       --allow-listing  list the projects on the page at /
+      --log-format F   pretty (human-readable) or json log lines (default: pretty on a
+                       terminal, json otherwise)
+      --debug          answer internal errors (500) with their stack trace instead of
+                       "internal error" (development only: it shows the server's internals)
   -h, --help           show this help
 `;
 
@@ -58,12 +62,15 @@ export async function serveMultiappDevelopCommand(args: string[], io: CommandIo 
   let dir: string;
   let bind: { host: string; port: number };
   let allowListing: boolean;
+  let debug: boolean;
   try {
     const { values, positionals } = parseArgs({
       args,
       options: {
         bind: { type: 'string', short: 'b' },
         'allow-listing': { type: 'boolean' },
+        'log-format': { type: 'string' },
+        debug: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,
@@ -76,6 +83,8 @@ export async function serveMultiappDevelopCommand(args: string[], io: CommandIo 
     dir = resolve(positionals[0]);
     bind = values.bind === undefined ? DEFAULT_BIND : parseBind(values.bind);
     allowListing = values['allow-listing'] === true;
+    debug = values.debug === true;
+    await developLogFormat(values['log-format']);
   } catch (err) {
     if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       io.stderr.write(`mapproxy-ts: ${(err as Error).message}\n\n${SERVE_MULTIAPP_DEVELOP_HELP}`);
@@ -99,17 +108,23 @@ export async function serveMultiappDevelopCommand(args: string[], io: CommandIo 
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    return await run(dir, bind, allowListing, signal, io);
+    return await run(dir, bind, { allowListing, debug }, signal, io);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
 }
 
-async function run(dir: string, bind: { host: string; port: number }, allowListing: boolean, signal: Promise<string>, io: CommandIo): Promise<number> {
+async function run(
+  dir: string,
+  bind: { host: string; port: number },
+  opts: { readonly allowListing: boolean; readonly debug: boolean },
+  signal: Promise<string>,
+  io: CommandIo,
+): Promise<number> {
   const log = getLogger('mapproxy.system');
   const { createMultiApp } = await import('../app/multiapp.js');
-  const app = createMultiApp(dir, { allowListing, reload: true });
+  const app = createMultiApp(dir, { ...opts, reload: true });
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;
   try {

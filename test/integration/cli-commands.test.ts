@@ -72,7 +72,7 @@ Options:
   -v, --version    print the version
 `;
 
-const SERVE_HELP = `Usage: mapproxy-ts serve-develop <mapproxy.yaml> [-b address]
+const SERVE_HELP = `Usage: mapproxy-ts serve-develop <mapproxy.yaml> [-b address] [--debug]
 
 Serve a MapProxy configuration in one process, for local testing. The configuration (and
 every base: file) is reloaded when it changes; an invalid edit keeps the old one serving.
@@ -82,6 +82,8 @@ Options:
                        port (on localhost), :port (on all interfaces) or host (port 8080)
       --log-format F   pretty (human-readable) or json log lines (default: pretty on a
                        terminal, json otherwise)
+      --debug          answer internal errors (500) with their stack trace instead of
+                       "internal error" (development only: it shows the server's internals)
   -h, --help           show this help
 `;
 
@@ -171,6 +173,9 @@ sources:
       500: {response: "#zzzzzz"}
 `);
   await writeFile(file('include.yaml'), 'base: nothere.yaml\nservices:\n  tms:\n');
+  // Valid, but its cache directory lies below a regular file: storing a tile fails unexpectedly.
+  await writeFile(file('afile'), 'not a directory\n');
+  await writeFile(file('notdir.yaml'), VALID.replace('    disable_storage: true\n', '').concat('globals:\n  cache:\n    base_dir: ./afile/cache\n'));
   await writeFile(file('template.yaml'), VALID.replace('services:\n  tms:\n', 'services:\n  wmts:\n    restful_template: /{Layer}/{TileMatrix}.png\n'));
   blocker = createServer();
   blocker.listen(0, '127.0.0.1');
@@ -333,4 +338,30 @@ test('serve-develop on [::1]:0 and on a bare port (localhost): serves, then stop
     for (const e of ends) assert.deepEqual(e, { code: 0, signal: null, stderr: '' });
     for (const s of servers) assert.match(s.out(), /stopping/);
   }
+});
+
+test('serve-develop --debug answers an unexpected error with its stack; without it only "internal error"; serve has no --debug', async () => {
+  const tile = '/tms/1.0.0/dbg/EPSG3857/1/0/0.png';
+  const servers = await Promise.all([serve([file('notdir.yaml'), '-b', '127.0.0.1:0', '--debug']), serve([file('notdir.yaml'), '-b', '127.0.0.1:0'])]);
+  try {
+    const [debug, plain] = servers;
+    const d = await fetch(debug.url + tile);
+    assert.equal(d.status, 500);
+    assert.equal(d.headers.get('content-type'), 'text/plain');
+    const body = await d.text();
+    // MapProxy's message first, then the error as Node reports it.
+    assert.ok(body.startsWith(`internal error\n\nError: ENOTDIR: not a directory, `), body);
+    assert.ok(body.includes(` '${file('afile')}/cache/`), body);
+    const p = await fetch(plain.url + tile);
+    assert.equal(p.status, 500);
+    assert.equal(await p.text(), 'internal error');
+  } finally {
+    for (const s of servers) {
+      s.child.kill('SIGTERM');
+      await once(s.child, 'exit');
+    }
+  }
+  const refused = await run('serve', file('valid.yaml'), '--debug');
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /^mapproxy-ts: Unknown option '--debug'/);
 });

@@ -74,8 +74,15 @@ after(async () => {
 
 test('--help prints the help and exits 0; usage errors exit 2; a missing directory exits 1', async () => {
   const missing = join(dir, 'nope');
-  // Five processes at once: each spends most of its time starting.
-  const [help, none, badBind, unknown, gone] = [['--help'], [], [dir, '-b', 'host:99999'], [dir, '--workers', '2'], [missing]].map(start);
+  // Six processes at once: each spends most of its time starting.
+  const [help, none, badBind, unknown, gone, badFormat] = [
+    ['--help'],
+    [],
+    [dir, '-b', 'host:99999'],
+    [dir, '--workers', '2'],
+    [missing],
+    [dir, '--log-format', 'xml'],
+  ].map(start);
   assert.equal(await help.exit, 0);
   assert.equal(help.output(), SERVE_MULTIAPP_DEVELOP_HELP);
 
@@ -90,6 +97,9 @@ test('--help prints the help and exits 0; usage errors exit 2; a missing directo
 
   assert.equal(await gone.exit, 1);
   assert.equal(gone.output(), `mapproxy-ts: ${missing} is not a directory\n`);
+
+  assert.equal(await badFormat.exit, 2);
+  assert.equal(badFormat.output(), `mapproxy-ts: invalid --log-format "xml": expected json or pretty\n\n${SERVE_MULTIAPP_DEVELOP_HELP}`);
 });
 
 test('serves the projects with the listing, reloads an edited project, stops on SIGTERM with 0', async () => {

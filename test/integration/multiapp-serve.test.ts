@@ -300,6 +300,27 @@ test('a project with an invalid configuration answers 500 without server paths, 
   }
 });
 
+test('with debug every project answers an unexpected error with its stack trace; without it only "internal error"', async () => {
+  // Its cache directory lies below a regular file: storing a tile fails unexpectedly.
+  await writeFile(join(dir, 'afile'), 'not a directory\n');
+  const fragile = join(dir, 'fragile.yaml');
+  await writeFile(fragile, project('f', 'fragile').replace('    disable_storage: true\n', '').replace('base_dir: ./cache_f', 'base_dir: ./afile/cache'));
+  try {
+    const tile = '/fragile/tms/1.0.0/f/EPSG3857/0/0/0.png';
+    const debug = await get(`${(await serve({ debug: true })).url}${tile}`);
+    assert.equal(debug.status, 500);
+    const body = debug.body.toString();
+    assert.ok(body.startsWith(`internal error\n\nError: ENOTDIR: not a directory, `), body);
+    assert.ok(body.includes(` '${join(dir, 'afile')}/cache/`), body);
+    const plain = await get(`${(await serve({})).url}${tile}`);
+    assert.equal(plain.status, 500);
+    assert.equal(plain.body.toString(), 'internal error');
+  } finally {
+    await rm(fragile, { force: true });
+    await rm(join(dir, 'afile'), { force: true });
+  }
+});
+
 test('a syntax error names nothing but the project; loaded projects beyond maxApps are closed, least recently used first', async () => {
   const { url, app } = await serve({ maxApps: 2, checkIntervalMs: 0 });
   const syntax = join(dir, 'syntax.yaml');

@@ -250,6 +250,18 @@ test('an unexpected error is 500 "internal error", logged on mapproxy.wsgiapp, n
   assert.match(JSON.stringify(entry.err), /secret internals/);
 });
 
+test('with debug (serve-develop --debug) an unexpected error is answered with its stack trace', async () => {
+  const port = await start({ debug: true });
+  const res = await call(port, '/boom/x?y=1');
+  assert.equal(res.status, 500);
+  assert.equal(res.headers['content-type'], 'text/plain');
+  assert.equal(res.headers['cache-control'], 'no-cache, no-store');
+  const [first, blank, error, frame] = res.body.split('\n');
+  assert.deepEqual([first, blank], ['internal error', '']);
+  assert.match(error, /secret internals/);
+  assert.match(frame, /^ {4}at .*router\.test\.ts:\d+:\d+/);
+});
+
 test('handlerFromConfig wires TMS, /tiles, WMTS REST and KVP with the configured max-age and CORS', async () => {
   const server = createServer(
     handlerFromConfig({
