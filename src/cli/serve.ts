@@ -25,7 +25,7 @@ Options:
       --max-requests-jitter J     add a random 0..J to N per worker, so they are not replaced together
       --graceful-timeout S        seconds a stopping worker may take to finish its requests (default 30)
       --no-fast-lane              let node:http read every request; by default a worker answers hot
-                                  tiles from its memory tier without it (docs/caches.md, "The hit path")
+                                  tiles (open files, memory tier) without it (docs/caches.md, "The hit path")
       --pid-file FILE             write the master's pid to FILE (removed on exit)
       --log-config FILE           log configuration (levels, files, access log) for all processes
       --log-format json|pretty    lines on stdout: JSON (default) or human-readable, for all processes
