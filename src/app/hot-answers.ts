@@ -42,6 +42,8 @@ export interface Slot extends HotAnswer {
 export interface FastAnswer {
   readonly headers: OutgoingHttpHeaders;
   readonly body: Buffer;
+  /** Count it as served: called once it is written (set when the answer was settled later). */
+  readonly served?: () => void;
 }
 
 /**

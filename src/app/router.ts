@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ConfigError, RequestError } from '../errors.js';
 import { accessLogOn, createAccessLog, getLogger } from '../log/index.js';
-import { CHANNELS, type HttpRequestMessage } from '../metrics/channels.js';
+import { CHANNELS, type CacheEventMessage, type HttpRequestMessage } from '../metrics/channels.js';
 import { isReady, allWritable } from '../metrics/health.js';
 import { installMetrics } from '../metrics/install.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../metrics/registry.js';
@@ -357,7 +357,8 @@ export function createHandler(opts: HandlerOptions): RequestHandler {
     const slot = hot.peek(hotKey(url, scriptName));
     if (slot === undefined) return undefined;
     const tile = slot.tile?.deref();
-    if (tile !== undefined && tile.isFresh()) return given(slot, tile.data);
+    // Answered at once: the lane writes it now, so it is counted now.
+    if (tile !== undefined && tile.isFresh()) return given(slot, tile.data, true);
     const file = slot.file;
     const viaFile = (done: (answer: FastAnswer | undefined) => void): void => {
       if (file === undefined) {
@@ -370,11 +371,11 @@ export function createHandler(opts: HandlerOptions): RequestHandler {
           return;
         }
         if (read.held !== undefined) slot.tile = new WeakRef(read.held);
-        done(given(slot, read.data));
+        done(given(slot, read.data, false));
       });
     };
     // Held but due for its check: one stat off node:http's path instead of a full load.
-    if (tile !== undefined) return { settle: (done) => tile.revalidate((fresh) => (fresh ? done(given(slot, tile.data)) : viaFile(done))) };
+    if (tile !== undefined) return { settle: (done) => tile.revalidate((fresh) => (fresh ? done(given(slot, tile.data, false)) : viaFile(done))) };
     return { settle: viaFile };
   };
 
@@ -430,9 +431,13 @@ export function createHandler(opts: HandlerOptions): RequestHandler {
 }
 
 /** The fast lane's answer of `slot` with `body`, counted as served. */
-function given(slot: HotAnswer, body: Buffer): FastAnswer {
-  countReplay(slot, 0);
-  return { headers: slot.headers, body };
+function given(slot: HotAnswer, body: Buffer, now: boolean): FastAnswer {
+  if (now) {
+    countReplay(slot, 0);
+    return { headers: slot.headers, body };
+  }
+  // Settled later: the lane may find the socket gone or a drain begun, and not write it.
+  return { headers: slot.headers, body, served: () => countReplay(slot, 0) };
 }
 
 /** The 500 of `--debug`: the message MapProxy sends, then what went wrong and where. */
@@ -443,7 +448,7 @@ function debugError(err: unknown): ServiceResponse {
 
 /** A replayed answer in the metrics: a hit of its cache and a 200 of its service. */
 function countReplay(answer: HotAnswer, durationMs: number): void {
-  if (answer.cache !== undefined && cacheHitChannel.hasSubscribers) cacheHitChannel.publish({ cache: answer.cache });
+  if (answer.cache !== undefined && cacheHitChannel.hasSubscribers) cacheHitChannel.publish({ cache: answer.cache, replay: true } satisfies CacheEventMessage);
   if (httpChannel.hasSubscribers) httpChannel.publish({ service: answer.label, status: 200, durationMs } satisfies HttpRequestMessage);
 }
 

@@ -26,6 +26,8 @@ export const CHANNELS = {
 /** `mapproxy:cache:hit`, `…:miss`. */
 export interface CacheEventMessage {
   readonly cache: string;
+  /** A hit answered again without the service (a remembered answer, src/app/hot-answers.ts). */
+  readonly replay?: boolean;
 }
 
 /** `mapproxy:cache:created`. */

@@ -372,6 +372,7 @@ export class LaneConnection {
   /** The bytes node:http writes for this answer on a keep-alive connection. */
   #write(answer: FastAnswer): void {
     this.#opts.answered();
+    answer.served?.();
     const socket = this.socket;
     socket.cork();
     socket.write(headOf(answer.headers) + currentDate() + this.#tail, 'latin1');

@@ -7,11 +7,12 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readlink } from 'node:fs/promises';
+import { mkdir, readdir, readlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import http from 'node:http';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { tempConfig } from '../helpers/server.js';
-import { clusterYaml, startServe, wmtsTile, type ServeProcess } from '../helpers/serve.js';
+import { clusterYaml, startServe, waitFor, wmtsTile, type ServeProcess } from '../helpers/serve.js';
 import { descriptorLimit, openFilesWithin } from '../../src/cache/storage/open-files.js';
 
 const LIMIT = 160;
@@ -96,9 +97,34 @@ test('a worker with 160 descriptors keeps 80 tile files open and still answers 1
     assert.equal(r.status, 200, u);
     assert.deepEqual(r.body, created.get(u));
   }
-  assert.ok((await filesUnder(worker, cfg.dir)) <= 80, 'more tile files open than half the limit');
+  // All 80 kept open (closing the ones let go of runs through the thread pool: wait for it).
+  await waitFor(async () => (await filesUnder(worker, cfg.dir)) === 80, '80 tile files open');
   // 50 connections at once, each for a tile: every one accepted and answered.
   const burst = await Promise.all(urls.slice(0, 50).map((u) => fetchAlone(u)));
   assert.deepEqual(burst.map((r) => r.status), new Array(50).fill(200));
   assert.equal(upstream.count(), 8);
+});
+
+test('MultiMapProxy: the projects of one worker share the bound; every tile of both is created and answered', async () => {
+  await serve?.kill();
+  const projects = join(cfg.dir, 'projects');
+  await mkdir(projects);
+  for (const name of ['one', 'two']) {
+    await writeFile(join(projects, `${name}.yaml`), clusterYaml(upstream.url).replace(/\.\/(cache|locks|tile_locks)/g, `./${name}_$1`));
+  }
+  serve = await startServe(projects, ['--multiapp', '-w', '1', '--spare-workers', '0'], { wrap: ['prlimit', `--nofile=${LIMIT}:${LIMIT}`, '--'] });
+  const [worker] = serve.listeningWorkers();
+  assert.ok(worker);
+  const before = upstream.count();
+  const urls: string[] = [];
+  for (const name of ['one', 'two']) for (let x = 0; x < 16; x++) for (let y = 0; y < 8; y++) urls.push(`${serve.url}/${name}${wmtsTile(x, y, 6)}`);
+  // Created, then read again: 256 tiles, 128 per project, against 80 files for the whole worker.
+  for (const u of [...urls, ...urls]) assert.equal((await fetchAlone(u)).status, 200, u);
+  assert.equal(upstream.count() - before, 16);
+  await waitFor(async () => (await filesUnder(worker, projects)) === 80, '80 tile files open in all');
+  // Both projects keep some: the one keeping the most gives way to the other.
+  const perProject = await Promise.all(['one', 'two'].map((n) => filesUnder(worker, join(projects, `${n}_cache`))));
+  assert.ok(perProject.every((n) => n >= 20), `tile files per project: ${perProject.join(', ')}`);
+  const burst = await Promise.all(urls.slice(0, 50).map((u) => fetchAlone(u)));
+  assert.deepEqual(burst.map((r) => r.status), new Array(50).fill(200));
 });

@@ -186,12 +186,13 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
       if (got !== undefined) return got;
     }
     const files = this.#files;
+    // Read as of before the open: the revalidate bound counts from there, however long the read.
+    const checked = Date.now();
     const read = await openAndRead(loc, files);
     if (read === null) return null;
     let v: FileStamp = read.st;
     if (symlinked) v = (await linkStampCb(loc)) ?? v;
     const { mtimeMs: mtime, mtimeSec } = v;
-    const checked = Date.now();
     const stamp = { statMtime: v.mtimeMs, statSize: v.size, ino: v.ino };
     let kept: OpenFile | undefined;
     if (files && read.data.length === read.st.size) {
@@ -226,6 +227,8 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
       files.delete(loc, f);
       return undefined;
     }
+    // A hit like any other: the answers given again from this file keep it among the kept.
+    files.touch(loc, f);
     return this.#keep(loc, data, f.mtime, f, checked, f.mtimeSec, f);
   }
 

@@ -63,6 +63,7 @@ export class OpenFiles {
   #closed = false;
 
   constructor(opts: OpenFilesOptions) {
+    levels.add(this);
     this.max = Math.max(0, Math.floor(opts.max));
     this.revalidateMs = Math.max(0, opts.revalidateMs);
     this.inactiveMs = Math.max(1000, opts.inactiveMs ?? DEFAULT_INACTIVE_MS);
@@ -72,10 +73,16 @@ export class OpenFiles {
   get(path: string): OpenFile | undefined {
     const e = this.#entries.get(path);
     if (e === undefined) return undefined;
+    this.touch(path, e);
+    return e;
+  }
+
+  /** Mark `e` (the entry of `path`) used now and most recently used, as `get` does. */
+  touch(path: string, e: OpenFile): void {
+    e.used = Date.now();
+    if (this.#entries.get(path) !== e) return;
     this.#entries.delete(path);
     this.#entries.set(path, e);
-    e.used = Date.now();
-    return e;
   }
 
   /**
@@ -89,8 +96,19 @@ export class OpenFiles {
       return undefined;
     }
     this.delete(path);
+    // The process-wide bound first (all configurations of a MultiMapProxy share the descriptors):
+    // the level keeping the most files lets go of its oldest, so busy levels share the bound.
+    if (budget.open >= processOpenFilesCap()) {
+      let largest: OpenFiles | undefined;
+      for (const level of levels) if (largest === undefined || level.size > largest.size) largest = level;
+      if (largest === undefined || !largest.#dropOldest()) {
+        fs.close(file.fd, () => undefined);
+        return undefined;
+      }
+    }
     const entry: OpenFile = { ...file, used: Date.now(), readers: 0, evicted: false };
     this.#entries.set(path, entry);
+    budget.open++;
     for (const [k, old] of this.#entries) {
       if (this.#entries.size <= this.max) break;
       this.#entries.delete(k);
@@ -108,6 +126,14 @@ export class OpenFiles {
     release(e);
   }
 
+  /** Let go of the least recently used file; false when none is kept. */
+  #dropOldest(): boolean {
+    const oldest = this.#entries.keys().next();
+    if (oldest.done === true) return false;
+    this.delete(oldest.value);
+    return true;
+  }
+
   /** Close the least recently used half (after EMFILE: this process needs the descriptors). */
   shrink(): void {
     let n = Math.ceil(this.#entries.size / 2);
@@ -120,27 +146,30 @@ export class OpenFiles {
 
   /**
    * The whole file, read at offset 0 with one pread (one trip through the thread pool). Null when
-   * the entry was let go of meanwhile, or when fewer bytes came back than the entry's size (the
-   * file was truncated in place, which a tile writer does not do): the caller drops the entry and
-   * reads the path again.
+   * the entry was let go of meanwhile, or when the file no longer has the entry's size (rewritten
+   * in place, which a tile writer does not do; a same-size rewrite in place goes unnoticed until
+   * the next check of the path): the caller drops the entry and reads the path again.
    */
   read(e: OpenFile): Promise<Buffer | null> {
     // Evicted means closed, or closed by the last reader: its number may be another file's now.
     if (e.evicted) return Promise.resolve(null);
     e.readers++;
-    const buf = Buffer.allocUnsafe(e.size);
+    // One byte more than the entry's size: a file rewritten in place (cp, rsync --inplace) that
+    // grew or shrank is noticed here, not sent cut to the old length under the old ETag.
+    const buf = Buffer.allocUnsafe(e.size + 1);
     return new Promise((resolve, reject) => {
-      fs.read(e.fd, buf, 0, e.size, 0, (err, n) => {
+      fs.read(e.fd, buf, 0, e.size + 1, 0, (err, n) => {
         e.readers--;
         if (e.evicted && e.readers === 0) fs.close(e.fd, () => undefined);
         if (err) reject(err);
-        else resolve(n === e.size ? buf : null);
+        else resolve(n === e.size ? buf.subarray(0, n) : null);
       });
     });
   }
 
   /** Close every file; later `add`s close at once. */
   close(): void {
+    levels.delete(this);
     this.#closed = true;
     if (this.#sweeper) clearInterval(this.#sweeper);
     this.#sweeper = null;
@@ -167,7 +196,27 @@ export class OpenFiles {
 function release(e: OpenFile): void {
   if (e.evicted) return;
   e.evicted = true;
+  budget.open--;
   if (e.readers === 0) fs.close(e.fd, () => undefined);
+}
+
+/** Tile files kept open by every OpenFiles of this process, against `processOpenFilesCap`. */
+const budget = { open: 0, cap: undefined as number | undefined };
+/** Every OpenFiles of this process not closed yet. */
+const levels = new Set<OpenFiles>();
+
+/**
+ * The most tile files all OpenFiles of this process keep open together: half the descriptor limit
+ * (`openFilesWithin`), read once.
+ */
+export function processOpenFilesCap(): number {
+  budget.cap ??= openFilesWithin(Number.POSITIVE_INFINITY, descriptorLimit());
+  return budget.cap;
+}
+
+/** Tile files kept open by this process now (all OpenFiles together). */
+export function openTileFiles(): number {
+  return budget.open;
 }
 
 /**

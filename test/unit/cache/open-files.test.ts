@@ -282,3 +282,40 @@ test('with a memory tier too, a tile read through its open file is held in memor
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
+
+test('reading through the open file counts as a use: the file answered most is not the one let go of', async () => {
+  const files = new OpenFiles({ max: 2, revalidateMs: 3_600_000 });
+  const { storage, cleanup } = await setup(files);
+  try {
+    for (let x = 0; x < 3; x++) await storage.store([x, 0, 2], Buffer.from(`tile ${x}`));
+    const a = (await storage.load([0, 0, 2]))?.file;
+    const b = (await storage.load([1, 0, 2]))?.file;
+    assert.ok(a && b);
+    // Tile 0 is answered again through its file (as the fast lane does): most recently used now.
+    assert.equal((await readHeld(a))?.data.toString(), 'tile 0');
+    await storage.load([2, 0, 2]);
+    assert.equal(files.size, 2);
+    assert.equal((await readHeld(a))?.data.toString(), 'tile 0');
+    assert.equal(await readHeld(b), null);
+  } finally {
+    files.close();
+    await cleanup();
+  }
+});
+
+test('a tile rewritten in place with another length is not sent cut to the old one: the path is read again', async () => {
+  const files = new OpenFiles({ max: 10, revalidateMs: 3_600_000 });
+  const { dir, storage, cleanup } = await setup(files);
+  try {
+    await storage.store([1, 2, 3], Buffer.from('first version'));
+    const file = (await storage.load([1, 2, 3]))?.file;
+    assert.ok(file);
+    // cp / rsync --inplace: the same inode, new bytes, within the revalidate bound.
+    await fs.writeFile(path.join(dir, '3/1/2.png'), 'a longer second version');
+    assert.equal(await readHeld(file), null);
+    assert.equal((await storage.load([1, 2, 3]))?.data.toString(), 'a longer second version');
+  } finally {
+    files.close();
+    await cleanup();
+  }
+});
