@@ -27,6 +27,9 @@
 #                 the config is bench/cluster-<name>.yaml (e.g. `base: mapproxy.yaml` + overrides),
 #                 without it bench/mapproxy.yaml; -nolane adds --no-fast-lane
 #   RUNS=2  DURATION=10s  THREADS=2  CONNS=32   wrk settings; every target gets the same ones
+#   ZIPF_S        unset: the rig's uniform list; a number (e.g. 1.0): 100000 requests drawn from the
+#                 seeded tiles with Zipf popularity 1/rank^S (bench/zipf-list.mjs, fixed seed), the
+#                 skew of real tile traffic, where a tier of hot tiles can help
 #   WARMUP=3s     unmeasured wrk run right after each server start (0: none)
 #   TS_BIND=127.0.0.1:9090  MP_BIND=127.0.0.1:8080   loopback only
 #   STATIC_URL=http://127.0.0.1:8082                  the rig's static nginx (fixed by its nginx.conf)
@@ -142,6 +145,15 @@ log "output: $OUT"
 others=$(pgrep -af 'wrk |mapproxy-ts.js serve|gunicorn' | grep -v "^$$ " | cut -c1-120 | tr '\n' ';')
 [ -n "$others" ] && log "WARNING: other benchmark-like processes run (figures will suffer): $others"
 build_if_needed
+# A skewed request list (ZIPF_S set): generated into $OUT from the seed list, the same for all.
+HIT_DESC="lists/seed_tiles.txt (uniform)"
+if [ -n "${ZIPF_S:-}" ]; then
+  mkdir -p "$OUT"
+  HIT_LIST="$OUT/hit_list_zipf.txt"
+  zipf=$(node "$HERE/zipf-list.mjs" "$SEED_LIST" "$HIT_LIST" "$ZIPF_S" 100000 1) || die "zipf-list.mjs failed"
+  HIT_DESC="$HIT_LIST: $zipf"
+  log "hit list: $zipf"
+fi
 {
   meta_machine_and_versions
   meta other_bench_processes "${others:-none}"
@@ -156,7 +168,8 @@ build_if_needed
   done
   meta "cmd_$MP_TARGET" "MP_WORKERS=$WORKERS MP_WORKER_CLASS=sync MP_BIND=$MP_BIND $RIG/start.sh mapproxy  (gunicorn -w $WORKERS -k sync --timeout 120 app:application -> rig/mapproxy.yaml)"
   meta cmd_nginx "$STATIC_URL: rig nginx (worker_processes 2, sendfile) static root = hard links made by mkstatic.py lists/seed_tiles.txt"
-  meta cmd_hit "LIST=lists/seed_tiles.txt wrk -t$THREADS -c$CONNS -d$DURATION --timeout 60s --latency -s lua/random_paths.lua URL"
+  meta hit_list "$HIT_DESC"
+  meta cmd_hit "LIST=$HIT_LIST wrk -t$THREADS -c$CONNS -d$DURATION --timeout 60s --latency -s lua/random_paths.lua URL"
   meta cache "$TILES"
 }
 for conf in $(for v in $TS_VARIANTS; do variant_config "$v"; done | sort -u); do
@@ -192,13 +205,13 @@ for i in $(seq 1 "$RUNS"); do
       meta "same_bytes_$v" "$same of $(awk 'NR % 907 == 1' "$SEED_LIST" | wc -l) sample tiles byte-identical from $v, MapProxy and nginx"
     fi
     warm_up "$v" "$i"
-    wrk_run hit "$v" "$i" "$SEED_LIST" random_paths.lua
+    wrk_run hit "$v" "$i" "$HIT_LIST" random_paths.lua
     record_mem end "$v" "$i"
     stop_ts
   done
-  wrk_run hit "$MP_TARGET" "$i" "$SEED_LIST" random_paths.lua
+  wrk_run hit "$MP_TARGET" "$i" "$HIT_LIST" random_paths.lua
   record_mem end "$MP_TARGET" "$i"
-  wrk_run hit nginx "$i" "$SEED_LIST" random_paths.lua
+  wrk_run hit nginx "$i" "$HIT_LIST" random_paths.lua
   record_mem end nginx "$i"
 done
 meta elapsed_hits "$(( $(date +%s) - T0 )) s"

@@ -10,6 +10,8 @@ CACHE_BASE="$RIG/cache_data"                 # rig/mapproxy.yaml: globals.cache.
 TILES="$CACHE_BASE/world_cache_EPSG3857"     # <cache name>_<grid srs>, tc layout
 UPLOG="$RIG/run/logs/upstream_access.log"
 SEED_LIST="$RIG/lists/seed_tiles.txt"
+# The URLs of the hit runs (cluster.sh's ZIPF_S makes a skewed one); every target gets the same.
+HIT_LIST="${HIT_LIST:-$SEED_LIST}"
 COLD_LIST="$RIG/lists/cold_tiles_seq.txt"
 PROBE_PATH="/tms/1.0.0/"
 CLK_TCK=$(getconf CLK_TCK)
@@ -164,7 +166,7 @@ settle_upstream() {
 
 # wrk_hits URL DURATION OUTFILE: the hit load (random seeded tile) without measuring anything else
 wrk_hits() {
-  LIST="$SEED_LIST" wrk -t"$THREADS" -c"$CONNS" -d"$2" --timeout 60s --latency -s "$RIG/lua/random_paths.lua" "$1" > "$3" 2>&1
+  LIST="$HIT_LIST" wrk -t"$THREADS" -c"$CONNS" -d"$2" --timeout 60s --latency -s "$RIG/lua/random_paths.lua" "$1" > "$3" 2>&1
 }
 
 # wrk_run PHASE TARGET RUN LIST SCRIPT: one measured wrk run; appends a row to results.tsv
