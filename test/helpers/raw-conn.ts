@@ -2,8 +2,10 @@
  * A raw HTTP/1.1 client for tests that check the exact bytes a server writes: requests are sent as
  * raw bytes (pipelining, split heads, malformed heads), answers are framed by Content-Length.
  */
+import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';
+import { rename, writeFile } from 'node:fs/promises';
 
 /** One answer as it came off the wire. */
 export interface Answer {
@@ -97,3 +99,28 @@ export class Conn {
 
 /** A plain keep-alive GET of `path` to 127.0.0.1, with `extra` header lines. */
 export const get = (path: string, extra = ''): string => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${extra}\r\n`;
+
+/**
+ * Replace `file` with `changed` by rename (as every tile writer does) and check what `conn` is
+ * answered for `url`, whose answer before was `first`: the old or the new bytes right after, and
+ * the new ones for a request sent once `boundMs` (the revalidate bound) has passed since the
+ * rename. Waiting longer (a slow CI box) only makes that request later, so this cannot fail by
+ * timing. Resolves to the answer after the bound.
+ */
+export async function rewriteAndCheck(conn: Conn, url: string, file: string, first: Answer, changed: Buffer, boundMs: number): Promise<Answer> {
+  assert.ok(!changed.equals(first.body));
+  await writeFile(`${file}.new`, changed);
+  await rename(`${file}.new`, file);
+  const rewritten = Date.now();
+  let n = conn.answers.length;
+  conn.send(get(url));
+  const within = (await conn.until(++n))[n - 1];
+  assert.equal(within.status, 200);
+  assert.ok(within.body.equals(first.body) || within.body.equals(changed));
+  await new Promise((r) => setTimeout(r, Math.max(0, rewritten + boundMs + 50 - Date.now())));
+  conn.send(get(url));
+  const last = (await conn.until(++n))[n - 1];
+  assert.equal(last.status, 200);
+  assert.deepEqual(last.body, changed);
+  return last;
+}

@@ -7,7 +7,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { rename, unlink, writeFile } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { createApp } from '../../src/app/create-app.js';
@@ -18,7 +18,7 @@ import { DrainingServer } from '../../src/worker/server.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { tempConfig } from '../helpers/server.js';
 import { tcPath } from './pipeline-helpers.js';
-import { type Answer, Conn, get } from '../helpers/raw-conn.js';
+import { type Answer, Conn, get, rewriteAndCheck } from '../helpers/raw-conn.js';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { CHANNELS, type CacheEventMessage } from '../../src/metrics/channels.js';
 
@@ -136,22 +136,7 @@ test('a tile rewritten on disk: the lane gives the old bytes at most for the rev
   c.send(get(url));
   const [first] = await c.until(1);
   const changed = await sharp({ create: { width: 256, height: 256, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toBuffer();
-  assert.ok(!changed.equals(first.body));
-  await writeFile(`${file}.new`, changed);
-  await rename(`${file}.new`, file);
-  const rewritten = Date.now();
-  // Within the bound the old bytes may still come (the open file or the memory copy); every
-  // request the server gets once the bound has passed must have the new ones. Waiting longer (a
-  // slow CI box) only makes the request later, so this cannot fail by timing.
-  c.send(get(url));
-  const within = (await c.until(2))[1];
-  assert.equal(within.status, 200);
-  assert.ok(within.body.equals(first.body) || within.body.equals(changed));
-  await new Promise((r) => setTimeout(r, Math.max(0, rewritten + REVALIDATE_MS + 50 - Date.now())));
-  c.send(get(url));
-  const last = (await c.until(3))[2];
-  assert.equal(last.status, 200);
-  assert.deepEqual(last.body, changed);
+  const last = await rewriteAndCheck(c, url, file, first, changed, REVALIDATE_MS);
   assert.notEqual(last.headers.get('etag'), first.headers.get('etag'));
   const n = 3;
   // The new version's file is kept open and its answer remembered: the lane answers again.
@@ -217,21 +202,7 @@ test('node:http alone (createApp, --no-fast-lane) answers from the open file too
   assert.equal(first.headers.get('x-cache'), 'HIT');
   assert.deepEqual(hits, [{ cache: 'c', replay: true }]);
   const changed = await sharp({ create: { width: 256, height: 256, channels: 3, background: { r: 7, g: 8, b: 9 } } }).png().toBuffer();
-  await writeFile(`${file}.new`, changed);
-  await rename(`${file}.new`, file);
-  const rewritten = Date.now();
-  // Within the bound the old bytes may still come (the open file or the memory copy); every
-  // request the server gets once the bound has passed must have the new ones. Waiting longer (a
-  // slow CI box) only makes the request later, so this cannot fail by timing.
-  c.send(get(url));
-  const within = (await c.until(2))[1];
-  assert.equal(within.status, 200);
-  assert.ok(within.body.equals(first.body) || within.body.equals(changed));
-  await new Promise((r) => setTimeout(r, Math.max(0, rewritten + REVALIDATE_MS + 50 - Date.now())));
-  c.send(get(url));
-  const last = (await c.until(3))[2];
-  assert.equal(last.status, 200);
-  assert.deepEqual(last.body, changed);
+  await rewriteAndCheck(c, url, file, first, changed, REVALIDATE_MS);
   c.close();
   // The new version's answer, remembered by node:http, is the lane's too, byte for byte.
   const { fast, ref, seen } = await bothWays(get(url), 1);
