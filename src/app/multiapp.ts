@@ -18,7 +18,7 @@ import { mountRequest, resolveRequest, shiftPathSegment, type RequestTarget } fr
 import { createApp } from './create-app.js';
 import { createReloadingApp, type ReloadingApp } from './reloader.js';
 import { writeResponse } from './respond.js';
-import { METHOD_NOT_ALLOWED, productVersion } from './router.js';
+import { createObservabilityRoutes, METHOD_NOT_ALLOWED, productVersion, type ObservabilityOptions } from './router.js';
 
 /** Options of `createMultiApp`. */
 export interface MultiAppOptions {
@@ -37,6 +37,11 @@ export interface MultiAppOptions {
   readonly checkIntervalMs?: number;
   /** Unexpected errors answered with their stack trace (`createApp`'s `debug`; development only). */
   readonly debug?: boolean;
+  /**
+   * The health, readiness and metrics routes at the top, before any project (default `/healthz`,
+   * `/readyz`, `/metrics`; `false`: none). A project named like one of them is not served.
+   */
+  readonly observability?: ObservabilityOptions | false;
 }
 
 /** The MultiMapProxy request listener. */
@@ -95,6 +100,9 @@ export function createMultiApp(dir: string, opts: MultiAppOptions = {}): MultiAp
   const apps = new Map<string, Entry>();
   const closing = new Set<Promise<void>>();
   let closed = false;
+  const operational = createObservabilityRoutes(opts.observability ?? {});
+  const reserved = operational.reservedNames;
+  const warnedReserved = new Set<string>();
 
   const dispose = (app: ReloadingApp): void => {
     const done = app.close().catch((err: unknown) => log.error({ err }, 'closing a project failed'));
@@ -172,7 +180,7 @@ export function createMultiApp(dir: string, opts: MultiAppOptions = {}): MultiAp
     // MapProxy's MultiMapProxy welcome page, with the list of instances when listing is allowed.
     let html = `<html><body><h1>Welcome to MapProxy-ts ${escapeXml(productVersion())}</h1>`;
     if (allowListing) {
-      const names = await listProjects(root);
+      const names = (await listProjects(root)).filter((n) => !reserved.has(n));
       const url = escapeXml(target.baseUrl);
       html += '<h2>available instances:</h2><ul>';
       html += names.map((n) => `<li><a href="${url}/${n}/">${n}</a></li>`).join('\n');
@@ -198,9 +206,18 @@ export function createMultiApp(dir: string, opts: MultiAppOptions = {}): MultiAp
       if (!(err instanceof RequestError)) throw err;
       return void writeResponse(req, res, { status: err.status, contentType: PLAIN_CONTENT_TYPE, body: err.message, cache: 'no-cache' }, '');
     }
+    const op = operational.answer(target.path);
+    if (op !== undefined) return void writeResponse(req, res, await op, '');
     const { segment, target: inner } = shiftPathSegment(target);
     if (segment === '') return void writeResponse(req, res, await index(target), '');
     if (!PROJECT_NAME.test(segment)) return void writeResponse(req, res, NOT_FOUND, '');
+    if (reserved.has(segment)) {
+      if (!warnedReserved.has(segment)) {
+        warnedReserved.add(segment);
+        configLog.warn({ project: segment }, `project ${segment} is not served: /${segment} is an operational route (health, readiness, metrics); rename ${segment}.yaml`);
+      }
+      return void writeResponse(req, res, NOT_FOUND, '');
+    }
     const entry = apps.get(segment);
     // The hot path: a loaded project is served without awaiting anything.
     if (entry?.kind === 'ready' && !entry.app.fileMissing) {

@@ -46,6 +46,11 @@ test('serve --multiapp serves each project under its name from the workers', asy
   assert.equal(unknown.body.toString(), 'not found');
   // Listing is off by default: the welcome page names no project.
   assert.doesNotMatch((await get(`${m.url}/`)).body.toString(), /alpha/);
+  // The operational routes answer at the top, for the whole worker pool.
+  assert.equal((await get(`${m.url}/healthz`)).body.toString(), 'ok');
+  assert.equal((await get(`${m.url}/readyz`)).body.toString(), 'ready');
+  const metrics = (await get(`${m.url}/metrics`)).body.toString();
+  assert.match(metrics, /^mapproxy_http_requests_total\{service="tms",status="200"\} \d+$/m);
   process.kill(m.pid, 'SIGTERM');
   assert.deepEqual(await m.exited(), { code: 0, signal: null });
 });

@@ -211,6 +211,38 @@ test('the page at / lists the projects only when listing is allowed', async () =
   assert.equal(post.headers.get('allow'), 'GET, HEAD');
 });
 
+test('health, readiness and metrics answer at the top, before any project; a project named like one is not served', async () => {
+  const shadowed = join(dir, 'healthz.yaml');
+  await writeFile(shadowed, project('h', 'healthz'));
+  try {
+    const { url } = await serve({ allowListing: true });
+    const health = await get(`${url}/healthz`);
+    assert.deepEqual([health.status, health.body.toString()], [200, 'ok']);
+    const ready = await get(`${url}/readyz`);
+    assert.deepEqual([ready.status, ready.body.toString()], [200, 'ready']);
+    const metrics = await get(`${url}/metrics`);
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.body.toString(), /^# HELP /m);
+    // Under a script name too, as every route.
+    assert.equal((await get(`${url}/mp/healthz`, { 'X-Script-Name': '/mp' })).body.toString(), 'ok');
+    // The project healthz is neither served nor listed; the log says why, once.
+    for (let i = 0; i < 2; i++) {
+      const r = await get(`${url}/healthz/tms/1.0.0/`);
+      assert.deepEqual([r.status, r.body.toString()], [404, 'not found']);
+    }
+    const warned = logs.filter((l) => l.name === 'mapproxy.config' && l.project === 'healthz');
+    assert.deepEqual(warned.map((l) => l.msg), ['project healthz is not served: /healthz is an operational route (health, readiness, metrics); rename healthz.yaml']);
+    assert.ok(!(await get(`${url}/`)).body.toString().includes('healthz'));
+    assert.equal(upstream.count(), 0);
+    // Without the routes (observability: false) the name is a project like any other.
+    const plain = await serve({ observability: false });
+    assert.equal((await get(`${plain.url}/readyz`)).status, 404);
+    assert.equal((await get(`${plain.url}/healthz/tms/1.0.0/`)).status, 200);
+  } finally {
+    await rm(shadowed, { force: true });
+  }
+});
+
 test('unknown names, invalid names and traversal attempts answer 404 not found', async () => {
   const { url, app } = await serve({ allowListing: true, checkIntervalMs: 0 });
   const paths = [
