@@ -430,7 +430,7 @@ export function createHandler(opts: HandlerOptions): RequestHandler {
   return Object.assign(handler, { fastAnswer });
 }
 
-/** The fast lane's answer of `slot` with `body`, counted as served. */
+/** The fast lane's answer of `slot` with `body`: counted now (`now`), or once the lane writes it. */
 function given(slot: HotAnswer, body: Buffer, now: boolean): FastAnswer {
   if (now) {
     countReplay(slot, 0);
