@@ -14,11 +14,11 @@ import { createApp } from '../../src/app/create-app.js';
 import type { App } from '../../src/app/build-app.js';
 import { configureLogging } from '../../src/log/index.js';
 import { closeHttpAgents } from '../../src/source/http-client.js';
-import { DrainingServer } from '../../src/worker/server.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { tempConfig } from '../helpers/server.js';
 import { tcPath } from './pipeline-helpers.js';
-import { type Answer, Conn, get, rewriteAndCheck } from '../helpers/raw-conn.js';
+import { Conn, get, rewriteAndCheck } from '../helpers/raw-conn.js';
+import { lanePair, type LanePair, type Served } from '../helpers/lane-pair.js';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { CHANNELS, type CacheEventMessage } from '../../src/metrics/channels.js';
 
@@ -27,23 +27,9 @@ const OPEN_FILES = 4;
 let up: Upstream;
 let cfg: Awaited<ReturnType<typeof tempConfig>>;
 let app: App;
+let pair: LanePair;
 let plain: Served;
 let lane: Served;
-
-interface Served {
-  readonly server: DrainingServer;
-  readonly port: number;
-  /** Request targets node:http parsed, in order. */
-  readonly seen: string[];
-}
-
-async function serve(fastLane: boolean): Promise<Served> {
-  const server = new DrainingServer(app, { fastLane });
-  const seen: string[] = [];
-  server.http.on('request', (req: { url?: string }) => seen.push(req.url ?? ''));
-  const { port } = await server.listen(0, '127.0.0.1');
-  return { server, port, seen };
-}
 
 before(async () => {
   configureLogging({ level: 'silent' });
@@ -70,12 +56,12 @@ globals:
     memory_tier: {max_mb: 0, open_files: ${OPEN_FILES}, revalidate_seconds: ${REVALIDATE_MS / 1000}}
 `);
   app = (await createApp(cfg.file)) as App;
-  plain = await serve(false);
-  lane = await serve(true);
+  pair = await lanePair(app);
+  ({ plain, lane } = pair);
 });
 
 after(async () => {
-  for (const s of [plain, lane]) if (s) await s.server.drain('stop', 1000);
+  await pair?.close();
   await app?.close();
   await up?.close();
   await closeHttpAgents();
@@ -88,38 +74,12 @@ function tile(x: number, layer = 'l'): { url: string; file: string } {
   return { url: `/tms/1.0.0/${layer}/EPSG3857/5/${x}/10.png`, file: join(cfg.dir, 'cache', `${cache}_EPSG3857`, tcPath(x, 63 - 10, 6)) };
 }
 
-/** Create `url` in the cache and read it through the full path once more (a hit: remembered, file kept open). */
-async function makeHot(url: string): Promise<void> {
-  const c = await Conn.open(plain.port);
-  c.send(get(url));
-  await c.until(1);
-  c.send(get(url));
-  const [created, hit] = await c.until(2);
-  c.close();
-  assert.equal(created.status, 200);
-  assert.equal(hit.headers.get('x-cache'), 'HIT');
-}
-
-/** The same requests through the lane and through plain node:http. */
-async function bothWays(bytes: string, count: number): Promise<{ fast: Answer[]; ref: Answer[]; seen: string[] }> {
-  const before = lane.seen.length;
-  const a = await Conn.open(lane.port);
-  a.send(bytes);
-  const fast = await a.until(count);
-  a.close();
-  const b = await Conn.open(plain.port);
-  b.send(bytes);
-  const ref = await b.until(count);
-  b.close();
-  return { fast, ref, seen: lane.seen.slice(before) };
-}
-
 test('without a memory tier a cached tile is answered in the lane from its open file, with the bytes node:http writes', async () => {
   const { url } = tile(1);
-  await makeHot(url);
+  await pair.makeHot(url);
   // Past the bound too: the lane stats the path first, then reads the open file.
   await new Promise((r) => setTimeout(r, REVALIDATE_MS + 50));
-  const { fast, ref, seen } = await bothWays(get(url) + get(url) + get(url), 3);
+  const { fast, ref, seen } = await pair.bothWays(get(url) + get(url) + get(url), 3);
   assert.deepEqual(seen, []);
   for (let i = 0; i < 3; i++) {
     assert.equal(fast[i].status, 200);
@@ -131,7 +91,7 @@ test('without a memory tier a cached tile is answered in the lane from its open 
 
 test('a tile rewritten on disk: the lane gives the old bytes at most for the revalidate bound, then the new ones', async () => {
   const { url, file } = tile(9);
-  await makeHot(url);
+  await pair.makeHot(url);
   const c = await Conn.open(lane.port);
   c.send(get(url));
   const [first] = await c.until(1);
@@ -150,7 +110,7 @@ test('a tile rewritten on disk: the lane gives the old bytes at most for the rev
 
 test('a tile removed from disk is never given past the bound: the full path creates it again', async () => {
   const { url, file } = tile(17);
-  await makeHot(url);
+  await pair.makeHot(url);
   const fetched = up.count();
   await unlink(file);
   await new Promise((r) => setTimeout(r, REVALIDATE_MS + 50));
@@ -167,30 +127,30 @@ test('a tile removed from disk is never given past the bound: the full path crea
 
 test('more tiles than open files: a tile whose file was closed goes to node:http, which keeps it open again', async () => {
   const first = tile(25).url;
-  await makeHot(first);
+  await pair.makeHot(first);
   // OPEN_FILES more tiles read after it: its file is the least recently used and closed.
-  for (let i = 1; i <= OPEN_FILES; i++) await makeHot(tile(25 + 8 * i).url);
-  const again = await bothWays(get(first), 1);
+  for (let i = 1; i <= OPEN_FILES; i++) await pair.makeHot(tile(25 + 8 * i).url);
+  const again = await pair.bothWays(get(first), 1);
   assert.deepEqual(again.seen, [first]);
   assert.equal(again.fast[0].head, again.ref[0].head);
   assert.deepEqual(again.fast[0].body, again.ref[0].body);
   // node:http's answer read it through the full path, which kept the file open again.
-  const third = await bothWays(get(first), 1);
+  const third = await pair.bothWays(get(first), 1);
   assert.deepEqual(third.seen, []);
   assert.deepEqual(third.fast[0].body, again.fast[0].body);
 });
 
 test('a cache with refresh_before is never answered again without its manager: each hit takes the full path', async () => {
   const { url } = tile(3, 'r');
-  await makeHot(url);
-  const { fast, seen } = await bothWays(get(url) + get(url), 2);
+  await pair.makeHot(url);
+  const { fast, seen } = await pair.bothWays(get(url) + get(url), 2);
   assert.deepEqual(seen, [url, url]);
   assert.deepEqual(fast.map((a) => a.headers.get('x-cache')), ['HIT', 'HIT']);
 });
 
 test('node:http alone (createApp, --no-fast-lane) answers from the open file too: a rewrite is seen within the bound', async () => {
   const { url, file } = tile(41);
-  await makeHot(url);
+  await pair.makeHot(url);
   // The cache hits of the next answer: a replay says so (the full path's hit does not).
   const hits: CacheEventMessage[] = [];
   const onHit = (m: unknown): void => void hits.push(m as CacheEventMessage);
@@ -205,7 +165,7 @@ test('node:http alone (createApp, --no-fast-lane) answers from the open file too
   await rewriteAndCheck(c, url, file, first, changed, REVALIDATE_MS);
   c.close();
   // The new version's answer, remembered by node:http, is the lane's too, byte for byte.
-  const { fast, ref, seen } = await bothWays(get(url), 1);
+  const { fast, ref, seen } = await pair.bothWays(get(url), 1);
   assert.deepEqual(seen, []);
   assert.equal(fast[0].head, ref[0].head);
   assert.deepEqual(fast[0].body, changed);

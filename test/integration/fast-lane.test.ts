@@ -14,34 +14,22 @@ import { createApp } from '../../src/app/create-app.js';
 import type { App } from '../../src/app/build-app.js';
 import { configureLogging } from '../../src/log/index.js';
 import { closeHttpAgents } from '../../src/source/http-client.js';
-import { DrainingServer, type DrainingServerOptions } from '../../src/worker/server.js';
+import type { DrainingServerOptions } from '../../src/worker/server.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { tempConfig } from '../helpers/server.js';
 import { tcPath } from './pipeline-helpers.js';
-import { type Answer, Conn, get, rewriteAndCheck } from '../helpers/raw-conn.js';
+import { Conn, get, rewriteAndCheck } from '../helpers/raw-conn.js';
+import { lanePair, serveApp, type LanePair, type Served } from '../helpers/lane-pair.js';
 
 const REVALIDATE_MS = 300;
 let up: Upstream;
 let cfg: Awaited<ReturnType<typeof tempConfig>>;
 let app: App;
-let plain: Served;
+let pair: LanePair;
 let lane: Served;
 
-/** A DrainingServer on 127.0.0.1 and the requests node:http itself saw. */
-interface Served {
-  readonly server: DrainingServer;
-  readonly port: number;
-  /** Request targets node:http parsed, in order. */
-  readonly seen: string[];
-}
-
-async function serve(opts: DrainingServerOptions = {}): Promise<Served> {
-  const server = new DrainingServer(app, opts);
-  const seen: string[] = [];
-  server.http.on('request', (req: { url?: string }) => seen.push(req.url ?? ''));
-  const { port } = await server.listen(0, '127.0.0.1');
-  return { server, port, seen };
-}
+/** `app` on another server of its own (settings of a test). */
+const serve = (opts: DrainingServerOptions = {}): Promise<Served> => serveApp(app, opts);
 
 before(async () => {
   configureLogging({ level: 'silent' });
@@ -63,12 +51,12 @@ globals:
     memory_tier: {max_mb: 32, open_files: 0, revalidate_seconds: ${REVALIDATE_MS / 1000}}
 `);
   app = (await createApp(cfg.file)) as App;
-  plain = await serve({ fastLane: false });
-  lane = await serve();
+  pair = await lanePair(app);
+  ({ lane } = pair);
 });
 
 after(async () => {
-  for (const s of [plain, lane]) if (s) await s.server.drain('stop', 1000);
+  await pair?.close();
   await app?.close();
   await up?.close();
   await closeHttpAgents();
@@ -80,37 +68,10 @@ function tile(x: number): { url: string; file: string } {
   return { url: `/tms/1.0.0/l/EPSG3857/5/${x}/10.png`, file: join(cfg.dir, 'cache', 'c_EPSG3857', tcPath(x, 63 - 10, 6)) };
 }
 
-/** Create `url` in the cache and load it through the full path once more, so it is held and remembered. */
-async function makeHot(url: string): Promise<void> {
-  const c = await Conn.open(plain.port);
-  // One after the other: node:http hands pipelined requests to the app at once.
-  c.send(get(url));
-  await c.until(1);
-  c.send(get(url));
-  const [created, held] = await c.until(2);
-  c.close();
-  assert.equal(created.status, 200);
-  assert.equal(held.headers.get('x-cache'), 'HIT');
-}
-
-/** The same requests through the lane and through plain node:http, answers compared byte for byte. */
-async function bothWays(bytes: string, count: number, heads: boolean[] = []): Promise<{ fast: Answer[]; ref: Answer[]; seen: string[] }> {
-  const before = lane.seen.length;
-  const a = await Conn.open(lane.port);
-  a.send(bytes, heads);
-  const fast = await a.until(count);
-  a.close();
-  const b = await Conn.open(plain.port);
-  b.send(bytes, heads);
-  const ref = await b.until(count);
-  b.close();
-  return { fast, ref, seen: lane.seen.slice(before) };
-}
-
 test('a hot tile is answered in the lane with the bytes node:http writes, node:http never sees it', async () => {
   const { url } = tile(1);
-  await makeHot(url);
-  const { fast, ref, seen } = await bothWays(get(url) + get(url) + get(url), 3);
+  await pair.makeHot(url);
+  const { fast, ref, seen } = await pair.bothWays(get(url) + get(url) + get(url), 3);
   assert.deepEqual(seen, []);
   for (let i = 0; i < 3; i++) {
     assert.equal(fast[i].status, 200);
@@ -122,8 +83,8 @@ test('a hot tile is answered in the lane with the bytes node:http writes, node:h
 
 test('pipelined requests the lane cannot answer go to node:http, and every answer leaves in request order', async () => {
   const { url } = tile(9);
-  await makeHot(url);
-  const etag = (await bothWays(get(url), 1)).fast[0].headers.get('etag') ?? '';
+  await pair.makeHot(url);
+  const etag = (await pair.bothWays(get(url), 1)).fast[0].headers.get('etag') ?? '';
   const requests = [
     get(url),
     `HEAD ${url} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`,
@@ -132,7 +93,7 @@ test('pipelined requests the lane cannot answer go to node:http, and every answe
     get(url, 'X-Script-Name: /maps\r\n'),
     get(url),
   ];
-  const { fast, ref, seen } = await bothWays(requests.join(''), 6, [false, true]);
+  const { fast, ref, seen } = await pair.bothWays(requests.join(''), 6, [false, true]);
   assert.deepEqual(fast.map((a) => a.status), [200, 200, 404, 304, 200, 200]);
   assert.deepEqual(seen, [url, '/tms/1.0.0/nope/EPSG3857/5/9/10.png', url, url]);
   for (let i = 0; i < 6; i++) {
@@ -141,14 +102,14 @@ test('pipelined requests the lane cannot answer go to node:http, and every answe
   }
   assert.equal(fast[1].body.length, 0);
   // Answered by the full path under /maps, then remembered under that script name too.
-  const again = await bothWays(get(url, 'X-Script-Name: /maps\r\n'), 1);
+  const again = await pair.bothWays(get(url, 'X-Script-Name: /maps\r\n'), 1);
   assert.deepEqual(again.seen, []);
   assert.equal(again.fast[0].head, again.ref[0].head);
 });
 
 test('a head split across two writes, a body, HTTP/1.0: node:http reads the rest of that connection', async () => {
   const { url } = tile(17);
-  await makeHot(url);
+  await pair.makeHot(url);
   const c = await Conn.open(lane.port);
   const before = lane.seen.length;
   const whole = get(url);
@@ -172,7 +133,7 @@ test('a head split across two writes, a body, HTTP/1.0: node:http reads the rest
 
 test('malformed heads get node:http\'s own 400 and the connection is closed', async () => {
   const { url } = tile(25);
-  await makeHot(url);
+  await pair.makeHot(url);
   for (const bad of [
     `GET ${url} HTTP/1.1\r\nHost: 127.0.0.1\r\nNo colon here\r\n\r\n`,
     `GET ${url} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Bad: a\x01b\r\n\r\n`,
@@ -188,7 +149,7 @@ test('malformed heads get node:http\'s own 400 and the connection is closed', as
 
 test('Connection: close is answered by node:http with Connection: close, then the connection ends', async () => {
   const { url } = tile(33);
-  await makeHot(url);
+  await pair.makeHot(url);
   const c = await Conn.open(lane.port);
   c.send(get(url) + get(url, 'Connection: close\r\n'));
   const answers = await c.until(2);
@@ -199,7 +160,7 @@ test('Connection: close is answered by node:http with Connection: close, then th
 
 test('a tile rewritten on disk: the lane gives the old bytes at most for the revalidate bound, then the new ones', async () => {
   const { url, file } = tile(41);
-  await makeHot(url);
+  await pair.makeHot(url);
   const c = await Conn.open(lane.port);
   c.send(get(url));
   const [first] = await c.until(1);
@@ -218,10 +179,10 @@ test('a tile rewritten on disk: the lane gives the old bytes at most for the rev
 
 test('a held tile due for its check is confirmed with one stat and still answered in the lane', async () => {
   const { url } = tile(49);
-  await makeHot(url);
+  await pair.makeHot(url);
   await new Promise((r) => setTimeout(r, REVALIDATE_MS + 50));
   const before = lane.seen.length;
-  const { fast, ref } = await bothWays(get(url), 1);
+  const { fast, ref } = await pair.bothWays(get(url), 1);
   assert.equal(lane.seen.length, before);
   assert.equal(fast[0].head, ref[0].head);
   assert.deepEqual(fast[0].body, ref[0].body);
@@ -229,7 +190,7 @@ test('a held tile due for its check is confirmed with one stat and still answere
 
 test('max requests counts the answers of the lane; the keep-alive timeout closes an idle lane connection', async () => {
   const { url } = tile(57);
-  await makeHot(url);
+  await pair.makeHot(url);
   let reached = 0;
   const s = await serve({ maxRequests: 3, onMaxRequests: (n) => (reached = n), keepAliveTimeoutMs: 300 });
   try {
@@ -251,7 +212,7 @@ test('max requests counts the answers of the lane; the keep-alive timeout closes
 
 test('draining: a lane connection\'s next request gets node:http\'s 503 with Connection: close; idle ones are closed', async () => {
   const { url } = tile(61);
-  await makeHot(url);
+  await pair.makeHot(url);
   const s = await serve();
   const busy = await Conn.open(s.port);
   const idle = await Conn.open(s.port);
@@ -273,7 +234,7 @@ test('draining: a lane connection\'s next request gets node:http\'s 503 with Con
 
 test('with the access log on, every request goes through node:http (and is logged)', async () => {
   const { url } = tile(5);
-  await makeHot(url);
+  await pair.makeHot(url);
   const lines: string[] = [];
   configureLogging({ level: 'silent', accessLog: true, destination: { write: (l: string) => void lines.push(l) } });
   try {

@@ -1,0 +1,76 @@
+/**
+ * One app behind two servers, for the fast-lane suites: a `DrainingServer` with the fast lane and
+ * one with node:http alone (the reference for the exact bytes), both on 127.0.0.1, each recording
+ * the requests node:http itself parsed.
+ */
+import assert from 'node:assert/strict';
+import type { App } from '../../src/app/build-app.js';
+import { DrainingServer, type DrainingServerOptions } from '../../src/worker/server.js';
+import { type Answer, Conn, get } from './raw-conn.js';
+
+/** A DrainingServer on 127.0.0.1 and the requests node:http itself saw. */
+export interface Served {
+  readonly server: DrainingServer;
+  readonly port: number;
+  /** Request targets node:http parsed, in order. */
+  readonly seen: string[];
+}
+
+/** Serve `app` on 127.0.0.1 (a free port) with `opts`. */
+export async function serveApp(app: App, opts: DrainingServerOptions = {}): Promise<Served> {
+  const server = new DrainingServer(app, opts);
+  const seen: string[] = [];
+  server.http.on('request', (req: { url?: string }) => seen.push(req.url ?? ''));
+  const { port } = await server.listen(0, '127.0.0.1');
+  return { server, port, seen };
+}
+
+/** The lane and the reference server of one app. */
+export interface LanePair {
+  readonly lane: Served;
+  readonly plain: Served;
+  /**
+   * Create `url` in the cache and read it through the full path once more (a hit), one request
+   * after the other: it is remembered, and held or kept open as the configuration says.
+   */
+  makeHot(url: string): Promise<void>;
+  /** The same raw requests through the lane and through node:http alone, and what node:http saw of the lane's. */
+  bothWays(bytes: string, count: number, heads?: boolean[]): Promise<{ fast: Answer[]; ref: Answer[]; seen: string[] }>;
+  /** Stop both servers. */
+  close(): Promise<void>;
+}
+
+export async function lanePair(app: App): Promise<LanePair> {
+  const plain = await serveApp(app, { fastLane: false });
+  const lane = await serveApp(app);
+  return {
+    lane,
+    plain,
+    async makeHot(url) {
+      const c = await Conn.open(plain.port);
+      // One after the other: node:http hands pipelined requests to the app at once.
+      c.send(get(url));
+      await c.until(1);
+      c.send(get(url));
+      const [created, hit] = await c.until(2);
+      c.close();
+      assert.equal(created.status, 200);
+      assert.equal(hit.headers.get('x-cache'), 'HIT');
+    },
+    async bothWays(bytes, count, heads = []) {
+      const before = lane.seen.length;
+      const a = await Conn.open(lane.port);
+      a.send(bytes, heads);
+      const fast = await a.until(count);
+      a.close();
+      const b = await Conn.open(plain.port);
+      b.send(bytes, heads);
+      const ref = await b.until(count);
+      b.close();
+      return { fast, ref, seen: lane.seen.slice(before) };
+    },
+    async close() {
+      for (const s of [plain, lane]) await s.server.drain('stop', 1000);
+    },
+  };
+}
