@@ -14,6 +14,8 @@ import { createApp } from '../../src/app/create-app.js';
 import type { App } from '../../src/app/build-app.js';
 import { configureLogging } from '../../src/log/index.js';
 import { closeHttpAgents } from '../../src/source/http-client.js';
+import { DrainingServer } from '../../src/worker/server.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { tempConfig } from '../helpers/server.js';
 import { tcPath } from './pipeline-helpers.js';
@@ -170,4 +172,42 @@ test('node:http alone (createApp, --no-fast-lane) answers from the open file too
   assert.equal(fast[0].head, ref[0].head);
   assert.deepEqual(fast[0].body, changed);
   assert.deepEqual(ref[0].body, changed);
+});
+
+test('an answer read from its file while a drain begins is not counted: node:http answers 503 instead', async () => {
+  const { url } = tile(49);
+  await pair.makeHot(url);
+  // The real lookup, with a drain started the moment the lane waits for the pread.
+  const started: { server?: DrainingServer } = {};
+  const lookup = app.fastAnswer;
+  assert.ok(lookup);
+  const draining = Object.assign((req: IncomingMessage, res: ServerResponse) => app(req, res), {
+    fastAnswer: (u: string, scriptName: string | undefined) => {
+      const answer = lookup(u, scriptName);
+      if (answer === undefined || !('settle' in answer)) return answer;
+      return {
+        settle: (done: Parameters<typeof answer.settle>[0]) => {
+          void started.server?.drain('stop', 2000);
+          answer.settle(done);
+        },
+      };
+    },
+  });
+  const server = new DrainingServer(draining);
+  started.server = server;
+  const { port } = await server.listen(0, '127.0.0.1');
+  const hits: CacheEventMessage[] = [];
+  const onHit = (m: unknown): void => void hits.push(m as CacheEventMessage);
+  subscribe(CHANNELS.cacheHit, onHit);
+  try {
+    const c = await Conn.open(port);
+    c.send(get(url));
+    const [answer] = await c.until(1);
+    c.close();
+    assert.equal(answer.status, 503);
+    assert.deepEqual(hits, []);
+  } finally {
+    unsubscribe(CHANNELS.cacheHit, onHit);
+    await server.drain('stop', 1000);
+  }
 });
