@@ -5,8 +5,8 @@
  * answered with the same status line, headers and bytes while that version can be given:
  * - held in the memory tier and fresh (`HeldTile.isFresh()`: checked against its file within the
  *   tier's revalidate bound): a map lookup and a socket write;
- * - else, in a worker's fast lane, through the version's open file (`HeldFile.read`: one pread,
- *   after one stat when due, which also puts the tile back into the tier).
+ * - else through the version's open file (`HeldFile.read`: one pread, after one stat when due,
+ *   which also puts the tile back into a tier), in the fast lane and in node:http's replay.
  * Either way the answer can never be older than what the full path would have served: the same
  * bound, the same bytes.
  *
@@ -49,7 +49,7 @@ export interface FastAnswer {
 /**
  * An answer that needs the disk first: its tile is held but due for its check against the file
  * (one stat), or only its open file is left (one pread). `settle` gives the answer when the
- * version is still the file's (counted as served then), else undefined.
+ * version is still the file's (counted as served once written: `FastAnswer.served`), else undefined.
  */
 export interface PendingAnswer {
   settle(done: (answer: FastAnswer | undefined) => void): void;

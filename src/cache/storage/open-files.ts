@@ -64,6 +64,8 @@ export class OpenFiles {
 
   constructor(opts: OpenFilesOptions) {
     levels.add(this);
+    // Read the descriptor limit now (a synchronous read of /proc), never on a hit.
+    processOpenFilesCap();
     this.max = Math.max(0, Math.floor(opts.max));
     this.revalidateMs = Math.max(0, opts.revalidateMs);
     this.inactiveMs = Math.max(1000, opts.inactiveMs ?? DEFAULT_INACTIVE_MS);
@@ -115,7 +117,7 @@ export class OpenFiles {
       release(old);
     }
     this.#sweeper ??= setInterval(() => this.#sweep(), Math.ceil(this.inactiveMs / 2)).unref();
-    return entry.evicted ? undefined : entry;
+    return entry;
   }
 
   /** Forget `path` and close its file; with `only`, only when that is still the entry of `path`. */
@@ -212,11 +214,6 @@ const levels = new Set<OpenFiles>();
 export function processOpenFilesCap(): number {
   budget.cap ??= openFilesWithin(Number.POSITIVE_INFINITY, descriptorLimit());
   return budget.cap;
-}
-
-/** Tile files kept open by this process now (all OpenFiles together). */
-export function openTileFiles(): number {
-  return budget.open;
 }
 
 /**
