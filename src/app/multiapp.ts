@@ -125,8 +125,7 @@ export function createMultiApp(dir: string, opts: MultiAppOptions = {}): MultiAp
   const load = async (name: string, file: string, previousFailure: string | undefined): Promise<ReloadingApp | undefined> => {
     log.info({ project: name, file }, `initializing project app ${name}`);
     try {
-      const build = opts.debug === true ? (f: string) => createApp(f, { debug: true }) : undefined;
-      return await createReloadingApp(file, { checkIntervalMs: reloadInterval, build });
+      return await createReloadingApp(file, { checkIntervalMs: reloadInterval, build: (f) => createApp(f, { debug: opts.debug }) });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       // A project that stays broken is reported once, not at every retry.
