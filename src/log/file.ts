@@ -54,7 +54,15 @@ interface RollStream {
   readonly destroyed: boolean;
 }
 type PinoRoll = (opts: Record<string, unknown>) => Promise<RollStream>;
-const pinoRoll = createRequire(import.meta.url)('pino-roll') as PinoRoll;
+let pinoRollModule: PinoRoll | undefined;
+/**
+ * pino-roll, loaded by the first log file: it pulls in date-fns (some 600 modules, about 3 MiB
+ * of heap), which a worker logging to stdout only never needs.
+ */
+function pinoRoll(opts: Record<string, unknown>): Promise<RollStream> {
+  pinoRollModule ??= createRequire(import.meta.url)('pino-roll') as PinoRoll;
+  return pinoRollModule(opts);
+}
 
 /** Slots tried before giving up (far more processes than any host runs for one log path). */
 const MAX_SLOTS = 1024;
