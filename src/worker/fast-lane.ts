@@ -98,35 +98,51 @@ export function classifyHead(buf: string): Head {
   return fast ? { kind: 'fast', url: first[2], scriptName, end: blank + 4 } : { kind: 'forward', end: blank + 4 };
 }
 
-/** Header block prefixes by answer (the headers objects of the app's replay slots). */
-const heads = new WeakMap<OutgoingHttpHeaders, string>();
+/**
+ * Status line and header block by answer (the headers objects of the app's replay slots), as
+ * flat bytes: built once per remembered answer, then only written.
+ */
+const heads = new WeakMap<OutgoingHttpHeaders, Buffer>();
 
 /** `HTTP/1.1 200 OK` and the answer's own headers, as node:http's writeHead writes them. */
-function headOf(headers: OutgoingHttpHeaders): string {
+function headOf(headers: OutgoingHttpHeaders): Buffer {
   let head = heads.get(headers);
   if (head !== undefined) return head;
-  head = 'HTTP/1.1 200 OK\r\n';
+  let text = 'HTTP/1.1 200 OK\r\n';
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) head += `${name}: ${v}\r\n`;
-    else head += `${name}: ${String(value)}\r\n`;
+    if (Array.isArray(value)) for (const v of value) text += `${name}: ${v}\r\n`;
+    else text += `${name}: ${String(value)}\r\n`;
   }
+  // node:http writes header strings as latin1, so does the lane.
+  head = Buffer.from(text, 'latin1');
   heads.set(headers, head);
   return head;
 }
 
 let dateSecond = -1;
 let dateLine = '';
+/** The Date line of this second followed by a connection tail, per tail (one per server). */
+const dateTails = new Map<string, Buffer>();
 
-/** The Date line of this second (node:http caches its own the same way). */
-function currentDate(): string {
+/**
+ * The Date line of this second (node:http caches its own the same way) and `tail` after it, as
+ * bytes.
+ */
+function dateAndTail(tail: string): Buffer {
   const now = Date.now();
   const second = Math.floor(now / 1000);
   if (second !== dateSecond) {
     dateSecond = second;
     dateLine = `Date: ${new Date(now).toUTCString()}\r\n`;
+    dateTails.clear();
   }
-  return dateLine;
+  let bytes = dateTails.get(tail);
+  if (bytes === undefined) {
+    bytes = Buffer.from(dateLine + tail, 'latin1');
+    dateTails.set(tail, bytes);
+  }
+  return bytes;
 }
 
 /**
@@ -375,7 +391,8 @@ export class LaneConnection {
     answer.served?.();
     const socket = this.socket;
     socket.cork();
-    socket.write(headOf(answer.headers) + currentDate() + this.#tail, 'latin1');
+    socket.write(headOf(answer.headers));
+    socket.write(dateAndTail(this.#tail));
     socket.write(answer.body);
     socket.uncork();
   }
