@@ -196,7 +196,16 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
     const stamp = { statMtime: v.mtimeMs, statSize: v.size, ino: v.ino };
     let kept: OpenFile | undefined;
     if (files && read.data.length === read.st.size) {
-      kept = files.add(loc, { fd: read.fd, size: read.st.size, mtime, mtimeSec, checked, ...stamp });
+      kept = files.add(loc, {
+        fd: read.fd,
+        size: read.st.size,
+        statMtime: stamp.statMtime,
+        statSize: stamp.statSize,
+        ino: stamp.ino,
+        mtime,
+        mtimeSec,
+        checked,
+      });
     } else {
       fs.close(read.fd, () => undefined);
     }
@@ -208,28 +217,46 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
    * check): the tile, null when the file is gone, undefined when `f` cannot give this version any
    * more (changed on disk, truncated, let go of): `f` is dropped then and the path must be read.
    */
-  async #readOpen(loc: string, f: OpenFile): Promise<StoredTile | null | undefined> {
+  #readOpen(loc: string, f: OpenFile): Promise<StoredTile | null | undefined> {
+    return new Promise((resolve, reject) => this.#readOpenCb(loc, f, (err, tile) => (err ? reject(err) : resolve(tile))));
+  }
+
+  /**
+   * `#readOpen` with a callback: the path of every hit given again from an open file, so it
+   * allocates no promise.
+   */
+  #readOpenCb(loc: string, f: OpenFile, done: (err: Error | null, tile?: StoredTile | null) => void): void {
     const files = this.#files as OpenFiles;
-    let checked = f.checked;
-    if (Date.now() - checked >= files.revalidateMs) {
-      // Confirmed as of before the stat, as the tier does: the bound never stretches.
-      const started = Date.now();
-      const st = await statCb(loc, this.linkSingleColor === 'symlink');
-      if (st === null || st.mtimeMs !== f.statMtime || st.size !== f.statSize || st.ino !== f.ino) {
+    if (Date.now() - f.checked < files.revalidateMs) {
+      this.#pread(loc, f, done);
+      return;
+    }
+    // Confirmed as of before the stat, as the tier does: the bound never stretches.
+    const started = Date.now();
+    (this.linkSingleColor === 'symlink' ? fs.lstat : fs.stat)(loc, (err, st) => {
+      if (err && !isMissing(err)) return done(err);
+      if (err || st.mtimeMs !== f.statMtime || st.size !== f.statSize || st.ino !== f.ino) {
         files.delete(loc, f);
-        return st === null ? null : undefined;
+        return done(null, err ? null : undefined);
       }
       if (started > f.checked) f.checked = started;
-      checked = f.checked;
-    }
-    const data = await files.read(f);
-    if (data === null) {
-      files.delete(loc, f);
-      return undefined;
-    }
-    // A hit like any other: the answers given again from this file keep it among the kept.
-    files.touch(loc, f);
-    return this.#keep(loc, data, f.mtime, f, checked, f.mtimeSec, f);
+      this.#pread(loc, f, done);
+    });
+  }
+
+  /** The second half of `#readOpenCb`: the pread, and the hit it makes. */
+  #pread(loc: string, f: OpenFile, done: (err: Error | null, tile?: StoredTile | null) => void): void {
+    const files = this.#files as OpenFiles;
+    files.readCb(f, (err, data) => {
+      if (err) return done(err);
+      if (data === null) {
+        files.delete(loc, f);
+        return done(null, undefined);
+      }
+      // A hit like any other: the answers given again from this file keep it among the kept.
+      files.touch(loc, f);
+      done(null, this.#keep(loc, data, f.mtime, f, f.checked, f.mtimeSec, f));
+    });
   }
 
   /** The open file `f` of `loc` as the storage hands it out (`StoredTile.file`). */
@@ -240,10 +267,7 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
           done(null);
           return;
         }
-        this.#readOpen(loc, f).then(
-          (t) => done(t ? { data: t.data, held: t.held } : null),
-          () => done(null),
-        );
+        this.#readOpenCb(loc, f, (err, tile) => done(err === null && tile ? tile : null));
       },
     };
     return f.handle;

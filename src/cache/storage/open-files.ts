@@ -108,7 +108,21 @@ export class OpenFiles {
         return undefined;
       }
     }
-    const entry: OpenFile = { ...file, used: Date.now(), readers: 0, evicted: false };
+    // Every field named, in one order: all entries share one object shape.
+    const entry: OpenFile = {
+      fd: file.fd,
+      size: file.size,
+      statMtime: file.statMtime,
+      statSize: file.statSize,
+      ino: file.ino,
+      mtime: file.mtime,
+      mtimeSec: file.mtimeSec,
+      checked: file.checked,
+      used: Date.now(),
+      readers: 0,
+      evicted: false,
+      handle: undefined,
+    };
     this.#entries.set(path, entry);
     budget.open++;
     for (const [k, old] of this.#entries) {
@@ -153,19 +167,25 @@ export class OpenFiles {
    * the next check of the path): the caller drops the entry and reads the path again.
    */
   read(e: OpenFile): Promise<Buffer | null> {
+    return new Promise((resolve, reject) => this.readCb(e, (err, data) => (err ? reject(err) : resolve(data))));
+  }
+
+  /** `read` with a callback (the hit path: no promise per read). */
+  readCb(e: OpenFile, done: (err: Error | null, data: Buffer | null) => void): void {
     // Evicted means closed, or closed by the last reader: its number may be another file's now.
-    if (e.evicted) return Promise.resolve(null);
+    if (e.evicted) {
+      done(null, null);
+      return;
+    }
     e.readers++;
     // One byte more than the entry's size: a file rewritten in place (cp, rsync --inplace) that
     // grew or shrank is noticed here, not sent cut to the old length under the old ETag.
     const buf = Buffer.allocUnsafe(e.size + 1);
-    return new Promise((resolve, reject) => {
-      fs.read(e.fd, buf, 0, e.size + 1, 0, (err, n) => {
-        e.readers--;
-        if (e.evicted && e.readers === 0) fs.close(e.fd, () => undefined);
-        if (err) reject(err);
-        else resolve(n === e.size ? buf.subarray(0, n) : null);
-      });
+    fs.read(e.fd, buf, 0, e.size + 1, 0, (err, n) => {
+      e.readers--;
+      if (e.evicted && e.readers === 0) fs.close(e.fd, () => undefined);
+      if (err) done(err, null);
+      else done(null, n === e.size ? buf.subarray(0, n) : null);
     });
   }
 
