@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
 import { configureLoggingFromFile, parseLogFormat, setLogFormat, type LogFormat } from '../log/index.js';
-import { runMaster, type MasterOptions } from '../master/index.js';
+import { MAX_THREADPOOL_SIZE, runMaster, type MasterOptions } from '../master/index.js';
 
 /** `serve --help`. */
 export const SERVE_HELP = `Usage: mapproxy-ts serve <mapproxy.yaml> [options]
@@ -24,6 +24,9 @@ Options:
       --max-requests N            replace a worker after N requests, without dropping any (default 0: never)
       --max-requests-jitter J     add a random 0..J to N per worker, so they are not replaced together
       --graceful-timeout S        seconds a stopping worker may take to finish its requests (default 30)
+      --threadpool-size N         libuv threads per worker for file reads and image work (default 1,
+                                  or UV_THREADPOOL_SIZE when set; more for caches on NFS, see
+                                  docs/deployment.md, "Thread pool")
       --no-fast-lane              let node:http read every request; by default a worker answers hot
                                   tiles (open files, memory tier) without it (docs/caches.md, "The hit path")
       --pid-file FILE             write the master's pid to FILE (removed on exit)
@@ -82,6 +85,7 @@ export function parseServeArgs(args: string[]): MasterOptions | 'help' {
       'max-requests': { type: 'string' },
       'max-requests-jitter': { type: 'string' },
       'graceful-timeout': { type: 'string' },
+      'threadpool-size': { type: 'string' },
       'pid-file': { type: 'string' },
       'log-config': { type: 'string' },
       'log-format': { type: 'string' },
@@ -108,6 +112,11 @@ export function parseServeArgs(args: string[]): MasterOptions | 'help' {
     }
     gracefulTimeoutMs = Math.round(s * 1000);
   }
+  const pool = values['threadpool-size'];
+  const threadpoolSize = pool === undefined ? undefined : integer('threadpool-size', pool, 1, 1);
+  if (threadpoolSize !== undefined && threadpoolSize > MAX_THREADPOOL_SIZE) {
+    throw new ServeUsageError(`invalid --threadpool-size "${pool}": libuv allows at most ${MAX_THREADPOOL_SIZE}`);
+  }
   const metricsBind = values['metrics-bind'] === undefined ? undefined : parseServeBind(values['metrics-bind'], 'metrics-bind');
   const logFormat = values['log-format'] === undefined ? undefined : logFormatOption(values['log-format']);
   return {
@@ -121,6 +130,7 @@ export function parseServeArgs(args: string[]): MasterOptions | 'help' {
     maxRequestsJitter: integer('max-requests-jitter', values['max-requests-jitter'], 0, 0),
     gracefulTimeoutMs,
     ...(values['no-fast-lane'] ? { fastLane: false } : {}),
+    ...(threadpoolSize !== undefined ? { threadpoolSize } : {}),
     pidFile: values['pid-file'] === undefined ? undefined : resolve(values['pid-file']),
     logConfig: values['log-config'] === undefined ? undefined : resolve(values['log-config']),
     // Only when given, so the defaults read as before.

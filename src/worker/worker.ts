@@ -92,7 +92,9 @@ export async function runWorker(opts: WorkerOptions, control: WorkerControl): Pr
   }
   setReady(true);
   // What this worker runs with, as the master passed it on (`serve --no-fast-lane`, --max-requests; 0: none).
-  log().info({ fastLane: opts.fastLane !== false, maxRequests: opts.maxRequests ?? 0 }, 'listening');
+  // libuv's pool is 4 threads unless UV_THREADPOOL_SIZE says otherwise (the master sets it).
+  const threadpool = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+  log().info({ fastLane: opts.fastLane !== false, maxRequests: opts.maxRequests ?? 0, threadpool }, 'listening');
   await control.drainRequested;
   setReady(false);
   const mode = control.mode ?? 'stop';

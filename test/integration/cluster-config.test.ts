@@ -30,7 +30,8 @@ before(async () => {
   const logConfig = join(cfg.dir, 'log.yaml');
   await writeFile(logConfig, 'level: info\nloggers:\n  mapproxy.source.request: warn\n');
   serve = await startServe(cfg.file, ['-w', '2', '--max-requests', '100', '--max-requests-jitter', '0', '--log-config', logConfig], {
-    env: { NOTIFY_SOCKET: notify.path },
+    // Unset: the workers get the default pool (a CI shell could export one).
+    env: { NOTIFY_SOCKET: notify.path, UV_THREADPOOL_SIZE: undefined },
   });
 });
 
@@ -52,7 +53,9 @@ test('readiness: a ready line with the workers, the IPC message for pm2, READY=1
   await waitFor(() => serve.logs().filter(isListening).length === 2, 'both workers\' listening lines');
   const listening = serve.logs().filter(isListening);
   assert.deepEqual(listening.map((l) => l.pid).sort(), [...(ready.workers as number[])].sort());
-  for (const l of listening) assert.deepEqual([l.fastLane, l.maxRequests], [true, 100]);
+  for (const l of listening) assert.deepEqual([l.fastLane, l.maxRequests, l.threadpool], [true, 100, 1]);
+  // The pool size is the worker's environment, which libuv reads: one thread by default.
+  for (const l of listening) assert.match(await readFile(`/proc/${l.pid as number}/environ`, 'latin1'), /(^|\0)UV_THREADPOOL_SIZE=1\0/);
   await waitFor(() => serve.readyMessages() === 1, 'the IPC ready message');
   await waitFor(() => notify.messages().length > 0, 'a systemd notification');
   // systemd-notify sends MAINPID from --pid; NotifyAccess=all lets systemd accept it from a child.

@@ -22,7 +22,7 @@ test('defaults: localhost:8080 like MapProxy, one worker per CPU, one spare, 30 
 
 test('every option', () => {
   const o = parseServeArgs(['-b', '0.0.0.0:9000', 'm.yaml', '-w', '3', '--spare-workers', '0', '--max-requests', '1000',
-    '--max-requests-jitter', '50', '--graceful-timeout', '2.5', '--no-fast-lane', '--pid-file', 'run/s.pid', '--log-config', 'log.yaml']);
+    '--max-requests-jitter', '50', '--graceful-timeout', '2.5', '--no-fast-lane', '--threadpool-size', '3', '--pid-file', 'run/s.pid', '--log-config', 'log.yaml']);
   assert.deepEqual(o, {
     config: resolve('m.yaml'),
     host: '0.0.0.0',
@@ -33,6 +33,7 @@ test('every option', () => {
     maxRequestsJitter: 50,
     gracefulTimeoutMs: 2500,
     fastLane: false,
+    threadpoolSize: 3,
     pidFile: resolve('run/s.pid'),
     logConfig: resolve('log.yaml'),
   });
@@ -55,6 +56,9 @@ test('usage errors name the option and what is allowed', () => {
     [['m.yaml', '--spare-workers=-1'], 'invalid --spare-workers "-1": expected a whole number of at least 0'],
     [['m.yaml', '--max-requests', '1.5'], 'invalid --max-requests "1.5": expected a whole number of at least 0'],
     [['m.yaml', '--max-requests-jitter', 'x'], 'invalid --max-requests-jitter "x": expected a whole number of at least 0'],
+    [['m.yaml', '--threadpool-size', '0'], 'invalid --threadpool-size "0": expected a whole number of at least 1'],
+    [['m.yaml', '--threadpool-size', 'many'], 'invalid --threadpool-size "many": expected a whole number of at least 1'],
+    [['m.yaml', '--threadpool-size', '1025'], 'invalid --threadpool-size "1025": libuv allows at most 1024'],
     [['m.yaml', '--graceful-timeout', '0'], 'invalid --graceful-timeout "0": expected seconds greater than 0'],
     [['m.yaml', '--graceful-timeout', 'soon'], 'invalid --graceful-timeout "soon": expected seconds greater than 0'],
   ];
