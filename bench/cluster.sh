@@ -10,6 +10,7 @@
 #   ts-N-tier     -w N with bench/cluster-tier.yaml: a 32 MiB memory tier (half the working set) too
 #   ts-N-bigtier  -w N with bench/cluster-bigtier.yaml: a tier that holds the whole working set
 #   ...-nolane    the same variant with --no-fast-lane: node:http reads every request
+#   ...-poolK     the same variant with --threadpool-size K (workers default to 1 thread)
 #   mapproxy-N    MapProxy 1.15 under gunicorn, N sync workers (rig/start.sh mapproxy)
 #   nginx         the rig's static nginx on the same files (hard links, :8082)
 #
@@ -22,8 +23,8 @@
 #
 # Knobs (environment):
 #   WORKERS=$(nproc)   N, for ts-N and mapproxy-N
-#   TS_VARIANTS="ts-N ts-N-nolane ts-1 ts-N-notier ts-N-tier ts-N-bigtier ts-N-bigtier-nolane"
-#                 which mapproxy-ts runs; a name is ts-<N|count>[-<name>][-nolane]: with -<name>
+#   TS_VARIANTS="ts-N ts-N-pool4 ts-N-nolane ts-1 ts-N-notier ts-N-tier ts-N-bigtier ts-N-bigtier-nolane"
+#                 which mapproxy-ts runs; a name is ts-<N|count>[-<name>][-poolK][-nolane]: with -<name>
 #                 the config is bench/cluster-<name>.yaml (e.g. `base: mapproxy.yaml` + overrides),
 #                 without it bench/mapproxy.yaml; -nolane adds --no-fast-lane
 #   RUNS=2  DURATION=10s  THREADS=2  CONNS=32   wrk settings; every target gets the same ones
@@ -41,7 +42,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
 RIG="${RIG:-/work/shared/rig}"
 WORKERS="${WORKERS:-$(nproc)}"
-TS_VARIANTS="${TS_VARIANTS:-ts-N ts-N-nolane ts-1 ts-N-notier ts-N-tier ts-N-bigtier ts-N-bigtier-nolane}"
+TS_VARIANTS="${TS_VARIANTS:-ts-N ts-N-pool4 ts-N-nolane ts-1 ts-N-notier ts-N-tier ts-N-bigtier ts-N-bigtier-nolane}"
 RUNS="${RUNS:-2}"
 DURATION="${DURATION:-10s}"
 THREADS="${THREADS:-2}"
@@ -63,8 +64,14 @@ MP_TARGET="mapproxy-N"
 # ---- the mapproxy-ts variants: ts-<N|count>[-<name>] -------------------------------------------------
 # A trailing -nolane runs the same variant with --no-fast-lane (node:http reads every request).
 variant_workers() { local w="${1#ts-}"; w="${w%%-*}"; [ "$w" = N ] && w=$WORKERS; echo "$w"; }
-variant_config() { local r="${1#ts-}"; r="${r%-nolane}"; case "$r" in *-*) echo "bench/cluster-${r#*-}.yaml" ;; *) echo "bench/mapproxy.yaml" ;; esac; }
-variant_flags() { case "$1" in *-nolane) echo "--no-fast-lane" ;; esac; }
+variant_config() { local r="${1#ts-}"; r="${r%-nolane}"; r=$(sed -E 's/-pool[0-9]+$//' <<< "$r"); case "$r" in *-*) echo "bench/cluster-${r#*-}.yaml" ;; *) echo "bench/mapproxy.yaml" ;; esac; }
+variant_flags() {
+  local f="" pool
+  pool=$(sed -nE 's/.*-pool([0-9]+)(-nolane)?$/\1/p' <<< "$1")
+  [ -n "$pool" ] && f="--threadpool-size $pool"
+  case "$1" in *-nolane) f="$f --no-fast-lane" ;; esac
+  echo "$f"
+}
 variant_cmd() { echo "node bin/mapproxy-ts.js serve $(variant_config "$1") -b $TS_BIND -w $(variant_workers "$1") --spare-workers 0 $(variant_flags "$1")"; }
 
 # ---- refuse anything that is not on the loopback, and bad knobs ------------------------------------
