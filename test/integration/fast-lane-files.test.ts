@@ -7,8 +7,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, unlink, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { createApp } from '../../src/app/create-app.js';
 import type { App } from '../../src/app/build-app.js';
@@ -209,5 +210,35 @@ test('an answer read from its file while a drain begins is not counted: node:htt
   } finally {
     unsubscribe(CHANNELS.cacheHit, onHit);
     await server.drain('stop', 1000);
+  }
+});
+
+test('answers read from open files while the socket is backed up: each answer is its tile, in order', async () => {
+  // Four tiles of 8 KiB random bytes (a hit sends the file as it is, whatever it holds), so
+  // answers fill the socket's buffers and wait in node's write queue while later ones are read.
+  const tiles = [40, 41, 42, 43].map((x) => tile(x));
+  const files = tiles.map(() => randomBytes(8 * 1024));
+  for (const [i, t] of tiles.entries()) {
+    await mkdir(dirname(t.file), { recursive: true });
+    await writeFile(t.file, files[i]);
+    await pair.makeHot(t.url);
+  }
+  // Read by the lane; then by node:http behind it (a request with a body hands it the connection).
+  for (const handOver of [false, true]) {
+    const c = await Conn.open(lane.port);
+    // The client reads nothing for a while: the lane stops reading at 256 KiB queued.
+    c.socket.pause();
+    const n = 2000;
+    let requests = handOver ? `GET ${tiles[0].url} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n` : '';
+    for (let i = handOver ? 1 : 0; i < n; i++) requests += get(tiles[i % 4].url);
+    c.send(requests);
+    await new Promise((r) => setTimeout(r, 300));
+    c.socket.resume();
+    const answers = await c.until(n, 20_000);
+    c.close();
+    for (let i = 0; i < n; i++) {
+      assert.equal(answers[i].status, 200, `answer ${i}`);
+      assert.ok(answers[i].body.equals(files[i % 4]), `${handOver ? 'node:http' : 'lane'}: answer ${i} is tile ${i % 4}`);
+    }
   }
 });
