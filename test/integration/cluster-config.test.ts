@@ -56,6 +56,11 @@ test('readiness: a ready line with the workers, the IPC message for pm2, READY=1
   for (const l of listening) assert.deepEqual([l.fastLane, l.maxRequests, l.threadpool], [true, 100, 1]);
   // The pool size is the worker's environment, which libuv reads: one thread by default.
   for (const l of listening) assert.match(await readFile(`/proc/${l.pid as number}/environ`, 'latin1'), /(^|\0)UV_THREADPOOL_SIZE=1\0/);
+  // And V8 runs them with the memory options the master adds (workerExecArgv).
+  for (const l of listening) {
+    const argv = (await readFile(`/proc/${l.pid as number}/cmdline`, 'latin1')).split('\0');
+    assert.ok(argv.includes('--max-semi-space-size=1') && argv.includes('--optimize-for-size'), argv.join(' '));
+  }
   await waitFor(() => serve.readyMessages() === 1, 'the IPC ready message');
   await waitFor(() => notify.messages().length > 0, 'a systemd notification');
   // systemd-notify sends MAINPID from --pid; NotifyAccess=all lets systemd accept it from a child.

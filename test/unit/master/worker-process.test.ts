@@ -1,0 +1,35 @@
+/**
+ * How `serve` starts its worker processes: the libuv pool size (the flag, else the master's
+ * environment, else 1) and the V8 memory options added to the master's own.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DEFAULT_THREADPOOL_SIZE, workerExecArgv, workerThreadpoolSize } from '../../../src/master/index.js';
+
+test('default: one thread per worker when nothing sets it', () => {
+  assert.equal(DEFAULT_THREADPOOL_SIZE, 1);
+  assert.equal(workerThreadpoolSize(undefined, {}), 1);
+  // An empty variable counts as unset (libuv would read it as 0 and clamp it to 1 anyway).
+  assert.equal(workerThreadpoolSize(undefined, { UV_THREADPOOL_SIZE: '' }), 1);
+});
+
+test('UV_THREADPOOL_SIZE of the master is left to the workers as it is', () => {
+  assert.equal(workerThreadpoolSize(undefined, { UV_THREADPOOL_SIZE: '8' }), undefined);
+});
+
+test('--threadpool-size wins over the environment', () => {
+  assert.equal(workerThreadpoolSize(3, { UV_THREADPOOL_SIZE: '8' }), 3);
+  assert.equal(workerThreadpoolSize(16, {}), 16);
+});
+
+test('workers get 1 MiB semi-spaces and --optimize-for-size after the master\'s own options', () => {
+  assert.deepEqual(workerExecArgv([], ''), ['--max-semi-space-size=1', '--optimize-for-size']);
+  assert.deepEqual(workerExecArgv(['--import', 'tsx'], ''), ['--import', 'tsx', '--max-semi-space-size=1', '--optimize-for-size']);
+});
+
+test('a setting the master was given, either way, is not added again', () => {
+  assert.deepEqual(workerExecArgv(['--max-semi-space-size=8'], ''), ['--max-semi-space-size=8', '--optimize-for-size']);
+  assert.deepEqual(workerExecArgv([], '--max-semi-space-size=4'), ['--optimize-for-size']);
+  assert.deepEqual(workerExecArgv(['--no-optimize-for-size'], ''), ['--no-optimize-for-size', '--max-semi-space-size=1']);
+  assert.deepEqual(workerExecArgv(['--optimize-for-size'], ''), ['--optimize-for-size', '--max-semi-space-size=1']);
+});
