@@ -34,8 +34,9 @@ function newScratch(): Scratch {
   return { binCount: new Uint32Array(BINS), binSlot: new Int32Array(BINS).fill(-1) };
 }
 
-// Reused by the synchronous `quantize` only: those calls cannot overlap.
-const shared = newScratch();
+// Reused by the synchronous `quantize` only: those calls cannot overlap. Made by the first call
+// (2.3 MiB, half of it written at once), so a worker that only serves cache hits never holds it.
+let shared: Scratch | undefined;
 
 function u32View(data: Uint8Array, pixels: number): Uint32Array {
   if (data.byteOffset % 4 === 0) return new Uint32Array(data.buffer, data.byteOffset, pixels);
@@ -47,6 +48,7 @@ function u32View(data: Uint8Array, pixels: number): Uint32Array {
  * ignored (treated as 255); with it, alpha 0 pixels share one fully transparent entry.
  */
 export function quantize(data: Uint8Array, pixels: number, maxColors: number, keepAlpha: boolean): Quantized {
+  shared ??= newScratch();
   const steps = quantizeSteps(data, pixels, maxColors, keepAlpha, shared);
   let r = steps.next();
   while (!r.done) r = steps.next();
