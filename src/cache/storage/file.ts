@@ -188,10 +188,14 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
     const files = this.#files;
     // Read as of before the open: the revalidate bound counts from there, however long the read.
     const checked = Date.now();
+    // A symlinked tile is dated by its link, looked at before the open: a link swapped between the
+    // two leaves the entry with the old link's stamp, which the next check no longer finds, so the
+    // tile is read again within the bound. (Looked at after the open, the new link's stamp would
+    // vouch for the old target's bytes for good.)
+    const link = symlinked ? await linkStampCb(loc) : null;
     const read = await openAndRead(loc, files);
     if (read === null) return null;
-    let v: FileStamp = read.st;
-    if (symlinked) v = (await linkStampCb(loc)) ?? v;
+    const v: FileStamp = link ?? read.st;
     const { mtimeMs: mtime, mtimeSec } = v;
     const stamp = { statMtime: v.mtimeMs, statSize: v.size, ino: v.ino };
     let kept: OpenFile | undefined;
