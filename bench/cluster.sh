@@ -10,7 +10,7 @@
 #   ts-N-tier     -w N with bench/cluster-tier.yaml: a 32 MiB memory tier (half the working set) too
 #   ts-N-bigtier  -w N with bench/cluster-bigtier.yaml: a tier that holds the whole working set
 #   ...-nolane    the same variant with --no-fast-lane: node:http reads every request
-#   ...-poolK     the same variant with --threadpool-size K (workers default to 1 thread)
+#   ...-poolK     the same variant with --threadpool-size K (workers default to 2 threads)
 #   mapproxy-N    MapProxy 1.15 under gunicorn, N sync workers (rig/start.sh mapproxy)
 #   nginx         the rig's static nginx on the same files (hard links, :8082)
 #

@@ -64,7 +64,7 @@ const label = (t) => {
   const cmd = meta[`cmd_${t}`] ?? '';
   const w = / -w (\d+)/.exec(cmd)?.[1] ?? '?';
   const conf = / serve (\S+)/.exec(cmd)?.[1] ?? '?';
-  const pool = / --threadpool-size (\d+)/.exec(cmd)?.[1] ?? '1';
+  const pool = / --threadpool-size (\d+)/.exec(cmd)?.[1] ?? '2';
   const lane = cmd.includes('--no-fast-lane') ? ', no fast lane' : '';
   return `mapproxy-ts serve -w ${w}, ${conf.replace(/^bench\//, '')} (tier: ${meta[`tier_${t}`] ?? '?'}; pool ${pool}${lane})`;
 };
@@ -106,7 +106,7 @@ const pairs = [
   [head, MP, `against MapProxy, both ${N} workers`],
   [head, 'nginx', 'against nginx on the same files'],
   [head, 'ts-1', `${N} workers vs 1 (scaling)`],
-  [head, 'ts-N-pool4', 'one libuv thread per worker (the default) vs Node\'s four'],
+  [head, 'ts-N-pool4', 'two libuv threads per worker (the default) vs Node\'s four'],
   [head, 'ts-N-notier', 'the hit path (open files) against open/read/close per hit'],
   ['ts-N-bigtier', head, 'tier holding the whole working set vs the default'],
 ];

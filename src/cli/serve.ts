@@ -24,7 +24,7 @@ Options:
       --max-requests N            replace a worker after N requests, without dropping any (default 0: never)
       --max-requests-jitter J     add a random 0..J to N per worker, so they are not replaced together
       --graceful-timeout S        seconds a stopping worker may take to finish its requests (default 30)
-      --threadpool-size N         libuv threads per worker for file reads and image work (default 1,
+      --threadpool-size N         libuv threads per worker for file reads and image work (default 2,
                                   or UV_THREADPOOL_SIZE when set; more for caches on NFS, see
                                   docs/deployment.md, "Thread pool")
       --no-fast-lane              let node:http read every request; by default a worker answers hot

@@ -384,13 +384,16 @@ export const MAX_THREADPOOL_SIZE = 1024;
 /**
  * Threads of a worker's libuv pool unless told otherwise. A cache hit read through an open file is
  * one pread, a few microseconds from the page cache; handing it to a pool thread and back costs
- * more than the read. With one thread, reads queued while it works go without a wake-up each:
- * measured on the rig's tiles (serve -w 2, 2 cores), 0.039-0.044 ms of CPU per hit against
- * 0.051-0.054 with Node's 4, and the same meta-tile throughput on misses. A worker then has one
- * disk read in flight at a time, as a gunicorn sync worker has one request: caches on network file
+ * more than the read, and more so the more idle threads there are to wake. Measured on the rig's
+ * tiles (serve -w 2, 2 cores, alternating runs): 0.041-0.045 ms of CPU per hit with 1 thread,
+ * 0.044-0.046 with 2, 0.054-0.055 with Node's 4. Two, not one: the pool also runs sharp's image
+ * work and DNS lookups, and with one thread a hit waits for whatever runs (hit p99 108 ms against
+ * 65-72 with 2 and 45-70 with 4 while 4 clients made uncached meta tiles; a lookup against a DNS
+ * server that does not answer held a lone thread for seconds). libuv lets slow work (DNS) take at
+ * most half the pool, so with two one thread is always left for file reads. Caches on network file
  * systems want more (docs/deployment.md).
  */
-export const DEFAULT_THREADPOOL_SIZE = 1;
+export const DEFAULT_THREADPOOL_SIZE = 2;
 
 /**
  * The UV_THREADPOOL_SIZE a worker is started with: `given` (`--threadpool-size`); else undefined
@@ -414,7 +417,8 @@ export function workerThreadpoolSize(given: number | undefined, env: NodeJS.Proc
  * `node --no-optimize-for-size $(which mapproxy-ts) serve ...` turns the second off.
  */
 export function workerExecArgv(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): string[] {
-  const given = (flag: string): boolean => [...execArgv, nodeOptions].some((a) => a.includes(flag));
+  // V8 takes `_` for `-` in flag names (`--no-optimize_for_size`).
+  const given = (flag: string): boolean => [...execArgv, nodeOptions].some((a) => a.replaceAll('_', '-').includes(flag));
   const args = [...execArgv];
   if (!given('--max-semi-space-size')) args.push('--max-semi-space-size=1');
   if (!given('optimize-for-size')) args.push('--optimize-for-size');

@@ -92,8 +92,7 @@ export async function runWorker(opts: WorkerOptions, control: WorkerControl): Pr
   }
   setReady(true);
   // What this worker runs with, as the master passed it on (`serve --no-fast-lane`, --max-requests; 0: none).
-  // libuv's pool is 4 threads unless UV_THREADPOOL_SIZE says otherwise (the master sets it).
-  const threadpool = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+  const threadpool = libuvPoolSize(process.env.UV_THREADPOOL_SIZE);
   log().info({ fastLane: opts.fastLane !== false, maxRequests: opts.maxRequests ?? 0, threadpool }, 'listening');
   await control.drainRequested;
   setReady(false);
@@ -110,4 +109,16 @@ export async function runWorker(opts: WorkerOptions, control: WorkerControl): Pr
   await control.confirmUnlistened(UNLISTEN_WAIT_MS);
   await app.close();
   return 0;
+}
+
+/**
+ * The pool libuv makes of UV_THREADPOOL_SIZE (the master sets it, or passes its own on): 4 when
+ * unset, else its leading number (atoi: none is 0) read as unsigned, 0 as 1, at most 1024; so a
+ * negative number gives 1024, as in libuv's threadpool.c.
+ */
+export function libuvPoolSize(value: string | undefined): number {
+  if (value === undefined) return 4;
+  const n = Number.parseInt(value, 10);
+  if (Number.isNaN(n) || n === 0) return 1;
+  return n < 0 ? 1024 : Math.min(n, 1024);
 }

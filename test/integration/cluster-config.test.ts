@@ -53,9 +53,9 @@ test('readiness: a ready line with the workers, the IPC message for pm2, READY=1
   await waitFor(() => serve.logs().filter(isListening).length === 2, 'both workers\' listening lines');
   const listening = serve.logs().filter(isListening);
   assert.deepEqual(listening.map((l) => l.pid).sort(), [...(ready.workers as number[])].sort());
-  for (const l of listening) assert.deepEqual([l.fastLane, l.maxRequests, l.threadpool], [true, 100, 1]);
-  // The pool size is the worker's environment, which libuv reads: one thread by default.
-  for (const l of listening) assert.match(await readFile(`/proc/${l.pid as number}/environ`, 'latin1'), /(^|\0)UV_THREADPOOL_SIZE=1\0/);
+  for (const l of listening) assert.deepEqual([l.fastLane, l.maxRequests, l.threadpool], [true, 100, 2]);
+  // The pool size is the worker's environment, which libuv reads: two threads by default.
+  for (const l of listening) assert.match(await readFile(`/proc/${l.pid as number}/environ`, 'latin1'), /(^|\0)UV_THREADPOOL_SIZE=2\0/);
   // And V8 runs them with the memory options the master adds (workerExecArgv).
   for (const l of listening) {
     const argv = (await readFile(`/proc/${l.pid as number}/cmdline`, 'latin1')).split('\0');

@@ -1,6 +1,6 @@
 /**
  * `serve --threadpool-size` and UV_THREADPOOL_SIZE reach the workers' environment, where libuv
- * reads them (the default, one thread, is checked in cluster-config.test.ts), and a worker with a
+ * reads them (the default, two threads, is checked in cluster-config.test.ts), and a worker with a
  * larger pool serves tiles as any other.
  */
 import { test, before, after } from 'node:test';

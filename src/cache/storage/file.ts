@@ -258,8 +258,16 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
         return done(null, undefined);
       }
       // A hit like any other: the answers given again from this file keep it among the kept.
-      files.touch(loc, f);
-      done(null, this.#keep(loc, data, f.mtime, f, f.checked, f.mtimeSec, f));
+      let tile: StoredTile;
+      try {
+        files.touch(loc, f);
+        tile = this.#keep(loc, data, f.mtime, f, f.checked, f.mtimeSec, f);
+      } catch (e) {
+        // In an fs callback a throw would end the process; the caller answers it as a failed load.
+        done(e as Error);
+        return;
+      }
+      done(null, tile);
     });
   }
 

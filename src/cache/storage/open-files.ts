@@ -177,10 +177,11 @@ export class OpenFiles {
       done(null, null);
       return;
     }
-    e.readers++;
     // One byte more than the entry's size: a file rewritten in place (cp, rsync --inplace) that
     // grew or shrank is noticed here, not sent cut to the old length under the old ETag.
     const buf = Buffer.allocUnsafe(e.size + 1);
+    // Counted once nothing can throw before the read is under way (the last reader closes).
+    e.readers++;
     fs.read(e.fd, buf, 0, e.size + 1, 0, (err, n) => {
       e.readers--;
       if (e.evicted && e.readers === 0) fs.close(e.fd, () => undefined);

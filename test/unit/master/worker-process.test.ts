@@ -1,16 +1,16 @@
 /**
  * How `serve` starts its worker processes: the libuv pool size (the flag, else the master's
- * environment, else 1) and the V8 memory options added to the master's own.
+ * environment, else 2) and the V8 memory options added to the master's own.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_THREADPOOL_SIZE, workerExecArgv, workerThreadpoolSize } from '../../../src/master/index.js';
 
-test('default: one thread per worker when nothing sets it', () => {
-  assert.equal(DEFAULT_THREADPOOL_SIZE, 1);
-  assert.equal(workerThreadpoolSize(undefined, {}), 1);
-  // An empty variable counts as unset (libuv would read it as 0 and clamp it to 1 anyway).
-  assert.equal(workerThreadpoolSize(undefined, { UV_THREADPOOL_SIZE: '' }), 1);
+test('default: two threads per worker when nothing sets it', () => {
+  assert.equal(DEFAULT_THREADPOOL_SIZE, 2);
+  assert.equal(workerThreadpoolSize(undefined, {}), 2);
+  // An empty variable counts as unset (libuv would read it as 0, that is 1 thread).
+  assert.equal(workerThreadpoolSize(undefined, { UV_THREADPOOL_SIZE: '' }), 2);
 });
 
 test('UV_THREADPOOL_SIZE of the master is left to the workers as it is', () => {
@@ -32,4 +32,6 @@ test('a setting the master was given, either way, is not added again', () => {
   assert.deepEqual(workerExecArgv([], '--max-semi-space-size=4'), ['--optimize-for-size']);
   assert.deepEqual(workerExecArgv(['--no-optimize-for-size'], ''), ['--no-optimize-for-size', '--max-semi-space-size=1']);
   assert.deepEqual(workerExecArgv(['--optimize-for-size'], ''), ['--optimize-for-size', '--max-semi-space-size=1']);
+  // V8's spelling with underscores counts too.
+  assert.deepEqual(workerExecArgv(['--no-optimize_for_size', '--max_semi_space_size=8'], ''), ['--no-optimize_for_size', '--max_semi_space_size=8']);
 });
