@@ -251,7 +251,7 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
   /** The second half of `#readOpenCb`: the pread, and the hit it makes. */
   #pread(loc: string, f: OpenFile, done: (err: Error | null, tile?: StoredTile | null) => void): void {
     const files = this.#files as OpenFiles;
-    files.readCb(f, (err, data) => {
+    files.read(f, (err, data) => {
       if (err) return done(err);
       if (data === null) {
         files.delete(loc, f);

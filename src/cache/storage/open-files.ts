@@ -164,14 +164,10 @@ export class OpenFiles {
    * The whole file, read at offset 0 with one pread (one trip through the thread pool). Null when
    * the entry was let go of meanwhile, or when the file no longer has the entry's size (rewritten
    * in place, which a tile writer does not do; a same-size rewrite in place goes unnoticed until
-   * the next check of the path): the caller drops the entry and reads the path again.
+   * the next check of the path): the caller drops the entry and reads the path again. A callback,
+   * not a promise: this is every hit's read.
    */
-  read(e: OpenFile): Promise<Buffer | null> {
-    return new Promise((resolve, reject) => this.readCb(e, (err, data) => (err ? reject(err) : resolve(data))));
-  }
-
-  /** `read` with a callback (the hit path: no promise per read). */
-  readCb(e: OpenFile, done: (err: Error | null, data: Buffer | null) => void): void {
+  read(e: OpenFile, done: (err: Error | null, data: Buffer | null) => void): void {
     // Evicted means closed, or closed by the last reader: its number may be another file's now.
     if (e.evicted) {
       done(null, null);
