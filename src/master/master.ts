@@ -178,6 +178,7 @@ class Supervisor {
     const env: Record<string, string | undefined> = { [WORKER_OPTIONS_ENV]: JSON.stringify(options), NOTIFY_SOCKET: undefined };
     const pool = workerThreadpoolSize(o.threadpoolSize, process.env);
     if (pool !== undefined) env.UV_THREADPOOL_SIZE = String(pool);
+    Object.assign(env, workerMallocEnv(process.env));
     const worker = cluster.fork(env);
     const slot: Slot = {
       worker,
@@ -402,6 +403,25 @@ export const DEFAULT_THREADPOOL_SIZE = 2;
 export function workerThreadpoolSize(given: number | undefined, env: NodeJS.ProcessEnv): number | undefined {
   if (given !== undefined) return given;
   return env.UV_THREADPOOL_SIZE !== undefined && env.UV_THREADPOOL_SIZE !== '' ? undefined : DEFAULT_THREADPOOL_SIZE;
+}
+
+/** glibc's initial mmap threshold (bytes), which the workers keep (see `workerMallocEnv`). */
+export const WORKER_MMAP_THRESHOLD = 128 * 1024;
+
+/**
+ * Environment for glibc's malloc in the workers: a fixed mmap threshold of 128 KiB
+ * (`MALLOC_MMAP_THRESHOLD_`), unless the master's environment tunes it already. By default glibc
+ * raises the threshold each time a large mmapped block is freed, up to 32 MiB, and the heap's
+ * trim threshold with it; after start-up a worker's larger allocations then stay in a heap that is
+ * rarely given back. Fixed, they are mapped and unmapped, and the heap's trim threshold stays at its
+ * default (128 KiB free at the top). mallopt(3).
+ * On the rig's tiles (serve -w 2, 4 alternating rounds): worker peak RSS 74.7-80.1 MiB instead of
+ * 80.1-83.4, at the same CPU per hit (0.046-0.049 ms against 0.046-0.050). Ignored by other C
+ * libraries (musl).
+ */
+export function workerMallocEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  if (env.MALLOC_MMAP_THRESHOLD_ !== undefined || (env.GLIBC_TUNABLES ?? '').includes('mmap_threshold')) return {};
+  return { MALLOC_MMAP_THRESHOLD_: String(WORKER_MMAP_THRESHOLD) };
 }
 
 /**

@@ -31,7 +31,7 @@ before(async () => {
   await writeFile(logConfig, 'level: info\nloggers:\n  mapproxy.source.request: warn\n');
   serve = await startServe(cfg.file, ['-w', '2', '--max-requests', '100', '--max-requests-jitter', '0', '--log-config', logConfig], {
     // Unset: the workers get the default pool (a CI shell could export one).
-    env: { NOTIFY_SOCKET: notify.path, UV_THREADPOOL_SIZE: undefined },
+    env: { NOTIFY_SOCKET: notify.path, UV_THREADPOOL_SIZE: undefined, MALLOC_MMAP_THRESHOLD_: undefined, GLIBC_TUNABLES: undefined },
   });
 });
 
@@ -55,7 +55,12 @@ test('readiness: a ready line with the workers, the IPC message for pm2, READY=1
   assert.deepEqual(listening.map((l) => l.pid).sort(), [...(ready.workers as number[])].sort());
   for (const l of listening) assert.deepEqual([l.fastLane, l.maxRequests, l.threadpool], [true, 100, 2]);
   // The pool size is the worker's environment, which libuv reads: two threads by default.
-  for (const l of listening) assert.match(await readFile(`/proc/${l.pid as number}/environ`, 'latin1'), /(^|\0)UV_THREADPOOL_SIZE=2\0/);
+  for (const l of listening) {
+    const environ = await readFile(`/proc/${l.pid as number}/environ`, 'latin1');
+    assert.match(environ, /(^|\0)UV_THREADPOOL_SIZE=2\0/);
+    // And glibc's malloc keeps its mmap threshold fixed (workerMallocEnv).
+    assert.match(environ, /(^|\0)MALLOC_MMAP_THRESHOLD_=131072\0/);
+  }
   // And V8 runs them with the memory options the master adds (workerExecArgv).
   for (const l of listening) {
     const argv = (await readFile(`/proc/${l.pid as number}/cmdline`, 'latin1')).split('\0');

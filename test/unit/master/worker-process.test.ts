@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_THREADPOOL_SIZE, workerExecArgv, workerThreadpoolSize } from '../../../src/master/index.js';
+import { DEFAULT_THREADPOOL_SIZE, workerExecArgv, workerMallocEnv, workerThreadpoolSize } from '../../../src/master/index.js';
 
 test('default: two threads per worker when nothing sets it', () => {
   assert.equal(DEFAULT_THREADPOOL_SIZE, 2);
@@ -34,4 +34,11 @@ test('a setting the master was given, either way, is not added again', () => {
   assert.deepEqual(workerExecArgv(['--optimize-for-size'], ''), ['--optimize-for-size', '--max-semi-space-size=1']);
   // V8's spelling with underscores counts too.
   assert.deepEqual(workerExecArgv(['--no-optimize_for_size', '--max_semi_space_size=8'], ''), ['--no-optimize_for_size', '--max_semi_space_size=8']);
+});
+
+test('workers get a fixed 128 KiB mmap threshold unless the master\'s environment tunes malloc\'s', () => {
+  assert.deepEqual(workerMallocEnv({}), { MALLOC_MMAP_THRESHOLD_: '131072' });
+  assert.deepEqual(workerMallocEnv({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }), { MALLOC_MMAP_THRESHOLD_: '131072' });
+  assert.deepEqual(workerMallocEnv({ MALLOC_MMAP_THRESHOLD_: '65536' }), {});
+  assert.deepEqual(workerMallocEnv({ GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=1048576' }), {});
 });
