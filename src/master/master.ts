@@ -416,8 +416,9 @@ export const WORKER_MMAP_THRESHOLD = 128 * 1024;
  * rarely given back. Fixed, they are mapped and unmapped, and the heap's trim threshold stays at its
  * default (128 KiB free at the top). mallopt(3).
  * On the rig's tiles (serve -w 2, 4 alternating rounds): worker peak RSS 74.7-80.1 MiB instead of
- * 80.1-83.4, at the same CPU per hit (0.046-0.049 ms against 0.046-0.050). Ignored by other C
- * libraries (musl).
+ * 80.1-83.4, at the same CPU per hit (0.046-0.049 ms against 0.046-0.050); misses, whose large
+ * image buffers are then mapped afresh, median 20.6 against 19.7 ms of CPU per tile (5 pairs, within
+ * the box's noise). Ignored by other C libraries (musl).
  */
 export function workerMallocEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   if (env.MALLOC_MMAP_THRESHOLD_ !== undefined || (env.GLIBC_TUNABLES ?? '').includes('mmap_threshold')) return {};
