@@ -421,7 +421,10 @@ export const WORKER_MMAP_THRESHOLD = 128 * 1024;
  * the box's noise). Ignored by other C libraries (musl).
  */
 export function workerMallocEnv(env: NodeJS.ProcessEnv): Record<string, string> {
-  if (env.MALLOC_MMAP_THRESHOLD_ !== undefined || (env.GLIBC_TUNABLES ?? '').includes('mmap_threshold')) return {};
+  // An empty value (systemd's `Environment=MALLOC_MMAP_THRESHOLD_=`) counts as unset: glibc would
+  // read it as 0 and map every allocation on its own.
+  const own = env.MALLOC_MMAP_THRESHOLD_ !== undefined && env.MALLOC_MMAP_THRESHOLD_ !== '';
+  if (own || (env.GLIBC_TUNABLES ?? '').includes('mmap_threshold')) return {};
   return { MALLOC_MMAP_THRESHOLD_: String(WORKER_MMAP_THRESHOLD) };
 }
 

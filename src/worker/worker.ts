@@ -114,7 +114,8 @@ export async function runWorker(opts: WorkerOptions, control: WorkerControl): Pr
 /**
  * The pool libuv makes of UV_THREADPOOL_SIZE (the master sets it, or passes its own on): 4 when
  * unset, else its leading number (atoi: none is 0) read as unsigned, 0 as 1, at most 1024; so a
- * negative number gives 1024, as in libuv's threadpool.c.
+ * negative number gives 1024, as in libuv's threadpool.c. (Numbers past 2^31, which atoi wraps,
+ * are reported as 1024.)
  */
 export function libuvPoolSize(value: string | undefined): number {
   if (value === undefined) return 4;

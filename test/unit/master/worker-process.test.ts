@@ -40,5 +40,7 @@ test('workers get a fixed 128 KiB mmap threshold unless the master\'s environmen
   assert.deepEqual(workerMallocEnv({}), { MALLOC_MMAP_THRESHOLD_: '131072' });
   assert.deepEqual(workerMallocEnv({ GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' }), { MALLOC_MMAP_THRESHOLD_: '131072' });
   assert.deepEqual(workerMallocEnv({ MALLOC_MMAP_THRESHOLD_: '65536' }), {});
+  // Empty (systemd's `Environment=MALLOC_MMAP_THRESHOLD_=`) is unset, not a threshold of 0.
+  assert.deepEqual(workerMallocEnv({ MALLOC_MMAP_THRESHOLD_: '' }), { MALLOC_MMAP_THRESHOLD_: '131072' });
   assert.deepEqual(workerMallocEnv({ GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=1048576' }), {});
 });
