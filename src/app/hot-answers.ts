@@ -41,6 +41,25 @@ export class Slot implements HotAnswer {
     /** The version's open file, when the storage keeps it open. */
     readonly file: HeldFile | undefined,
   ) {}
+
+  /**
+   * The version's bytes through its open file, or null when there is none or it can no longer
+   * give this version (a full load must answer). A copy the read put back into memory is held.
+   */
+  readFile(done: (data: Buffer | null) => void): void {
+    if (this.file === undefined) {
+      done(null);
+      return;
+    }
+    this.file.read((read) => {
+      if (read === null) {
+        done(null);
+        return;
+      }
+      if (read.held !== undefined) this.tile = new WeakRef(read.held);
+      done(read.data);
+    });
+  }
 }
 
 /**

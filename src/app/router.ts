@@ -359,21 +359,8 @@ export function createHandler(opts: HandlerOptions): RequestHandler {
     const tile = slot.tile?.deref();
     // Answered at once: the lane writes it now, so it is counted now.
     if (tile !== undefined && tile.isFresh()) return given(slot, tile.data, true);
-    const file = slot.file;
-    const viaFile = (done: (answer: FastAnswer | undefined) => void): void => {
-      if (file === undefined) {
-        done(undefined);
-        return;
-      }
-      file.read((read) => {
-        if (read === null) {
-          done(undefined);
-          return;
-        }
-        if (read.held !== undefined) slot.tile = new WeakRef(read.held);
-        done(given(slot, read.data, false));
-      });
-    };
+    const viaFile = (done: (answer: FastAnswer | undefined) => void): void =>
+      slot.readFile((data) => done(data === null ? undefined : given(slot, data, false)));
     // Held but due for its check: one stat off node:http's path instead of a full load.
     if (tile !== undefined) return { settle: (done) => tile.revalidate((fresh) => (fresh ? done(given(slot, tile.data, false)) : viaFile(done))) };
     return { settle: viaFile };
@@ -393,17 +380,15 @@ export function createHandler(opts: HandlerOptions): RequestHandler {
       }
       // Not in memory (or due for its check): the version's open file, as the fast lane does.
       const slot = key === null ? undefined : hot.peek(key);
-      const file = slot?.file;
-      if (slot !== undefined && file !== undefined) {
+      if (slot?.file !== undefined) {
         const start = httpChannel.hasSubscribers ? performance.now() : 0;
-        file.read((read) => {
-          if (read === null) {
+        slot.readFile((data) => {
+          if (data === null) {
             full(req, res);
             return;
           }
-          if (read.held !== undefined) slot.tile = new WeakRef(read.held);
           res.writeHead(200, slot.headers);
-          res.end(read.data);
+          res.end(data);
           countReplay(slot, start === 0 ? 0 : performance.now() - start);
         });
         return;
