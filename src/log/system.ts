@@ -35,9 +35,9 @@ export async function systemInfo(): Promise<SystemInfo> {
   };
 }
 
-/** Log the versions at `info` on `mapproxy.system` (one line); resolves to them. */
-export async function logSystemInfo(): Promise<SystemInfo> {
-  const info = await systemInfo();
+/** Log the versions (`known`, else collected here) at `info` on `mapproxy.system` (one line); resolves to them. */
+export async function logSystemInfo(known?: SystemInfo): Promise<SystemInfo> {
+  const info = known ?? (await systemInfo());
   getLogger('mapproxy.system').info(
     { ...info },
     `mapproxy-ts ${info.version}, Node ${info.node}, sharp ${info.sharp}, libvips ${info.libvips}, proj4 ${info.proj4}`,

@@ -1,9 +1,9 @@
 /**
  * The master folder's public face: the `serve` cluster supervisor and its parts (configuration
- * check, restart policy, readiness notifications, pid file).
+ * check in a child process, restart policy, readiness notifications, pid file).
  */
 export { DEFAULT_THREADPOOL_SIZE, MAX_THREADPOOL_SIZE, runMaster, workerExecArgv, workerMallocEnv, workerThreadpoolSize, type MasterOptions } from './master.js';
-export { checkServeConfig, type ServeConfigCheck } from './validate.js';
+export { checkConfigInChild, type ChildCheck } from './check-process.js';
 export { RestartPolicy, type CrashVerdict, type RestartPolicyOptions } from './backoff.js';
 export { notifyParentReady, notifySystemd, monotonicUsec } from './notify.js';
 export { writePidFile, removePidFile, PidFileInUseError } from './pid-file.js';

@@ -1,6 +1,7 @@
 /**
- * The `serve` master: validates the configuration, forks a fixed pool of pre-forked workers with
- * node:cluster (round-robin accept on one shared port), keeps the pool at N (restarting crashed
+ * The `serve` master: validates the configuration (in a child process, `check-process.ts`), forks
+ * a fixed pool of pre-forked workers with node:cluster (round-robin accept on one shared port),
+ * keeps the pool at N (restarting crashed
  * workers with backoff, giving up on a crash loop), and turns signals into a graceful stop
  * (SIGTERM, SIGINT) or a rolling reload (SIGHUP). It does no request work and never loads the
  * request-serving code: workers are separate processes running `src/worker/main`.
@@ -29,7 +30,7 @@ import {
 import { RestartPolicy } from './backoff.js';
 import { monotonicUsec, notifyParentReady, notifySystemd } from './notify.js';
 import { removePidFile, writePidFile } from './pid-file.js';
-import { checkServeConfig } from './validate.js';
+import { checkConfigInChild } from './check-process.js';
 import { countWorkerRestart, createMetricsAggregator } from '../metrics/index.js';
 import { closeMetricsServer } from '../metrics/server.js';
 import { startMetricsServer } from './metrics-port.js';
@@ -364,7 +365,7 @@ class Supervisor {
     this.#log.info({ config: this.#o.config }, 'reload requested: checking the configuration');
     await notifySystemd({ RELOADING: '1', MONOTONIC_USEC: monotonicUsec() }, this.#log);
     try {
-      this.#snapshot = (await checkServeConfig(this.#o.config, this.#o.multiapp !== undefined)).snapshot;
+      this.#snapshot = (await checkConfigInChild(this.#o.config, this.#o.multiapp !== undefined)).check.snapshot;
     } catch (err) {
       this.#log.error({ err: (err as Error).message }, 'reload aborted: the configuration is invalid; the old workers keep serving');
       await notifySystemd({ READY: '1' }, this.#log);
@@ -460,9 +461,9 @@ export async function runMaster(opts: MasterOptions): Promise<number> {
     process.stderr.write('mapproxy-ts: serve cannot run inside a node:cluster worker (under pm2, use fork mode)\n');
     return 1;
   }
-  let snapshot: ConfigSnapshot | undefined;
+  let checked: Awaited<ReturnType<typeof checkConfigInChild>>;
   try {
-    snapshot = (await checkServeConfig(opts.config, opts.multiapp !== undefined)).snapshot;
+    checked = await checkConfigInChild(opts.config, opts.multiapp !== undefined);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`mapproxy-ts: ${err.message}\n`);
@@ -486,12 +487,12 @@ export async function runMaster(opts: MasterOptions): Promise<number> {
         return 1;
       }
     }
-    await logSystemInfo();
+    await logSystemInfo(checked.system);
     // Round-robin in the master spreads connections evenly (the OS's accept balancing does not).
     cluster.schedulingPolicy = cluster.SCHED_RR;
     // 'advanced': the configuration snapshot is cloned, not JSON-encoded (YAML's .inf and .nan).
     cluster.setupPrimary({ exec: workerEntry(), args: [], execArgv: workerExecArgv(), silent: false, serialization: 'advanced' });
-    return await new Supervisor(opts, snapshot).run();
+    return await new Supervisor(opts, checked.check.snapshot).run();
   } finally {
     if (metricsServer) await closeMetricsServer(metricsServer);
     if (opts.pidFile) await removePidFile(opts.pidFile);
