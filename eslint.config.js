@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'cache_data/', 'examples/**/cache_data/', 'coverage/'] },
+  { ignores: ['dist/', 'node_modules/', 'cache_data/', 'examples/**/cache_data/', 'coverage/', 'src/config/schema-validator.generated.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -4,23 +4,22 @@
  * (`caches.osm.meta_size: expected a list of 2 integers >= 1, got [4]`). Unknown keys are only
  * warnings, as in MapProxy, with a "did you mean" from the keys known at that place.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { ConfigProblem } from '../errors.js';
 import { schemaJson } from './schema-json.js';
+import { validate as generatedValidate } from './schema-validator.generated.js';
 import { didYouMean, formatPath, isPlainObject, type PathSegment } from './util.js';
 
 type JsonSchema = Record<string, unknown>;
 
 let compiled: { validate: ValidateFunction; root: JsonSchema } | undefined;
 
+/**
+ * The validator (compiled ahead of time by scripts/write-schema.ts: ajv's standalone code, so no
+ * process pays ajv's compile of the schema) and the schema it was compiled from.
+ */
 function compile(): { validate: ValidateFunction; root: JsonSchema } {
-  if (!compiled) {
-    const ajv = new Ajv({ allErrors: true, verbose: true, discriminator: true, strict: true, strictRequired: false });
-    // Our annotation: a short label for `expected …` where the JSON type alone says too little.
-    ajv.addVocabulary(['x-expected']);
-    const root = schemaJson();
-    compiled = { validate: ajv.compile(root), root };
-  }
+  compiled ??= { validate: generatedValidate as unknown as ValidateFunction, root: schemaJson() };
   return compiled;
 }
 

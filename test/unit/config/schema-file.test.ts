@@ -1,10 +1,12 @@
-// schema/mapproxy.schema.json is generated from src/config/schema.ts and must be up to date:
+// schema/mapproxy.schema.json and src/config/schema-validator.generated.ts are generated from
+// src/config/schema.ts and must be up to date:
 // after changing the schema, run `node --import tsx scripts/write-schema.ts`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { Ajv } from 'ajv';
 import { renderSchemaFile } from '../../../src/config/schema-json.js';
+import { renderSchemaValidator } from '../../../scripts/schema-validator.js';
 
 const file = new URL('../../../schema/mapproxy.schema.json', import.meta.url);
 
@@ -13,6 +15,14 @@ test('schema/mapproxy.schema.json is in sync with src/config/schema.ts', async (
   assert.ok(
     onDisk === renderSchemaFile(),
     'schema/mapproxy.schema.json is out of date: run `node --import tsx scripts/write-schema.ts`',
+  );
+});
+
+test('src/config/schema-validator.generated.ts is the schema compiled now', async () => {
+  const onDisk = await readFile(new URL('../../../src/config/schema-validator.generated.ts', import.meta.url), 'utf8');
+  assert.ok(
+    onDisk === renderSchemaValidator(),
+    'src/config/schema-validator.generated.ts is out of date: run `node --import tsx scripts/write-schema.ts`',
   );
 });
 
