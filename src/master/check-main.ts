@@ -25,8 +25,9 @@ if (file === undefined || process.send === undefined) {
   process.stderr.write('check-main: run by the serve master only\n');
   process.exit(2);
 }
-// A master that dies meanwhile must not leave this behind (a check stuck on a hung file system).
-process.on('disconnect', () => process.exit(1));
+// A master that dies meanwhile must not leave this behind. Not process.exit(): it waits for the
+// thread pool, and a read stuck on a hung file system or a FIFO would keep this process for good.
+process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
 const reply = await check(file, mode === 'multiapp');
 // Exit once the answer is written: handles the build may have left must not keep this alive.
 process.send(reply, () => process.exit(0));

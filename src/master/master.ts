@@ -30,7 +30,7 @@ import {
 import { RestartPolicy } from './backoff.js';
 import { monotonicUsec, notifyParentReady, notifySystemd } from './notify.js';
 import { removePidFile, writePidFile } from './pid-file.js';
-import { checkConfigInChild } from './check-process.js';
+import { checkConfigInChild, type ChildCheck } from './check-process.js';
 import { countWorkerRestart, createMetricsAggregator } from '../metrics/index.js';
 import { closeMetricsServer } from '../metrics/server.js';
 import { startMetricsServer } from './metrics-port.js';
@@ -120,6 +120,9 @@ class Supervisor {
   #stopping = false;
   #exitCode = 0;
   #finish: (code: number) => void = () => undefined;
+
+  /** Kills the reload's check process when the master stops meanwhile. */
+  #checking: AbortController | null = null;
 
   /** The configuration the workers build: the last one that passed the check. */
   #snapshot: ConfigSnapshot | undefined;
@@ -356,6 +359,9 @@ class Supervisor {
     if (this.#restartTimer) clearTimeout(this.#restartTimer);
     this.#restartTimer = null;
     void notifySystemd({ STOPPING: '1' }, this.#log);
+    // A reload's check still running (perhaps stuck on a hung file system) must not keep the
+    // master alive; the reload is dropped.
+    this.#checking?.abort();
     for (const slot of this.#slots.values()) this.#drain(slot, 'stop');
     if (this.#slots.size === 0) this.#finish(code);
   }
@@ -364,12 +370,18 @@ class Supervisor {
     if (this.#stopping) return;
     this.#log.info({ config: this.#o.config }, 'reload requested: checking the configuration');
     await notifySystemd({ RELOADING: '1', MONOTONIC_USEC: monotonicUsec() }, this.#log);
+    const checking = new AbortController();
+    this.#checking = checking;
     try {
-      this.#snapshot = (await checkConfigInChild(this.#o.config, this.#o.multiapp !== undefined)).check.snapshot;
+      this.#snapshot = (await checkConfigInChild(this.#o.config, this.#o.multiapp !== undefined, { signal: checking.signal })).check.snapshot;
     } catch (err) {
-      this.#log.error({ err: (err as Error).message }, 'reload aborted: the configuration is invalid; the old workers keep serving');
+      if (this.#stopping) return;
+      const why = err instanceof ConfigError ? 'the configuration is invalid' : 'the configuration check failed';
+      this.#log.error({ err: (err as Error).message }, `reload aborted: ${why}; the old workers keep serving`);
       await notifySystemd({ READY: '1' }, this.#log);
       return;
+    } finally {
+      this.#checking = null;
     }
     if (this.#stopping) return;
     this.#generation++;
@@ -452,21 +464,21 @@ export function workerExecArgv(execArgv: readonly string[] = process.execArgv, n
 
 /**
  * Run the `serve` master until it is stopped; resolves to the exit code: 0 after SIGTERM/SIGINT,
- * 1 when the configuration is invalid (message on stderr, before any port is bound or worker is
- * forked), the pid file is held by a live process, the `metricsBind` address cannot be bound
- * (before any fork), or the workers crash-loop.
+ * 1 when the configuration is invalid or its check cannot finish (message on stderr, before any
+ * port is bound or worker is forked), the pid file is held by a live process, the `metricsBind`
+ * address cannot be bound (before any fork), or the workers crash-loop.
  */
 export async function runMaster(opts: MasterOptions): Promise<number> {
   if (!cluster.isPrimary) {
     process.stderr.write('mapproxy-ts: serve cannot run inside a node:cluster worker (under pm2, use fork mode)\n');
     return 1;
   }
-  let checked: Awaited<ReturnType<typeof checkConfigInChild>>;
+  let checked: ChildCheck;
   try {
     checked = await checkConfigInChild(opts.config, opts.multiapp !== undefined);
   } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`mapproxy-ts: ${err.message}\n`);
+    // Invalid, or the check could not finish (its time limit, a crash): no port bound, no fork.
+    process.stderr.write(`mapproxy-ts: ${(err as Error).message}\n`);
     return 1;
   }
   if (opts.pidFile) {

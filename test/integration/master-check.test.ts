@@ -2,20 +2,22 @@
  * The `serve` master checks the configuration in a short-lived child process
  * (src/master/check-process.ts), so the master itself never loads the config code, the schema
  * validator or libvips: its memory stays that of a supervisor. The answers are those of the check
- * in-process: the same ConfigError, the same snapshot; a check that dies is an error naming it.
+ * in-process: the same ConfigError, the same snapshot; a check that dies, times out or is stopped
+ * is an error saying so, and a check stuck on a file that never answers (a FIFO here, a hung
+ * network file system in production) neither outlives the master nor keeps it from stopping.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { ConfigError } from '../../src/errors.js';
-import { checkConfigInChild } from '../../src/master/check-process.js';
+import { checkConfigInChild, checkExecArgv } from '../../src/master/check-process.js';
 import { checkServeConfig } from '../../src/master/validate.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { tempConfig, get } from '../helpers/server.js';
-import { clusterYaml, startServe, waitFor, wmtsTile } from '../helpers/serve.js';
+import { clusterYaml, isAlive, startServe, waitFor, wmtsTile } from '../helpers/serve.js';
 
 let upstream: Upstream;
 let cfg: Awaited<ReturnType<typeof tempConfig>>;
@@ -54,8 +56,8 @@ test('the master maps no libvips, before and after a reload, and logs the versio
     serve.child.kill('SIGHUP');
     await serve.waitForLog((l) => l.msg === 'reload complete', { from });
     assert.deepEqual(await mapped(serve.pid, 'libvips'), []);
-    // No check process is left behind.
-    await waitFor(() => childrenOf(serve.pid).every((pid) => serve.listeningWorkers().includes(pid)), 'only workers as children');
+    // No check process is left behind (under tsx, esbuild's service may be a child too).
+    await waitFor(async () => (await checkChildOf(serve.pid)) === undefined, 'no check process left');
   } finally {
     await serve.kill();
   }
@@ -101,26 +103,119 @@ test('a MultiMapProxy path that is not a directory is refused by the child', asy
   });
 });
 
-test('a check process that dies without an answer is an error naming its end', async () => {
-  // A FIFO without a writer: the child's read of it waits until the test kills the child.
-  const fifo = join(cfg.dir, 'stuck.yaml');
-  execFileSync('mkfifo', [fifo]);
-  const pending = checkConfigInChild(fifo, false);
+/** The check process among the children of `parent`, if one runs. */
+async function checkChildOf(parent: number): Promise<number | undefined> {
+  for (const pid of childrenOf(parent)) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes('check-main')) return pid;
+  }
+  return undefined;
+}
+
+/** True once a thread of `pid` waits in the kernel for the other end of a FIFO. */
+async function waitsOnFifo(pid: number): Promise<boolean> {
+  const tasks = await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+  for (const t of tasks) {
+    if ((await readFile(`/proc/${pid}/task/${t}/wchan`, 'utf8').catch(() => '')).includes('wait_for_partner')) return true;
+  }
+  return false;
+}
+
+/** The check process of `parent`, once it is stuck opening a FIFO. */
+async function stuckCheckOf(parent: number): Promise<number> {
   let pid: number | undefined;
-  await waitFor(() => {
-    pid = childrenOf(process.pid).find((p) => {
-      try {
-        return execFileSync('ps', ['-o', 'args=', '-p', String(p)], { encoding: 'utf8' }).includes('check-main');
-      } catch {
-        return false;
-      }
-    });
-    return pid !== undefined;
-  }, 'the check process');
-  process.kill(pid as number, 'SIGKILL');
+  await waitFor(async () => {
+    pid = await checkChildOf(parent);
+    return pid !== undefined && (await waitsOnFifo(pid));
+  }, 'a check process stuck on the FIFO');
+  return pid as number;
+}
+
+/** A configuration file that is a FIFO nobody writes to: reading it never ends. */
+function fifoIn(dir: string, name = 'stuck.yaml'): string {
+  const fifo = join(dir, name);
+  execFileSync('mkfifo', [fifo]);
+  return fifo;
+}
+
+test('a check process that dies without an answer is an error naming its end', async () => {
+  const pending = checkConfigInChild(fifoIn(cfg.dir, 'killed.yaml'), false);
+  const pid = await stuckCheckOf(process.pid);
+  process.kill(pid, 'SIGKILL');
   await assert.rejects(pending, (err: unknown) => {
     assert.ok(err instanceof Error && !(err instanceof ConfigError));
     assert.equal(err.message, `the configuration check (pid ${pid}) ended without an answer (SIGKILL)`);
     return true;
   });
+});
+
+test('a check that does not finish in time is killed, with an error saying what to look at', async () => {
+  const outcome = checkConfigInChild(fifoIn(cfg.dir, 'slow.yaml'), false, { timeoutMs: 4000 }).then(
+    () => assert.fail('the check passed'),
+    (err: unknown) => err,
+  );
+  const pid = await stuckCheckOf(process.pid);
+  const err = await outcome;
+  assert.ok(err instanceof Error);
+  assert.equal(err.message, 'the configuration check did not finish within 4 s (is a file of the configuration on a file system that does not answer?)');
+  assert.equal(isAlive(pid), false);
+});
+
+test('a check stopped by its signal is killed', async () => {
+  const stop = new AbortController();
+  const pending = checkConfigInChild(fifoIn(cfg.dir, 'stopped.yaml'), false, { signal: stop.signal });
+  const pid = await stuckCheckOf(process.pid);
+  stop.abort();
+  await assert.rejects(pending, { message: 'the configuration check was stopped' });
+  assert.equal(isAlive(pid), false);
+  await assert.rejects(checkConfigInChild(cfg.file, false, { signal: stop.signal }), { message: 'the configuration check was stopped' });
+});
+
+/** Serve a copy of the cluster config, then put a FIFO in its place and ask for a reload. */
+async function serveThenStuckReload(): Promise<{ serve: Awaited<ReturnType<typeof startServe>>; check: number; own: Awaited<ReturnType<typeof tempConfig>> }> {
+  const own = await tempConfig(clusterYaml(upstream.url));
+  const serve = await startServe(own.file, ['-w', '1', '--spare-workers', '0', '--graceful-timeout', '5']);
+  await rename(fifoIn(own.dir), own.file);
+  serve.child.kill('SIGHUP');
+  const check = await stuckCheckOf(serve.pid);
+  return { serve, check, own };
+}
+
+test('SIGTERM while a reload\'s check is stuck: the master kills the check and exits 0', async () => {
+  const { serve, check, own } = await serveThenStuckReload();
+  try {
+    assert.equal((await get(serve.url + wmtsTile(0, 0, 1))).status, 200, 'the old worker still serves');
+    serve.child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const exit = await Promise.race([
+      serve.exited(),
+      new Promise((_, reject) => {
+        // The graceful timeout is 5 s; a master still alive at 20 s is waiting on the check.
+        timer = setTimeout(() => reject(new Error(`the master did not exit:\n${serve.output()}`)), 20_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    assert.deepEqual(exit, { code: 0, signal: null });
+    assert.equal(isAlive(check), false);
+    assert.deepEqual(serve.logs().filter((l) => (l.level as number) >= 50), [], 'no reload reported as failed');
+  } finally {
+    await serve.kill();
+    await own.cleanup();
+  }
+});
+
+test('a master killed while its check is stuck does not leave the check behind', async () => {
+  const { serve, check, own } = await serveThenStuckReload();
+  try {
+    await serve.kill();
+    await waitFor(() => !isAlive(check), 'the orphaned check process to exit');
+  } finally {
+    await own.cleanup();
+  }
+});
+
+test('the check process gets the master\'s Node options without the inspector\'s', () => {
+  assert.deepEqual(
+    checkExecArgv(['--import', 'tsx', '--inspect', '--inspect-brk=127.0.0.1:9229', '--inspect-port=0', '--debug-port=1', '--inspect-wait', '--max-old-space-size=200', '--inspector-x']),
+    ['--import', 'tsx', '--max-old-space-size=200', '--inspector-x'],
+  );
 });
