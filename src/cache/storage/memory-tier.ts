@@ -9,6 +9,15 @@
  * removed tile is read again or dropped. So a tile rewritten by another process (a reseed, a
  * refresh, another host) is served from memory for at most `revalidateMs` after the rewrite.
  * Tiles this process stores or removes are dropped from the tier at once.
+ *
+ * Admission (TinyLFU): once the tier is full, a tile read from disk takes the place of the least
+ * recently used one only if it was asked for more often lately (counted in a small frequency
+ * sketch, `FrequencySketch`). With plain LRU, a tier smaller than the tiles in use replaced one
+ * tile per read: every hit from disk copied a tile into memory and dropped another, old-generation
+ * garbage that V8 collected with a full mark-compact every few dozen milliseconds. With the
+ * rig's uniform request list and a tier of half the tiles, that made the tier 40 % slower than no
+ * tier at all (16.6k against 29.7k req/s). Tiles asked for equally often now stay put, and under
+ * skewed traffic the popular ones still push the others out.
  */
 
 import fs from 'node:fs';
@@ -32,6 +41,8 @@ export class TierEntry implements StoredTile, HeldTile {
   #tier: MemoryTier | null = null;
   /** Callers of `revalidate` waiting for the stat in flight. */
   #waiting: Array<(fresh: boolean) => void> | null = null;
+  /** `path`'s hash for the frequency sketch, once computed (-1 before). */
+  keyHash = -1;
 
   constructor(
     /** The tile's file (the tier's key). */
@@ -97,18 +108,93 @@ export class TierEntry implements StoredTile, HeldTile {
  */
 export const DEFAULT_MEMORY_TIER: MemoryTierOptions = { maxBytes: 32 * 1024 * 1024, revalidateMs: 1000 };
 
-/** A byte-bounded LRU of tiles. */
+/** Rows of the frequency sketch, and the multipliers that spread a key's hash over each. */
+const SKETCH_SEEDS = [0x9e3779b1, 0x85ebca77, 0xc2b2ae3d, 0x27d4eb2f] as const;
+/** A counter's ceiling: TinyLFU needs only "more often than", not exact counts. */
+const SKETCH_MAX = 15;
+
+/**
+ * How often each key was asked for lately, approximately: a count-min sketch (four rows of small
+ * counters, the smallest of a key's four is its estimate). All counters are halved every
+ * `10 × width` counts, so popularity fades and a tile popular yesterday does not block today's.
+ */
+export class FrequencySketch {
+  readonly #table: Uint8Array;
+  readonly #mask: number;
+  readonly #resetAt: number;
+  #additions = 0;
+
+  /** `capacity`: about how many keys the tier holds. */
+  constructor(capacity: number) {
+    let width = 256;
+    while (width < capacity && width < 1 << 22) width *= 2;
+    this.#table = new Uint8Array(width * SKETCH_SEEDS.length);
+    this.#mask = width - 1;
+    this.#resetAt = 10 * width;
+  }
+
+  /** Count one request of the key with hash `h`. */
+  increment(h: number): void {
+    const t = this.#table;
+    const width = this.#mask + 1;
+    for (let row = 0; row < SKETCH_SEEDS.length; row++) {
+      const i = row * width + this.#slot(h, row);
+      if (t[i] < SKETCH_MAX) t[i]++;
+    }
+    if (++this.#additions >= this.#resetAt) {
+      for (let i = 0; i < t.length; i++) t[i] >>= 1;
+      this.#additions = 0;
+    }
+  }
+
+  /** The estimated recent requests of the key with hash `h`. */
+  frequency(h: number): number {
+    const t = this.#table;
+    const width = this.#mask + 1;
+    let min = SKETCH_MAX;
+    for (let row = 0; row < SKETCH_SEEDS.length; row++) min = Math.min(min, t[row * width + this.#slot(h, row)]);
+    return min;
+  }
+
+  #slot(h: number, row: number): number {
+    const x = Math.imul(h, SKETCH_SEEDS[row]);
+    return (x ^ (x >>> 15)) & this.#mask;
+  }
+}
+
+/** FNV-1a of a string's UTF-16 code units: a cheap, well-spread 32-bit hash of a tile path. */
+export function hashKey(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** A tile's guessed size for sizing the sketch: small PNG/JPEG tiles are a few KiB to some 20. */
+const TYPICAL_TILE_BYTES = 8 * 1024;
+
+/** A byte-bounded LRU of tiles with TinyLFU admission. */
 export class MemoryTier {
   readonly maxBytes: number;
   readonly revalidateMs: number;
   readonly #entries = new Map<string, TierEntry>();
+  readonly #sketch: FrequencySketch;
   #bytes = 0;
   #hits = 0;
   #misses = 0;
+  #evictions = 0;
+  #rejected = 0;
 
   constructor(opts: MemoryTierOptions = DEFAULT_MEMORY_TIER) {
     this.maxBytes = Math.max(0, opts.maxBytes);
     this.revalidateMs = Math.max(0, opts.revalidateMs);
+    this.#sketch = new FrequencySketch(Math.ceil(this.maxBytes / TYPICAL_TILE_BYTES));
+  }
+
+  /** Count a request of `entry`'s tile in the sketch. */
+  #count(entry: TierEntry): number {
+    if (entry.keyHash < 0) entry.keyHash = hashKey(entry.path);
+    this.#sketch.increment(entry.keyHash);
+    return entry.keyHash;
   }
 
   /** The entry for `path` (made most recently used), or undefined. */
@@ -119,18 +205,34 @@ export class MemoryTier {
       return undefined;
     }
     this.#hits++;
+    this.#count(e);
     // Re-insert: a Map iterates in insertion order, so the first key is the least recently used.
     this.#entries.delete(path);
     this.#entries.set(path, e);
     return e;
   }
 
-  /** Keep `entry` under `entry.path`, evicting the least recently used entries beyond `maxBytes`. */
+  /**
+   * Offer `entry` (just read from its file) to the tier: kept under `entry.path` while there is
+   * room; when full, only if its tile was asked for more often lately than the least recently used
+   * one, which then goes (with as many more as the bytes need). Counts as a request of the tile.
+   */
   set(entry: TierEntry): void {
     const size = entry.data.length;
+    const h = this.#count(entry);
     if (size > this.maxBytes / 8) return; // one huge tile must not flush the tier
     const path = entry.path;
     this.delete(path);
+    if (this.#bytes + size > this.maxBytes) {
+      const victim = this.#entries.values().next().value;
+      if (victim !== undefined) {
+        if (victim.keyHash < 0) victim.keyHash = hashKey(victim.path);
+        if (this.#sketch.frequency(h) <= this.#sketch.frequency(victim.keyHash)) {
+          this.#rejected++;
+          return;
+        }
+      }
+    }
     this.#entries.set(path, entry);
     entry.attach(this);
     this.#bytes += size;
@@ -139,12 +241,14 @@ export class MemoryTier {
       this.#entries.delete(k);
       old.attach(null);
       this.#bytes -= old.data.length;
+      this.#evictions++;
     }
   }
 
   /** Mark `entry` (held by this tier) most recently used, as `get` does. */
   touch(entry: TierEntry): void {
     this.#hits++;
+    this.#count(entry);
     this.#entries.delete(entry.path);
     this.#entries.set(entry.path, entry);
   }
@@ -163,8 +267,11 @@ export class MemoryTier {
     this.#bytes = 0;
   }
 
-  /** Entry count, bytes held, and lookups since start. */
-  get stats(): { entries: number; bytes: number; hits: number; misses: number } {
-    return { entries: this.#entries.size, bytes: this.#bytes, hits: this.#hits, misses: this.#misses };
+  /**
+   * Entry count, bytes held, lookups since start, tiles let go to make room, and tiles not taken
+   * in because the ones held were asked for as often.
+   */
+  get stats(): { entries: number; bytes: number; hits: number; misses: number; evictions: number; rejected: number } {
+    return { entries: this.#entries.size, bytes: this.#bytes, hits: this.#hits, misses: this.#misses, evictions: this.#evictions, rejected: this.#rejected };
   }
 }

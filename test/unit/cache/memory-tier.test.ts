@@ -1,6 +1,6 @@
 /**
  * The memory tier of the file cache: what it serves, for how long without looking at the disk,
- * and that it never outgrows its byte bound.
+ * that it never outgrows its byte bound, and what it takes in once full (TinyLFU admission).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FileTileStorage } from '../../../src/cache/storage/file.js';
-import { DEFAULT_MEMORY_TIER, MemoryTier } from '../../../src/cache/storage/memory-tier.js';
+import { DEFAULT_MEMORY_TIER, FrequencySketch, MemoryTier, hashKey } from '../../../src/cache/storage/memory-tier.js';
 import { loadConfigFile, validateConfig } from '../../../src/config/index.js';
 import { buildConfig } from '../../../src/config/build.js';
 import { tileStorageTests } from '../../conformance/tile-storage.js';
@@ -95,13 +95,19 @@ test('the tier never holds more than maxBytes; least recently used tiles go firs
     assert.equal(tier.stats.bytes, 1000);
     await storage.load([0, 0, 4]); // most recently used now
     await storage.store([10, 0, 4], Buffer.alloc(100, 10));
+    // Asked for once, as often as tile 1 (the least recently used): not taken in.
     await storage.load([10, 0, 4]);
-    assert.ok(tier.stats.bytes <= 1000);
+    assert.deepEqual([tier.stats.bytes, tier.stats.rejected, tier.stats.evictions], [1000, 1, 0]);
+    // Asked for again, more often than tile 1 now: it takes tile 1's place.
+    await storage.load([10, 0, 4]);
+    assert.deepEqual([tier.stats.bytes, tier.stats.rejected, tier.stats.evictions], [1000, 1, 1]);
     const before = tier.stats.hits;
+    await storage.load([10, 0, 4]);
+    assert.equal(tier.stats.hits, before + 1, 'tile 10 is held');
     await storage.load([0, 0, 4]);
-    assert.equal(tier.stats.hits, before + 1, 'tile 0 was kept');
+    assert.equal(tier.stats.hits, before + 2, 'tile 0 was kept');
     await storage.load([1, 0, 4]);
-    assert.equal(tier.stats.hits, before + 1, 'tile 1 was evicted');
+    assert.equal(tier.stats.hits, before + 2, 'tile 1 was evicted');
     // A tile bigger than an eighth of the tier is never held.
     await storage.store([0, 1, 4], Buffer.alloc(200, 1));
     await storage.load([0, 1, 4]);
@@ -110,6 +116,43 @@ test('the tier never holds more than maxBytes; least recently used tiles go firs
   } finally {
     await cleanup();
   }
+});
+
+test('tiles asked for equally often stay put: a tier smaller than the tiles in use does not churn', async () => {
+  // Plain LRU replaced one tile per read here; each read made old-generation garbage for V8.
+  const tier = new MemoryTier({ maxBytes: 1000, revalidateMs: 3_600_000 });
+  const { storage, cleanup } = await setup(tier);
+  try {
+    for (let x = 0; x < 20; x++) await storage.store([x, 0, 4], Buffer.alloc(100, x));
+    for (let round = 0; round < 5; round++) {
+      for (let x = 0; x < 20; x++) {
+        const tile = await storage.load([x, 0, 4]);
+        assert.ok(tile?.data.equals(Buffer.alloc(100, x)));
+      }
+    }
+    // Round 1 fills the tier with tiles 0-9; tiles 10-19 are turned away every round.
+    assert.deepEqual(tier.stats, { entries: 10, bytes: 1000, hits: 40, misses: 60, evictions: 0, rejected: 50 });
+  } finally {
+    await cleanup();
+  }
+});
+
+test('the frequency sketch: counts per key, capped at 15, halved every 10 × width counts', () => {
+  const sketch = new FrequencySketch(1); // width 256: halved after 2560 counts
+  const a = hashKey('/cache/a.png');
+  const b = hashKey('/cache/b.png');
+  assert.notEqual(a, b);
+  for (let i = 0; i < 3; i++) sketch.increment(a);
+  assert.deepEqual([sketch.frequency(a), sketch.frequency(b)], [3, 0]);
+  for (let i = 0; i < 20; i++) sketch.increment(b);
+  assert.equal(sketch.frequency(b), 15);
+  // 23 counts so far; 2537 more of another key reach 2560 and halve every counter.
+  const other = hashKey('/cache/other.png');
+  for (let i = 0; i < 2536; i++) sketch.increment(other);
+  assert.deepEqual([sketch.frequency(a), sketch.frequency(b), sketch.frequency(other)], [3, 15, 15]);
+  sketch.increment(other);
+  assert.deepEqual([sketch.frequency(a), sketch.frequency(b), sketch.frequency(other)], [1, 7, 7]);
+  assert.equal(hashKey('abc'), 0x1a47e90b, 'FNV-1a of "abc"');
 });
 
 // The storage contract holds with a tier in front, stat on every hit or never within a test.
