@@ -214,8 +214,8 @@ export class MemoryTier {
 
   /**
    * Offer `entry` (just read from its file) to the tier: kept under `entry.path` while there is
-   * room; when full, only if its tile was asked for more often lately than the least recently used
-   * one, which then goes (with as many more as the bytes need). Counts as a request of the tile.
+   * room; when full, only if its tile was asked for more often lately than every least recently
+   * used tile that would have to go to make room, which then go. Counts as a request of the tile.
    */
   set(entry: TierEntry): void {
     const size = entry.data.length;
@@ -223,26 +223,33 @@ export class MemoryTier {
     if (size > this.maxBytes / 8) return; // one huge tile must not flush the tier
     const path = entry.path;
     this.delete(path);
+    // The victims, least recently used first, until the bytes fit; any of them asked for as often
+    // as the candidate keeps its place and the candidate stays out.
+    let victims = 0;
+    let freed = 0;
     if (this.#bytes + size > this.maxBytes) {
-      const victim = this.#entries.values().next().value;
-      if (victim !== undefined) {
+      const wanted = this.#sketch.frequency(h);
+      for (const victim of this.#entries.values()) {
         if (victim.keyHash < 0) victim.keyHash = hashKey(victim.path);
-        if (this.#sketch.frequency(h) <= this.#sketch.frequency(victim.keyHash)) {
+        if (this.#sketch.frequency(victim.keyHash) >= wanted) {
           this.#rejected++;
           return;
         }
+        victims++;
+        freed += victim.data.length;
+        if (this.#bytes - freed + size <= this.maxBytes) break;
       }
     }
-    this.#entries.set(path, entry);
-    entry.attach(this);
-    this.#bytes += size;
     for (const [k, old] of this.#entries) {
-      if (this.#bytes <= this.maxBytes) break;
+      if (victims-- <= 0) break;
       this.#entries.delete(k);
       old.attach(null);
       this.#bytes -= old.data.length;
       this.#evictions++;
     }
+    this.#entries.set(path, entry);
+    entry.attach(this);
+    this.#bytes += size;
   }
 
   /** Mark `entry` (held by this tier) most recently used, as `get` does. */

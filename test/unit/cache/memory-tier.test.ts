@@ -8,7 +8,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FileTileStorage } from '../../../src/cache/storage/file.js';
-import { DEFAULT_MEMORY_TIER, FrequencySketch, MemoryTier, hashKey } from '../../../src/cache/storage/memory-tier.js';
+import { DEFAULT_MEMORY_TIER, FrequencySketch, MemoryTier, TierEntry, hashKey } from '../../../src/cache/storage/memory-tier.js';
 import { loadConfigFile, validateConfig } from '../../../src/config/index.js';
 import { buildConfig } from '../../../src/config/build.js';
 import { tileStorageTests } from '../../conformance/tile-storage.js';
@@ -135,6 +135,51 @@ test('tiles asked for equally often stay put: a tier smaller than the tiles in u
   } finally {
     await cleanup();
   }
+});
+
+/** A tile version of `bytes` bytes as the tier holds it. */
+const entry = (name: string, bytes: number): TierEntry => new TierEntry(`/tiles/${name}.png`, Buffer.alloc(bytes), 0, 0, bytes, 1, Date.now());
+
+test('a tile is taken in only if asked for more often than every tile it would push out', () => {
+  const tier = new MemoryTier({ maxBytes: 8000, revalidateMs: 3_600_000 });
+  // Least recently used first: a (asked for twice), b (16 times), then more tiles: 50 bytes free.
+  const a = entry('a', 100);
+  tier.set(a);
+  tier.touch(a);
+  const b = entry('b', 1000);
+  tier.set(b);
+  for (let i = 0; i < 15; i++) assert.equal(tier.get(b.path), b);
+  for (let i = 0; i < 6; i++) tier.set(entry(`c${i}`, 1000));
+  tier.set(entry('c6', 850));
+  assert.deepEqual([tier.stats.entries, tier.stats.bytes], [9, 7950]);
+  // 1000 bytes need a and b both out: b is asked for more often, so the newcomer stays out.
+  const c = entry('new', 1000);
+  for (let i = 0; i < 3; i++) tier.set(c);
+  assert.deepEqual([tier.stats.entries, tier.stats.bytes, tier.stats.evictions, tier.stats.rejected], [9, 7950, 0, 3]);
+  assert.equal(tier.get(b.path), b);
+  assert.equal(c.held, undefined, 'a tile left out is not held');
+  assert.equal(c.isFresh(), false);
+  // Once b is no longer among the least recently used, a (asked for twice) alone gives way.
+  const d = entry('d', 100);
+  for (let i = 0; i < 3; i++) tier.set(d);
+  assert.equal(tier.get(a.path), undefined, 'a made room');
+  assert.equal(d.held, d);
+  assert.deepEqual([tier.stats.bytes, tier.stats.evictions], [7950, 1]);
+});
+
+test('hits given again from memory (touch, as the fast lane makes them) count as requests', () => {
+  const tier = new MemoryTier({ maxBytes: 1000, revalidateMs: 3_600_000 });
+  const tiles = Array.from({ length: 10 }, (_, i) => entry(`t${i}`, 100));
+  for (const t of tiles) tier.set(t);
+  // Tile 0 is asked for often, but only through replays; then the others are used after it.
+  for (let i = 0; i < 5; i++) assert.equal(tiles[0].isFresh(), true);
+  for (const t of tiles.slice(1)) tier.touch(t);
+  const newcomer = entry('new', 100);
+  tier.set(newcomer);
+  tier.set(newcomer);
+  tier.set(newcomer);
+  assert.equal(newcomer.held, undefined, 'tile 0 (6 requests) keeps its place against 3');
+  assert.equal(tiles[0].held, tiles[0]);
 });
 
 test('the frequency sketch: counts per key, capped at 15, halved every 10 × width counts', () => {
