@@ -22,7 +22,14 @@ test('src/config/schema-validator.generated.ts is the schema compiled now', asyn
   const onDisk = await readFile(new URL('../../../src/config/schema-validator.generated.ts', import.meta.url), 'utf8');
   assert.ok(
     onDisk === renderSchemaValidator(),
-    'src/config/schema-validator.generated.ts is out of date: run `node --import tsx scripts/write-schema.ts`',
+    'src/config/schema-validator.generated.ts is out of date (the schema or the installed ajv changed: see its first lines): run `node --import tsx scripts/write-schema.ts`',
+  );
+});
+
+test('a schema whose compiled code would need ajv\'s run-time helpers is refused by the generator', () => {
+  assert.throws(
+    () => renderSchemaValidator({ type: 'object', properties: { name: { type: 'string', minLength: 1 } } }),
+    { message: 'the schema needs ajv\'s run-time helper ajv/dist/runtime/ucs2length, which the generated ES module cannot load: express that check without it' },
   );
 });
 
