@@ -35,7 +35,10 @@ export async function systemInfo(): Promise<SystemInfo> {
   };
 }
 
-/** Log the versions (`known`, else collected here) at `info` on `mapproxy.system` (one line); resolves to them. */
+/**
+ * Log the versions at `info` on `mapproxy.system` (one line): `known` (the serve master has them
+ * from its check process), else collected here; resolves to them.
+ */
 export async function logSystemInfo(known?: SystemInfo): Promise<SystemInfo> {
   const info = known ?? (await systemInfo());
   getLogger('mapproxy.system').info(

@@ -1,10 +1,10 @@
 /**
  * The `serve` master: validates the configuration (in a child process, `check-process.ts`), forks
  * a fixed pool of pre-forked workers with node:cluster (round-robin accept on one shared port),
- * keeps the pool at N (restarting crashed
- * workers with backoff, giving up on a crash loop), and turns signals into a graceful stop
- * (SIGTERM, SIGINT) or a rolling reload (SIGHUP). It does no request work and never loads the
- * request-serving code: workers are separate processes running `src/worker/main`.
+ * keeps the pool at N (restarting crashed workers with backoff, giving up on a crash loop), and
+ * turns signals into a graceful stop (SIGTERM, SIGINT) or a rolling reload (SIGHUP). It does no
+ * request work and never loads the request-serving code: workers are separate processes running
+ * `src/worker/main`.
  *
  * Rolling replacement — reload, and recycling a worker after `--max-requests` — always starts the
  * new worker first and drains an old one only once the new one listens, so capacity never drops
