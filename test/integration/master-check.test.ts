@@ -8,9 +8,10 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFile, readdir, rename } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { ConfigError } from '../../src/errors.js';
 import { checkConfigInChild, checkExecArgv } from '../../src/master/check-process.js';
@@ -18,6 +19,8 @@ import { checkServeConfig } from '../../src/master/validate.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { tempConfig, get } from '../helpers/server.js';
 import { clusterYaml, isAlive, startServe, waitFor, wmtsTile } from '../helpers/serve.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 let upstream: Upstream;
 let cfg: Awaited<ReturnType<typeof tempConfig>>;
@@ -211,6 +214,27 @@ test('a master killed while its check is stuck does not leave the check behind',
   } finally {
     await own.cleanup();
   }
+});
+
+test('serve whose check dies at start exits 1 with the reason on stderr, before any worker', async () => {
+  const own = await tempConfig('');
+  try {
+    const fifo = fifoIn(own.dir, 'start.yaml');
+    const s = await startServe(fifo, ['-w', '1'], { waitReady: false });
+    const check = await stuckCheckOf(s.pid);
+    process.kill(check, 'SIGKILL');
+    assert.deepEqual(await s.exited(), { code: 1, signal: null });
+    assert.equal(s.output(), `mapproxy-ts: the configuration check (pid ${check}) ended without an answer (SIGKILL)\n`);
+    assert.deepEqual(s.logs(), [], 'no worker was started');
+  } finally {
+    await own.cleanup();
+  }
+});
+
+test('check-main refuses to run without the master\'s IPC channel', () => {
+  const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/master/check-main.ts'), cfg.file, 'single'], { cwd: ROOT, encoding: 'utf8' });
+  assert.equal(run.status, 2);
+  assert.equal(run.stderr, 'check-main: run by the serve master only\n');
 });
 
 test('the check process gets the master\'s Node options without the inspector\'s', () => {
