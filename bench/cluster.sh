@@ -11,6 +11,9 @@
 #   ts-N-bigtier  -w N with bench/cluster-bigtier.yaml: a tier that holds the whole working set
 #   ...-nolane    the same variant with --no-fast-lane: node:http reads every request
 #   ...-poolK     the same variant with --threadpool-size K (workers default to 2 threads)
+#   floor-<mode>  bench/lib/node-floor.mjs with N node:cluster workers: a minimal node:http server with
+#                 no mapproxy-ts code on the same files (heldfd: files kept open, one pread per hit;
+#                 memory: every tile kept in memory), what Node itself reaches and costs in memory
 #   mapproxy-N    MapProxy 1.15 under gunicorn, N sync workers (rig/start.sh mapproxy)
 #   nginx         the rig's static nginx on the same files (hard links, :8082)
 #
@@ -27,6 +30,9 @@
 #                 which mapproxy-ts runs; a name is ts-<N|count>[-<name>][-poolK][-nolane]: with -<name>
 #                 the config is bench/cluster-<name>.yaml (e.g. `base: mapproxy.yaml` + overrides),
 #                 without it bench/mapproxy.yaml; -nolane adds --no-fast-lane
+#   FLOOR_VARIANTS="floor-heldfd floor-memory"   the node-floor runs ("" for none); floor-<mode>
+#                 with a mode of node-floor.mjs (filehandle, callback, readfile, sync, statcache,
+#                 heldfd, memory)
 #   RUNS=2  DURATION=10s  THREADS=2  CONNS=32   wrk settings; every target gets the same ones
 #   ZIPF_S        unset: the rig's uniform list; a number (e.g. 1.0): 100000 requests drawn from the
 #                 seeded tiles with Zipf popularity 1/rank^S (bench/zipf-list.mjs, fixed seed), the
@@ -35,7 +41,7 @@
 #   TS_BIND=127.0.0.1:9090  MP_BIND=127.0.0.1:8080   loopback only
 #   STATIC_URL=http://127.0.0.1:8082                  the rig's static nginx (fixed by its nginx.conf)
 #   RIG=/work/shared/rig  RESEED=0  BUILD=auto  OUT=bench/results/<time>-cluster   as in tiles.sh
-# Defaults take about 6 minutes (9 targets x 2 runs x (10 s + warm-up, start, drain)).
+# Defaults take about 7 minutes (12 targets x 2 runs x (10 s + warm-up, start, drain)).
 set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -43,6 +49,7 @@ ROOT="$(cd "$HERE/.." && pwd)"
 RIG="${RIG:-/work/shared/rig}"
 WORKERS="${WORKERS:-$(nproc)}"
 TS_VARIANTS="${TS_VARIANTS:-ts-N ts-N-pool4 ts-N-nolane ts-1 ts-N-notier ts-N-tier ts-N-bigtier ts-N-bigtier-nolane}"
+FLOOR_VARIANTS="${FLOOR_VARIANTS-floor-heldfd floor-memory}"
 RUNS="${RUNS:-2}"
 DURATION="${DURATION:-10s}"
 THREADS="${THREADS:-2}"
@@ -73,6 +80,8 @@ variant_flags() {
   echo "$f"
 }
 variant_cmd() { echo "node bin/mapproxy-ts.js serve $(variant_config "$1") -b $TS_BIND -w $(variant_workers "$1") --spare-workers 0 $(variant_flags "$1")"; }
+# The node-floor runs listen on TS_BIND's port (node-floor.mjs binds 127.0.0.1).
+floor_cmd() { echo "node bench/lib/node-floor.mjs $TILES ${TS_BIND##*:} ${1#floor-} $WORKERS"; }
 
 # ---- refuse anything that is not on the loopback, and bad knobs ------------------------------------
 require_loopback_bind TS_BIND "$TS_BIND"
@@ -89,6 +98,11 @@ for v in $TS_VARIANTS; do
   [[ "$v" =~ ^ts-(N|[1-9][0-9]*)(-[a-z0-9][a-z0-9-]*)?$ ]] || die "TS_VARIANTS: '$v' is not ts-<N|count>[-<name>]"
   configs+=("$ROOT/$(variant_config "$v")")
 done
+for v in $FLOOR_VARIANTS; do
+  [[ "$v" =~ ^floor-(filehandle|callback|readfile|sync|statcache|heldfd|memory)$ ]] \
+    || die "FLOOR_VARIANTS: '$v' is not floor-<mode> with a mode of bench/lib/node-floor.mjs"
+done
+case "$TS_BIND" in 127.0.0.1:*|localhost:*) ;; *) [ -z "${FLOOR_VARIANTS// /}" ] || die "FLOOR_VARIANTS need TS_BIND on 127.0.0.1 (node-floor.mjs binds it)" ;; esac
 require_loopback_sources "${configs[@]}"
 require_tools wrk curl node awk getconf pgrep
 require_rig start.sh stop.sh mkstatic.py seed.yaml lua/random_paths.lua lists/seed_tiles.txt
@@ -98,8 +112,8 @@ printf 'when\ttarget\trun\tpid\trole\tvmrss_mib\tvmhwm_mib\trss_anon_mib\trss_fi
 install_cleanup
 
 # ---- the targets, their processes and memory -------------------------------------------------------
-url_of() { case "$1" in ts-*) echo "$TS_URL" ;; mapproxy-*) echo "$MP_URL" ;; nginx) echo "$STATIC_URL" ;; esac; }
-pids_of() { case "$1" in ts-*) tree_pids "$TS_PID" | tr '\n' ' ' ;; mapproxy-*) mp_pids ;; nginx) nginx_pids ;; esac; }
+url_of() { case "$1" in ts-*|floor-*) echo "$TS_URL" ;; mapproxy-*) echo "$MP_URL" ;; nginx) echo "$STATIC_URL" ;; esac; }
+pids_of() { case "$1" in ts-*|floor-*) tree_pids "$TS_PID" | tr '\n' ' ' ;; mapproxy-*) mp_pids ;; nginx) nginx_pids ;; esac; }
 mem_row() { # WHEN TARGET RUN PID ROLE
   local rss
   rss=$(mem_mib "$4" VmRSS)
@@ -109,7 +123,7 @@ mem_row() { # WHEN TARGET RUN PID ROLE
 record_mem() { # WHEN TARGET RUN: the master (or nginx/gunicorn master) and each of its children
   local m c role=worker mrole=master
   case "$2" in
-    ts-*) m=$TS_PID ;;
+    ts-*|floor-*) m=$TS_PID ;;
     mapproxy-*) m=$(cat "$RIG/run/gunicorn.pid" 2>/dev/null); role="gunicorn sync worker" mrole="gunicorn master" ;;
     nginx) m=$(cat "$RIG/run/nginx.pid" 2>/dev/null); role="nginx worker" mrole="nginx master" ;;
   esac
@@ -147,6 +161,23 @@ start_variant() {
   log "$v run $run: master $TS_PID, workers $(pgrep -P "$TS_PID" | tr '\n' ' ')($(variant_cmd "$v"))"
 }
 
+# start_floor VARIANT RUN: node-floor.mjs with N workers on TS_BIND's port; ready when it logs that
+# every worker listens.
+start_floor() {
+  local v="$1" run="$2" logf i
+  logf="$OUT/${v}_run${run}.log"
+  listening "$TS_BIND" && die "something already listens on $TS_BIND (set TS_BIND)"
+  launch_ts "$logf" bench/lib/node-floor.mjs "$TILES" "${TS_BIND##*:}" "${v#floor-}" "$WORKERS"
+  for i in $(seq 1 100); do
+    grep -q 'workers on' "$logf" 2>/dev/null && break
+    kill -0 "$TS_PID" 2>/dev/null || die "node-floor ($v) exited at start, see $logf"
+    sleep 0.1
+  done
+  grep -q 'workers on' "$logf" || die "node-floor ($v) did not listen within 10 s, see $logf"
+  record_mem start "$v" "$run"
+  log "$v run $run: primary $TS_PID, workers $(pgrep -P "$TS_PID" | tr '\n' ' ')($(floor_cmd "$v"))"
+}
+
 # ---- 0. build, versions, configs ---------------------------------------------------------------------
 log "output: $OUT"
 others=$(pgrep -af 'wrk |mapproxy-ts.js serve|gunicorn' | grep -v "^$$ " | cut -c1-120 | tr '\n' ';')
@@ -166,6 +197,7 @@ fi
   meta other_bench_processes "${others:-none}"
   meta workers "$WORKERS"
   meta ts_variants "$TS_VARIANTS"
+  meta floor_variants "$FLOOR_VARIANTS"
   meta wrk_settings "-t$THREADS -c$CONNS -d$DURATION --timeout 60s --latency, $RUNS runs per target, warm-up $WARMUP after each server start"
   meta out "$OUT"
   for v in $TS_VARIANTS; do
@@ -173,6 +205,7 @@ fi
     tier=$(grep -E '^\s*(max_mb|open_files|revalidate_seconds):' "$ROOT/$(variant_config "$v")" | tr -s ' ' | tr '\n' ',' | sed 's/,$//; s/^ //')
     meta "tier_$v" "${tier:-defaults}"
   done
+  for v in $FLOOR_VARIANTS; do meta "cmd_$v" "$(floor_cmd "$v")"; done
   meta "cmd_$MP_TARGET" "MP_WORKERS=$WORKERS MP_WORKER_CLASS=sync MP_BIND=$MP_BIND $RIG/start.sh mapproxy  (gunicorn -w $WORKERS -k sync --timeout 120 app:application -> rig/mapproxy.yaml)"
   meta cmd_nginx "$STATIC_URL: rig nginx (worker_processes 2, sendfile) static root = hard links made by mkstatic.py lists/seed_tiles.txt"
   meta hit_list "$HIT_DESC"
@@ -210,6 +243,17 @@ for i in $(seq 1 "$RUNS"); do
     if [ "$i" = 1 ]; then   # the same bytes for the same URL from all three servers
       same=$(same_bytes "$v" "$TS_URL" MapProxy "$MP_URL" nginx "$STATIC_URL")
       meta "same_bytes_$v" "$same of $(awk 'NR % 907 == 1' "$SEED_LIST" | wc -l) sample tiles byte-identical from $v, MapProxy and nginx"
+    fi
+    warm_up "$v" "$i"
+    wrk_run hit "$v" "$i" "$HIT_LIST" random_paths.lua
+    record_mem end "$v" "$i"
+    stop_ts
+  done
+  for v in $FLOOR_VARIANTS; do
+    start_floor "$v" "$i"
+    if [ "$i" = 1 ]; then
+      same=$(same_bytes "$v" "$TS_URL" nginx "$STATIC_URL")
+      meta "same_bytes_$v" "$same of $(awk 'NR % 907 == 1' "$SEED_LIST" | wc -l) sample tiles byte-identical from $v and nginx"
     fi
     warm_up "$v" "$i"
     wrk_run hit "$v" "$i" "$HIT_LIST" random_paths.lua

@@ -22,8 +22,9 @@ const meta = readMeta(out);
 
 const N = meta.workers ?? 'N';
 const variants = (meta.ts_variants ?? '').split(/\s+/).filter((v) => v.length > 0);
+const floors = (meta.floor_variants ?? '').split(/\s+/).filter((v) => v.length > 0);
 const MP = 'mapproxy-N';
-const targets = [...variants, MP, 'nginx'];
+const targets = [...variants, ...floors, MP, 'nginx'];
 // The issue's aims (issue 3, acceptance 7).
 const AIM_VS_MAPPROXY = 8;
 const AIM_VS_NGINX = 0.7;
@@ -61,12 +62,21 @@ const peakWorker = (t) => {
 const label = (t) => {
   if (t === MP) return `MapProxy, gunicorn ${N} sync workers`;
   if (t === 'nginx') return 'nginx static, same files';
+  if (t.startsWith('floor-')) return `node-floor ${t.slice(6)}, ${N} node:cluster workers: node:http, MapProxy's headers, no mapproxy-ts code (${FLOOR_WHAT[t.slice(6)] ?? 'see node-floor.mjs'})`;
   const cmd = meta[`cmd_${t}`] ?? '';
   const w = / -w (\d+)/.exec(cmd)?.[1] ?? '?';
   const conf = / serve (\S+)/.exec(cmd)?.[1] ?? '?';
   const pool = / --threadpool-size (\d+)/.exec(cmd)?.[1] ?? '2';
   const lane = cmd.includes('--no-fast-lane') ? ', no fast lane' : '';
   return `mapproxy-ts serve -w ${w}, ${conf.replace(/^bench\//, '')} (tier: ${meta[`tier_${t}`] ?? '?'}; pool ${pool}${lane})`;
+};
+
+/** What each node-floor mode does per hit (bench/lib/node-floor.mjs). */
+const FLOOR_WHAT = {
+  heldfd: 'files kept open, one pread per hit, never re-checked',
+  memory: 'every tile kept in memory after its first hit, never re-checked',
+  callback: 'open, fstat, read, close per hit',
+  statcache: 'one stat per hit validating an in-memory copy',
 };
 
 const lines = [];
@@ -109,6 +119,8 @@ const pairs = [
   [head, 'ts-N-pool4', 'two libuv threads per worker (the default) vs Node\'s four'],
   [head, 'ts-N-notier', 'the hit path (open files) against open/read/close per hit'],
   ['ts-N-bigtier', head, 'tier holding the whole working set vs the default'],
+  [head, 'floor-heldfd', 'against bare Node reading kept-open files'],
+  ['ts-N-bigtier', 'floor-memory', 'tier holding everything against bare Node holding everything'],
 ];
 for (const [a, b, why] of pairs) {
   if (!a || runsOf(a).length === 0 || runsOf(b).length === 0) continue;
@@ -137,6 +149,22 @@ push(
   `- per-worker peak RSS < ${AIM_WORKER_MIB} MiB (MapProxy: about ${MAPPROXY_WORKER_MIB}): ${head} workers peak at **${fmt(peakHead, 1)} MiB** (each worker, each run: ${headWorkers.join(' · ') || '-'}) → ${verdict(peakHead < AIM_WORKER_MIB)}; MapProxy sync workers here: ${fmt(peakWorker(MP), 1)} MiB`,
 );
 push('', 'On a 2-core box wrk itself takes about one core, so N workers cannot scale to N× and nginx is limited the same way; "other cores" shows what else ran.');
+
+// ---- what Node itself reaches ---------------------------------------------------------------------
+if (floors.some((f) => runsOf(f).length > 0)) {
+  push('', '## What Node itself reaches on these files (bench/lib/node-floor.mjs)', '');
+  push(`The same load against a minimal node:http server with ${N} node:cluster workers and none of mapproxy-ts's code: no routing, no config, no freshness checks, no metrics. Its figures bound what a Node design of this shape can reach here, and what holding the tiles costs in memory.`, '');
+  row('floor', 'req/s', '× nginx', '× MapProxy', 'worker peak RSS (max)', 'all three aims at once');
+  row('---', '---', '---', '---', '---', '---');
+  for (const f of floors) {
+    if (runsOf(f).length === 0) continue;
+    const vn = rps(f).med / rps('nginx').med;
+    const vm = rps(f).med / rps(MP).med;
+    const peak = peakWorker(f);
+    const all = vn >= AIM_VS_NGINX && vm >= AIM_VS_MAPPROXY && peak < AIM_WORKER_MIB;
+    row(f, rps(f).text, `${fmt(vn, 2)}×`, `${fmt(vm, 2)}×`, `${fmt(peak, 1)} MiB`, all ? 'yes' : 'no');
+  }
+}
 
 // ---- the tier -------------------------------------------------------------------------------------
 push('', '## The hit path (open files, memory tier): effect and memory cost (per worker)', '');
