@@ -90,16 +90,17 @@ function serve() {
       }
     })().then((t) => cb(null, t), cb);
   }
-  function fromCallback(file, cb) {
+  /** open, fstat, read; then close, or with `keepOpen` hand the fd and size on. */
+  function fromCallback(file, cb, keepOpen = false) {
     fs.open(file, 'r', (err, fd) => {
       if (err) return cb(err);
       fs.fstat(fd, (err2, st) => {
         if (err2) return fs.close(fd, () => cb(err2));
         const buf = Buffer.allocUnsafe(st.size);
         fs.read(fd, buf, 0, st.size, 0, (err3) => {
-          fs.close(fd, () => {});
+          if (err3 || !keepOpen) fs.close(fd, () => {});
           if (err3) return cb(err3);
-          cb(null, { data: buf, mtime: st.mtimeMs });
+          cb(null, keepOpen ? { fd, size: st.size, data: buf, mtime: st.mtimeMs } : { data: buf, mtime: st.mtimeMs });
         });
       });
     });
@@ -145,30 +146,21 @@ function serve() {
   function fromHeldFd(file, cb) {
     const h = held.get(file);
     if (h === undefined) {
-      fromCallbackKeepOpen(file, (err, t) => {
-        if (err) return cb(err);
-        // The bytes are not kept: every later hit reads them again.
-        const h = { fd: t.fd, size: t.size, mtime: t.mtime };
-        held.set(file, h);
-        cb(null, { data: t.data, mtime: t.mtime, held: h });
-      });
+      fromCallback(
+        file,
+        (err, t) => {
+          if (err) return cb(err);
+          // The bytes are not kept: every later hit reads them again.
+          const kept = { fd: t.fd, size: t.size, mtime: t.mtime };
+          held.set(file, kept);
+          cb(null, { data: t.data, mtime: t.mtime, held: kept });
+        },
+        true,
+      );
       return;
     }
     const buf = Buffer.allocUnsafe(h.size);
     fs.read(h.fd, buf, 0, h.size, 0, (err) => (err ? cb(err) : cb(null, { data: buf, mtime: h.mtime, held: h })));
-  }
-  function fromCallbackKeepOpen(file, cb) {
-    fs.open(file, 'r', (err, fd) => {
-      if (err) return cb(err);
-      fs.fstat(fd, (err2, st) => {
-        if (err2) return fs.close(fd, () => cb(err2));
-        const buf = Buffer.allocUnsafe(st.size);
-        fs.read(fd, buf, 0, st.size, 0, (err3) => {
-          if (err3) return fs.close(fd, () => cb(err3));
-          cb(null, { fd, size: st.size, data: buf, mtime: st.mtimeMs });
-        });
-      });
-    });
   }
   const kept = new Map();
   function fromMemory(file, cb) {
