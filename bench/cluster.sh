@@ -174,6 +174,7 @@ start_floor() {
     sleep 0.1
   done
   grep -q 'workers on' "$logf" || die "node-floor ($v) did not listen within 10 s, see $logf"
+  [ "$(pgrep -c -P "$TS_PID")" = "$WORKERS" ] || die "node-floor ($v) has $(pgrep -c -P "$TS_PID") workers, expected $WORKERS; see $logf"
   record_mem start "$v" "$run"
   log "$v run $run: primary $TS_PID, workers $(pgrep -P "$TS_PID" | tr '\n' ' ')($(floor_cmd "$v"))"
 }

@@ -21,7 +21,7 @@
  *                            checked again): the floor of a memory tier holding the whole working set
  *
  * Every mode answers with the headers mapproxy-ts sends for a hit (ETag as MapProxy's md5 recipe,
- * Last-Modified, Cache-Control, CORS), so the HTTP work is the same.
+ * Last-Modified, Cache-Control, CORS, X-Cache), so the HTTP work is the same.
  */
 import cluster from 'node:cluster';
 import { createServer } from 'node:http';
@@ -52,18 +52,28 @@ if (workers > 0 && cluster.isPrimary) {
   process.env.UV_THREADPOOL_SIZE ??= '2';
   process.env.MALLOC_MMAP_THRESHOLD_ ??= '131072';
   let listening = 0;
+  let stopping = false;
+  let died = 0;
   for (let i = 0; i < workers; i++) {
     cluster.fork().on('listening', () => {
       if (++listening === workers) console.log(`node-floor ${mode}: ${workers} workers on 127.0.0.1:${portArg}`);
     });
   }
+  // A worker is never replaced: a run that lost one measured fewer workers, so the primary stops
+  // the others and exits 1, and the bench sees the run fail instead of a lower figure.
   cluster.on('exit', (w, code, signal) => {
-    if (!w.exitedAfterDisconnect) console.error(`node-floor worker ${w.process.pid} died (${signal ?? code})`);
-    if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+    if (!stopping) {
+      died++;
+      console.error(`node-floor worker ${w.process.pid} died (${signal ?? `exit ${code}`}): stopping`);
+      stopAll();
+    }
+    if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(died > 0 ? 1 : 0);
   });
-  process.once('SIGTERM', () => {
+  function stopAll() {
+    stopping = true;
     for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
-  });
+  }
+  process.once('SIGTERM', stopAll);
 } else {
   serve();
 }
@@ -143,17 +153,30 @@ function serve() {
     });
   }
   const held = new Map();
+  /** Callers waiting for a file's first open, so concurrent first hits open it once. */
+  const opening = new Map();
   function fromHeldFd(file, cb) {
     const h = held.get(file);
     if (h === undefined) {
+      const waiting = opening.get(file);
+      if (waiting !== undefined) {
+        waiting.push(cb);
+        return;
+      }
+      opening.set(file, [cb]);
       fromCallback(
         file,
         (err, t) => {
-          if (err) return cb(err);
+          const callers = opening.get(file) ?? [];
+          opening.delete(file);
+          if (err) {
+            for (const c of callers) c(err);
+            return;
+          }
           // The bytes are not kept: every later hit reads them again.
-          const kept = { fd: t.fd, size: t.size, mtime: t.mtime };
-          held.set(file, kept);
-          cb(null, { data: t.data, mtime: t.mtime, held: kept });
+          const entry = { fd: t.fd, size: t.size, mtime: t.mtime };
+          held.set(file, entry);
+          for (const c of callers) c(null, { data: t.data, mtime: t.mtime, held: entry });
         },
         true,
       );
@@ -162,13 +185,13 @@ function serve() {
     const buf = Buffer.allocUnsafe(h.size);
     fs.read(h.fd, buf, 0, h.size, 0, (err) => (err ? cb(err) : cb(null, { data: buf, mtime: h.mtime, held: h })));
   }
-  const kept = new Map();
+  const inMemory = new Map();
   function fromMemory(file, cb) {
-    const t = kept.get(file);
+    const t = inMemory.get(file);
     if (t !== undefined) return cb(null, t);
     fromCallback(file, (err, got) => {
       if (err) return cb(err);
-      kept.set(file, got);
+      inMemory.set(file, got);
       cb(null, got);
     });
   }
@@ -188,6 +211,7 @@ function serve() {
       'Last-Modified': new Date(t.mtime).toUTCString(),
       'Cache-Control': 'public, max-age=259200, s-maxage=259200',
       'Access-Control-Allow-Origin': '*',
+      'X-Cache': 'HIT',
       'Content-Type': 'image/png',
       'Content-Length': t.data.length,
     };
@@ -207,8 +231,8 @@ function serve() {
         res.end('no tile\n');
         return;
       }
-      // heldfd and memory answer a tile with the same headers every time, made once (as
-      // mapproxy-ts keeps them with its held answers); the other modes make them per request.
+      // heldfd, memory and statcache answer a tile with the same headers every time, made once
+      // (as mapproxy-ts keeps them with its held answers); the other modes make them per request.
       const owner = t.held ?? t;
       owner.headers ??= headersOf(t);
       res.writeHead(200, owner.headers);

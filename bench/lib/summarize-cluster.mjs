@@ -76,6 +76,9 @@ const FLOOR_WHAT = {
   heldfd: 'files kept open, one pread per hit, never re-checked',
   memory: 'every tile kept in memory after its first hit, never re-checked',
   callback: 'open, fstat, read, close per hit',
+  filehandle: 'open, stat, read, close per hit through fs/promises FileHandle',
+  readfile: 'stat and fs.readFile per hit',
+  sync: 'open, fstat, read, close per hit, synchronous on the event loop',
   statcache: 'one stat per hit validating an in-memory copy',
 };
 
@@ -119,11 +122,12 @@ const pairs = [
   [head, 'ts-N-pool4', 'two libuv threads per worker (the default) vs Node\'s four'],
   [head, 'ts-N-notier', 'the hit path (open files) against open/read/close per hit'],
   ['ts-N-bigtier', head, 'tier holding the whole working set vs the default'],
-  [head, 'floor-heldfd', 'against bare Node reading kept-open files'],
+  // The floors run N workers: only ts-N compares like with like.
+  ['ts-N', 'floor-heldfd', 'against bare Node reading kept-open files'],
   ['ts-N-bigtier', 'floor-memory', 'tier holding everything against bare Node holding everything'],
 ];
 for (const [a, b, why] of pairs) {
-  if (!a || runsOf(a).length === 0 || runsOf(b).length === 0) continue;
+  if (!a || a === b || runsOf(a).length === 0 || runsOf(b).length === 0) continue;
   const perRound = runsOf(a)
     .map((r) => {
       const o = runsOf(b).find((x) => x.run === r.run);
