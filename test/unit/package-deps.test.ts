@@ -18,16 +18,24 @@ export function packageOf(specifier: string): string {
 
 /**
  * Bare specifiers `source` loads at run time: static imports and re-exports that are not
- * type-only, dynamic `import('x')`, and `createRequire(...)('x')`. Relative paths are left out.
+ * type-only (also spread over several lines), `import x = require('x')`, dynamic `import('x')`
+ * (not `typeof import('x')` or `import('x').T`, which are types; `import('x').then` is not one), and `createRequire(...)('x')`
+ * or `r('x')` after `const r = createRequire(...)`. Relative paths are left out. It reads text,
+ * not syntax: code shown inside a string would count too.
  */
 export function runtimeSpecifiers(source: string): string[] {
   const found: string[] = [];
+  const q = `['"]([^'".][^'"]*)['"]`;
   const patterns = [
-    // import x from 'p'; import { a, type B } from 'p'; import 'p'; export { a } from 'p' (not `import type`)
-    /^\s*(?:import|export)\s+(?!type\s)(?:[^'";]*?\sfrom\s+)?'([^'.][^']*)'/gm,
-    /\bimport\(\s*'([^'.][^']*)'\s*\)/g,
-    /\bcreateRequire\([^)]*\)\(\s*'([^'.][^']*)'\s*\)/g,
+    new RegExp(String.raw`^\s*(?:import|export)\s+(?!type\s)(?:[^'";]*?\sfrom\s+)?${q}`, 'gm'),
+    new RegExp(String.raw`^\s*import\s+(?!type\s)\w+\s*=\s*require\(\s*${q}\s*\)`, 'gm'),
+    // `import('x').then(...)` loads; `import('x').Name` is a type.
+    new RegExp(String.raw`(?<!typeof\s+)\bimport\(\s*${q}\s*\)(?!\s*\.(?!then\b|catch\b|finally\b))`, 'g'),
+    new RegExp(String.raw`\bcreateRequire\([^)]*\)\(\s*${q}\s*\)`, 'g'),
   ];
+  for (const m of source.matchAll(/\b(?:const|let|var)\s+(\w+)\s*=\s*createRequire\(/g)) {
+    patterns.push(new RegExp(String.raw`\b${m[1]}\(\s*${q}\s*\)`, 'g'));
+  }
   for (const re of patterns) for (const m of source.matchAll(re)) found.push(m[1]);
   return found;
 }
@@ -51,14 +59,36 @@ test('runtimeSpecifiers: what loads at run time, and what does not', () => {
     "import { a, type B } from 'prom-client';",
     "export { x } from './local.js';",
     "export type { Y } from 'ajv';",
+    "export * from 'pkg-star';",
     "import './side-effect.js';",
     "import 'pino';",
+    'import { C } from "double-quoted";',
+    'import {\n  one,\n  two,\n} from \'multi-line\';',
+    "import legacy = require('legacy-cjs');",
+    "import type T = require('type-only-cjs');",
     "const s = await import('sharp');",
-    "type U = typeof import('undici');",
+    "const later = import('undici').catch(() => null);",
+    "type U = typeof import('types-only');",
+    "type V = import('also-types').Thing;",
     "const roll = createRequire(import.meta.url)('pino-roll');",
+    "const req = createRequire(import.meta.url);",
+    "const lock = req('proper-lockfile');",
     "import proj4 from '@scope/pkg/sub/path.js';",
   ].join('\n');
-  assert.deepEqual(runtimeSpecifiers(src).sort(), ['@scope/pkg/sub/path.js', 'node:fs', 'pino', 'pino-roll', 'prom-client', 'sharp', 'undici']);
+  assert.deepEqual(runtimeSpecifiers(src).sort(), [
+    '@scope/pkg/sub/path.js',
+    'double-quoted',
+    'legacy-cjs',
+    'multi-line',
+    'node:fs',
+    'pino',
+    'pino-roll',
+    'pkg-star',
+    'prom-client',
+    'proper-lockfile',
+    'sharp',
+    'undici',
+  ]);
   assert.equal(packageOf('@scope/pkg/sub/path.js'), '@scope/pkg');
   assert.equal(packageOf('ajv/dist/standalone/index.js'), 'ajv');
 });
