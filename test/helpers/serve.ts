@@ -7,7 +7,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join, dirname } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { tempConfig } from './server.js';
+import { startUpstream, type Upstream } from './upstream.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -224,6 +227,29 @@ export async function startNotifyListener(dir: string): Promise<NotifyListener> 
       await once(child, 'exit');
     },
   };
+}
+
+/** What `clusterFixture` makes: set before the file's first test. */
+export interface ClusterFixture {
+  upstream: Upstream;
+  cfg: Awaited<ReturnType<typeof tempConfig>>;
+}
+
+/**
+ * For the tests of one file: an upstream WMS on 127.0.0.1 and a temporary `clusterYaml`
+ * configuration pointing at it, made before the first test and removed after the last.
+ */
+export function clusterFixture(): ClusterFixture {
+  const fixture = {} as ClusterFixture;
+  before(async () => {
+    fixture.upstream = await startUpstream();
+    fixture.cfg = await tempConfig(clusterYaml(fixture.upstream.url));
+  });
+  after(async () => {
+    await fixture.upstream?.close();
+    await fixture.cfg?.cleanup();
+  });
+  return fixture;
 }
 
 /**

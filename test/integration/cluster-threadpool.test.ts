@@ -3,31 +3,19 @@
  * reads them (the default, two threads, is checked in cluster-config.test.ts), and a worker with a
  * larger pool serves tiles as any other.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
-import { tempConfig, get } from '../helpers/server.js';
-import { clusterYaml, startServe, waitFor, wmtsTile, type LogLine } from '../helpers/serve.js';
+import { get } from '../helpers/server.js';
+import { clusterFixture, startServe, waitFor, wmtsTile, type LogLine } from '../helpers/serve.js';
 
-let upstream: Upstream;
-let cfg: Awaited<ReturnType<typeof tempConfig>>;
-
-before(async () => {
-  upstream = await startUpstream();
-  cfg = await tempConfig(clusterYaml(upstream.url));
-});
-
-after(async () => {
-  await upstream?.close();
-  await cfg?.cleanup();
-});
+const fx = clusterFixture();
 
 const isListening = (l: LogLine): boolean => l.name === 'mapproxy.worker' && l.msg === 'listening';
 
 /** Start serve with one worker, fetch a tile through it, return the worker's pool as it sees it. */
 async function poolOf(args: string[], env: NodeJS.ProcessEnv): Promise<{ logged: unknown; environ: string | undefined }> {
-  const serve = await startServe(cfg.file, ['-w', '1', '--spare-workers', '0', ...args], { env });
+  const serve = await startServe(fx.cfg.file, ['-w', '1', '--spare-workers', '0', ...args], { env });
   try {
     await waitFor(() => serve.logs().some(isListening), 'the worker\'s listening line');
     const line = serve.logs().find(isListening) as LogLine;

@@ -6,7 +6,7 @@
  * is an error saying so, and a check stuck on a file that never answers (a FIFO here, a hung
  * network file system in production) neither outlives the master nor keeps it from stopping.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFile, readdir, rename } from 'node:fs/promises';
@@ -16,24 +16,12 @@ import sharp from 'sharp';
 import { ConfigError } from '../../src/errors.js';
 import { checkConfigInChild, checkExecArgv } from '../../src/master/check-process.js';
 import { checkServeConfig } from '../../src/master/validate.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { tempConfig, get } from '../helpers/server.js';
-import { clusterYaml, isAlive, startServe, waitFor, wmtsTile } from '../helpers/serve.js';
+import { clusterFixture, clusterYaml, isAlive, startServe, waitFor, wmtsTile } from '../helpers/serve.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-let upstream: Upstream;
-let cfg: Awaited<ReturnType<typeof tempConfig>>;
-
-before(async () => {
-  upstream = await startUpstream();
-  cfg = await tempConfig(clusterYaml(upstream.url));
-});
-
-after(async () => {
-  await upstream?.close();
-  await cfg?.cleanup();
-});
+const fx = clusterFixture();
 
 /** The shared objects mapped into process `pid` whose path contains `part`. */
 async function mapped(pid: number, part: string): Promise<string[]> {
@@ -42,7 +30,7 @@ async function mapped(pid: number, part: string): Promise<string[]> {
 }
 
 test('the master maps no libvips, before and after a reload, and logs the versions the check saw', async () => {
-  const serve = await startServe(cfg.file, ['-w', '1', '--spare-workers', '0']);
+  const serve = await startServe(fx.cfg.file, ['-w', '1', '--spare-workers', '0']);
   try {
     const worker = serve.listeningWorkers()[0];
     assert.ok(worker !== undefined);
@@ -76,14 +64,14 @@ function childrenOf(pid: number): number[] {
 }
 
 test('the check in the child answers as the check in-process: snapshot and warnings', async () => {
-  const inChild = await checkConfigInChild(cfg.file, false);
-  const here = await checkServeConfig(cfg.file, false);
+  const inChild = await checkConfigInChild(fx.cfg.file, false);
+  const here = await checkServeConfig(fx.cfg.file, false);
   assert.deepEqual(inChild.check, here);
   assert.equal(inChild.system.libvips, sharp.versions.vips);
 });
 
 test('an invalid configuration: the same ConfigError as in-process', async () => {
-  const bad = await tempConfig(clusterYaml(upstream.url).replace('sources: [up]', 'sources: [missing]'));
+  const bad = await tempConfig(clusterYaml(fx.upstream.url).replace('sources: [up]', 'sources: [missing]'));
   try {
     const inChild = await checkConfigInChild(bad.file, false).then(
       () => assert.fail('the check passed'),
@@ -99,9 +87,9 @@ test('an invalid configuration: the same ConfigError as in-process', async () =>
 });
 
 test('a MultiMapProxy path that is not a directory is refused by the child', async () => {
-  await assert.rejects(checkConfigInChild(cfg.file, true), (err: unknown) => {
+  await assert.rejects(checkConfigInChild(fx.cfg.file, true), (err: unknown) => {
     assert.ok(err instanceof ConfigError);
-    assert.equal(err.message, `invalid configuration:\n  not a directory of configurations: ${cfg.file}`);
+    assert.equal(err.message, `invalid configuration:\n  not a directory of configurations: ${fx.cfg.file}`);
     return true;
   });
 });
@@ -142,7 +130,7 @@ function fifoIn(dir: string, name = 'stuck.yaml'): string {
 }
 
 test('a check process that dies without an answer is an error naming its end', async () => {
-  const pending = checkConfigInChild(fifoIn(cfg.dir, 'killed.yaml'), false);
+  const pending = checkConfigInChild(fifoIn(fx.cfg.dir, 'killed.yaml'), false);
   const pid = await stuckCheckOf(process.pid);
   process.kill(pid, 'SIGKILL');
   await assert.rejects(pending, (err: unknown) => {
@@ -153,7 +141,7 @@ test('a check process that dies without an answer is an error naming its end', a
 });
 
 test('a check that does not finish in time is killed, with an error saying what to look at', async () => {
-  const outcome = checkConfigInChild(fifoIn(cfg.dir, 'slow.yaml'), false, { timeoutMs: 4000 }).then(
+  const outcome = checkConfigInChild(fifoIn(fx.cfg.dir, 'slow.yaml'), false, { timeoutMs: 4000 }).then(
     () => assert.fail('the check passed'),
     (err: unknown) => err,
   );
@@ -166,17 +154,17 @@ test('a check that does not finish in time is killed, with an error saying what 
 
 test('a check stopped by its signal is killed', async () => {
   const stop = new AbortController();
-  const pending = checkConfigInChild(fifoIn(cfg.dir, 'stopped.yaml'), false, { signal: stop.signal });
+  const pending = checkConfigInChild(fifoIn(fx.cfg.dir, 'stopped.yaml'), false, { signal: stop.signal });
   const pid = await stuckCheckOf(process.pid);
   stop.abort();
   await assert.rejects(pending, { message: 'the configuration check was stopped' });
   assert.equal(isAlive(pid), false);
-  await assert.rejects(checkConfigInChild(cfg.file, false, { signal: stop.signal }), { message: 'the configuration check was stopped' });
+  await assert.rejects(checkConfigInChild(fx.cfg.file, false, { signal: stop.signal }), { message: 'the configuration check was stopped' });
 });
 
 /** Serve a copy of the cluster config, then put a FIFO in its place and ask for a reload. */
 async function serveThenStuckReload(): Promise<{ serve: Awaited<ReturnType<typeof startServe>>; check: number; own: Awaited<ReturnType<typeof tempConfig>> }> {
-  const own = await tempConfig(clusterYaml(upstream.url));
+  const own = await tempConfig(clusterYaml(fx.upstream.url));
   const serve = await startServe(own.file, ['-w', '1', '--spare-workers', '0', '--graceful-timeout', '5']);
   await rename(fifoIn(own.dir), own.file);
   serve.child.kill('SIGHUP');
@@ -232,7 +220,7 @@ test('serve whose check dies at start exits 1 with the reason on stderr, before 
 });
 
 test('check-main refuses to run without the master\'s IPC channel', () => {
-  const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/master/check-main.ts'), cfg.file, 'single'], { cwd: ROOT, encoding: 'utf8' });
+  const run = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/master/check-main.ts'), fx.cfg.file, 'single'], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(run.status, 2);
   assert.equal(run.stderr, 'check-main: run by the serve master only\n');
 });
