@@ -27,6 +27,9 @@ Options:
       --threadpool-size N         libuv threads per worker for file reads and image work (default 2,
                                   or UV_THREADPOOL_SIZE when set; more for caches on NFS, see
                                   docs/deployment.md, "Thread pool")
+      --image-jobs N              image operations (decode, encode) a worker runs at once on that
+                                  pool (default: one fewer than its threads, at least 1, so cache
+                                  hits never queue behind image work; more: faster misses)
       --no-fast-lane              let node:http read every request; by default a worker answers hot
                                   tiles (open files, memory tier) without it (docs/caches.md, "The hit path")
       --pid-file FILE             write the master's pid to FILE (removed on exit)
@@ -86,6 +89,7 @@ export function parseServeArgs(args: string[]): MasterOptions | 'help' {
       'max-requests-jitter': { type: 'string' },
       'graceful-timeout': { type: 'string' },
       'threadpool-size': { type: 'string' },
+      'image-jobs': { type: 'string' },
       'pid-file': { type: 'string' },
       'log-config': { type: 'string' },
       'log-format': { type: 'string' },
@@ -117,6 +121,11 @@ export function parseServeArgs(args: string[]): MasterOptions | 'help' {
   if (threadpoolSize !== undefined && threadpoolSize > MAX_THREADPOOL_SIZE) {
     throw new ServeUsageError(`invalid --threadpool-size "${pool}": libuv allows at most ${MAX_THREADPOOL_SIZE}`);
   }
+  const jobs = values['image-jobs'];
+  const imageJobs = jobs === undefined ? undefined : integer('image-jobs', jobs, 1, 1);
+  if (imageJobs !== undefined && imageJobs > MAX_THREADPOOL_SIZE) {
+    throw new ServeUsageError(`invalid --image-jobs "${jobs}": a pool has at most ${MAX_THREADPOOL_SIZE} threads`);
+  }
   const metricsBind = values['metrics-bind'] === undefined ? undefined : parseServeBind(values['metrics-bind'], 'metrics-bind');
   const logFormat = values['log-format'] === undefined ? undefined : logFormatOption(values['log-format']);
   return {
@@ -131,6 +140,7 @@ export function parseServeArgs(args: string[]): MasterOptions | 'help' {
     gracefulTimeoutMs,
     ...(values['no-fast-lane'] ? { fastLane: false } : {}),
     ...(threadpoolSize !== undefined ? { threadpoolSize } : {}),
+    ...(imageJobs !== undefined ? { imageJobs } : {}),
     pidFile: values['pid-file'] === undefined ? undefined : resolve(values['pid-file']),
     logConfig: values['log-config'] === undefined ? undefined : resolve(values['log-config']),
     // Only when given, so the defaults read as before.

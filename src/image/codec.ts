@@ -10,6 +10,7 @@ import { mimeFromMagic, parseImageFormat } from './format.js';
 import { addGeoTiffTags, type GeoReference } from './geotiff.js';
 import { encodeGif } from './gif.js';
 import { encodePalettePng } from './png.js';
+import { onImagePool } from './pool.js';
 import { quantizeAsync } from './quantize.js';
 import { flattenRaw, hasTransparency, rawImage } from './raw.js';
 import { sharpLib } from './sharp.js';
@@ -36,11 +37,9 @@ export async function decodeImage(buf: Buffer): Promise<RawImage> {
   if (!magic) throw new ImageDecodeError(`cannot decode image: not an image (${buf.length} bytes starting with "${printable(buf)}")`);
   const lib = await sharpLib();
   try {
-    const { data, info } = await lib(buf, { failOn: 'truncated' })
-      .toColourspace('srgb')
-      .ensureAlpha()
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
+    const { data, info } = await onImagePool(() =>
+      lib(buf, { failOn: 'truncated' }).toColourspace('srgb').ensureAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true }),
+    );
     return rawImage(data, info.width, info.height);
   } catch (err) {
     const reason = err instanceof Error ? err.message.trim().replace(/\s+/g, ' ') : String(err);
@@ -80,6 +79,11 @@ async function prepared(raw: RawImage, opts: ImageOptions, opaque: boolean): Pro
   return opaque ? p.flatten({ background: bgOf(opts) }) : p;
 }
 
+/** The encoded bytes of a pipeline, run as one job of the image pool (pool.ts). */
+function pooled(p: sharp.Sharp): Promise<Buffer> {
+  return onImagePool(() => p.toBuffer());
+}
+
 /**
  * Encode RGBA pixels in the format of `opts.format` (a MIME type, a MapProxy format name or
  * `mixed`). PNG is quantised to `opts.colors` colours when that is > 0 (mode `P` without colours
@@ -101,28 +105,28 @@ export async function encodeImage(raw: RawImage, opts: ImageOptions, extras: Enc
   const quality = clampQuality(opts.jpegQuality);
   switch (mime) {
     case 'image/png': {
-      if (grey) return (await prepared(raw, opts, true)).toColourspace('b-w').png().toBuffer();
+      if (grey) return pooled((await prepared(raw, opts, true)).toColourspace('b-w').png());
       const colors = opts.colors > 0 ? opts.colors : opts.mode === 'P' ? 256 : 0;
       if (colors > 0) {
         const img = opaque ? flattenRaw(raw, opts.bgcolor ?? [255, 255, 255]) : raw;
         return encodePalettePng(await quantizeAsync(img.data, img.width * img.height, colors, !opaque), img.width, img.height);
       }
-      return (await prepared(raw, opts, opaque)).png().toBuffer();
+      return pooled((await prepared(raw, opts, opaque)).png());
     }
     case 'image/jpeg': {
       const p = await prepared(raw, opts, true);
-      return (grey ? p.toColourspace('b-w') : p).jpeg({ quality }).toBuffer();
+      return pooled((grey ? p.toColourspace('b-w') : p).jpeg({ quality }));
     }
     case 'image/gif':
       return encodeGifImage(raw, opts, opaque);
     case 'image/tiff': {
       const compression = opts.tiffCompression === 'tiff_lzw' ? 'lzw' : opts.tiffCompression === 'jpeg' ? 'jpeg' : 'none';
       const p = await prepared(raw, opts, opaque || compression === 'jpeg');
-      const out = await (grey ? p.toColourspace('b-w') : p).tiff({ compression, quality }).toBuffer();
+      const out = await pooled((grey ? p.toColourspace('b-w') : p).tiff({ compression, quality }));
       return extras.georef ? addGeoTiffTags(out, extras.georef, [raw.width, raw.height]) : out;
     }
     case 'image/webp':
-      return (await prepared(raw, opts, opaque)).webp({ quality }).toBuffer();
+      return pooled((await prepared(raw, opts, opaque)).webp({ quality }));
     default:
       throw new Error(`no encoder for ${mime}`);
   }

@@ -6,6 +6,7 @@
 import type sharp from 'sharp';
 import { pyFloatRepr } from '../grid/pyfloat.js';
 import type { Size } from '../grid/types.js';
+import { onImagePool } from './pool.js';
 import { rawImage, type Rgba } from './raw.js';
 import { sharpLib } from './sharp.js';
 import type { RawImage } from './types.js';
@@ -56,7 +57,8 @@ async function render(size: Size, lines: readonly string[], opts: TextOptions): 
 
 /** `lines` drawn top-left onto an image of `size`, as RGBA pixels. */
 export async function textImage(size: Size, lines: readonly string[], opts: TextOptions = {}): Promise<RawImage> {
-  const { data, info } = await (await render(size, lines, opts)).raw().toBuffer({ resolveWithObject: true });
+  const p = (await render(size, lines, opts)).raw();
+  const { data, info } = await onImagePool(() => p.toBuffer({ resolveWithObject: true }));
   return rawImage(data, info.width, info.height);
 }
 
@@ -65,7 +67,8 @@ export async function textImage(size: Size, lines: readonly string[], opts: Text
  * the resolution) in black and a black border.
  */
 export async function debugImage(size: Size, lines: readonly string[]): Promise<Buffer> {
-  return (await render(size, lines, { border: [0, 0, 0, 255] })).png().toBuffer();
+  const p = (await render(size, lines, { border: [0, 0, 0, 255] })).png();
+  return onImagePool(() => p.toBuffer());
 }
 
 /** The debug source's text for a request: `bbox: (…)` and `res: x(y)` as MapProxy writes them. */

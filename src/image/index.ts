@@ -30,4 +30,5 @@ export {
   type Rgba,
 } from './raw.js';
 export { quantize, quantizeAsync, type Quantized } from './quantize.js';
+export { imageJobLimit, imageJobState, libuvPoolSize, onImagePool, setImageJobLimit } from './pool.js';
 export { configureImaging, isSharpLoaded, sharpLib, type ImagingSettings, type SharpLib } from './sharp.js';

@@ -6,6 +6,7 @@
  */
 import { deflate } from 'node:zlib';
 import { promisify } from 'node:util';
+import { onImagePool } from './pool.js';
 import type { Quantized } from './quantize.js';
 
 const deflateAsync = promisify(deflate);
@@ -91,6 +92,6 @@ export async function encodePalettePng(q: Quantized, width: number, height: numb
     for (let i = 0; i <= lastTranslucent; i++) trns[i] = q.palette[i * 4 + 3];
     parts.push(chunk('tRNS', trns));
   }
-  parts.push(chunk('IDAT', await deflateAsync(raw, { level })), chunk('IEND', Buffer.alloc(0)));
+  parts.push(chunk('IDAT', await onImagePool(() => deflateAsync(raw, { level }))), chunk('IEND', Buffer.alloc(0)));
   return Buffer.concat(parts);
 }

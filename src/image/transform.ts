@@ -8,6 +8,7 @@
  */
 import type { Bbox, Size, Srs } from '../grid/types.js';
 import { backgroundOf, cropRaw, rawImage } from './raw.js';
+import { onImagePool } from './pool.js';
 import { sampler, type Sampler } from './sample.js';
 import { sharpLib } from './sharp.js';
 import type { RawImage, Resampling } from './types.js';
@@ -27,11 +28,13 @@ const KERNEL = { nearest: 'nearest', bilinear: 'linear', bicubic: 'cubic' } as c
 export async function scaleImage(raw: RawImage, size: Size, resampling: Resampling): Promise<RawImage> {
   if (raw.width === size[0] && raw.height === size[1]) return raw;
   const lib = await sharpLib();
-  const { data, info } = await lib(raw.data, { raw: { width: raw.width, height: raw.height, channels: 4 } })
-    .resize(size[0], size[1], { fit: 'fill', kernel: KERNEL[resampling] ?? 'cubic' })
-    .ensureAlpha()
-    .raw()
-    .toBuffer({ resolveWithObject: true });
+  const { data, info } = await onImagePool(() =>
+    lib(raw.data, { raw: { width: raw.width, height: raw.height, channels: 4 } })
+      .resize(size[0], size[1], { fit: 'fill', kernel: KERNEL[resampling] ?? 'cubic' })
+      .ensureAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true }),
+  );
   return rawImage(data, info.width, info.height);
 }
 

@@ -58,6 +58,8 @@ export interface MasterOptions {
    * master's UV_THREADPOOL_SIZE when set, else `DEFAULT_THREADPOOL_SIZE`.
    */
   readonly threadpoolSize?: number;
+  /** `--image-jobs`: image operations at once per worker; by default one fewer than its pool (src/image/pool.ts). */
+  readonly imageJobs?: number;
   readonly pidFile?: string;
   /** `--log-config` file, applied by every worker (the caller applies it to the master). */
   readonly logConfig?: string;
@@ -175,6 +177,7 @@ class Supervisor {
       maxRequests: o.maxRequests > 0 ? o.maxRequests + randomInt(0, o.maxRequestsJitter + 1) : 0,
       logConfig: o.logConfig,
       ...(o.fastLane === false ? { fastLane: false } : {}),
+      ...(o.imageJobs !== undefined ? { imageJobs: o.imageJobs } : {}),
       standby: spare,
       configFromMaster: this.#snapshot !== undefined,
     };
@@ -404,8 +407,9 @@ export const MAX_THREADPOOL_SIZE = 1024;
  * work and DNS lookups, and with one thread a hit waits for whatever runs (hit p99 108 ms against
  * 65-72 with 2 and 45-70 with 4 while 4 clients made uncached meta tiles; a lookup against a DNS
  * server that does not answer held a lone thread for seconds). libuv lets slow work (DNS) take at
- * most half the pool, so with two one thread is always left for file reads. Caches on network file
- * systems want more (docs/deployment.md).
+ * most half the pool, and image work takes at most all threads but one (src/image/pool.ts), so with
+ * two one thread is always left for file reads. Caches on network file systems want more
+ * (docs/deployment.md).
  */
 export const DEFAULT_THREADPOOL_SIZE = 2;
 

@@ -27,6 +27,8 @@ export interface WorkerOptions {
   readonly logConfig?: string;
   /** False: node:http reads every request (no fast lane for hot tiles); default true. */
   readonly fastLane?: boolean;
+  /** Image operations at once on the thread pool (`--image-jobs`); default one fewer than the pool. */
+  readonly imageJobs?: number;
   /**
    * Start as a spare: build the app, report `mpx:standby`, and listen only when the master sends
    * `mpx:listen` (to replace a crashed or recycled worker at once, without a cold start).

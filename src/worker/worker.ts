@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { buildApp, type App } from '../app/build-app.js';
+import { imageJobState, libuvPoolSize, setImageJobLimit } from '../image/index.js';
 import { getLogger } from '../log/index.js';
 import { installMetrics, sendFinalMetrics, setReady } from '../metrics/index.js';
 import { DrainingServer } from './server.js';
@@ -48,6 +49,7 @@ export async function runWorker(opts: WorkerOptions, control: WorkerControl): Pr
   // /readyz answers 503 until this worker listens, and again once it drains.
   setReady(false);
   installMetrics();
+  if (opts.imageJobs !== undefined) setImageJobLimit(opts.imageJobs);
   try {
     if (opts.multiapp) {
       app = (await import('../app/multiapp.js')).createMultiApp(opts.config, { allowListing: opts.multiapp.allowListing, reload: true });
@@ -92,8 +94,9 @@ export async function runWorker(opts: WorkerOptions, control: WorkerControl): Pr
   }
   setReady(true);
   // What this worker runs with, as the master passed it on (`serve --no-fast-lane`, --max-requests; 0: none).
+  // imageJobs: image work at once on that pool (src/image/pool.ts), one thread fewer.
   const threadpool = libuvPoolSize(process.env.UV_THREADPOOL_SIZE);
-  log().info({ fastLane: opts.fastLane !== false, maxRequests: opts.maxRequests ?? 0, threadpool }, 'listening');
+  log().info({ fastLane: opts.fastLane !== false, maxRequests: opts.maxRequests ?? 0, threadpool, imageJobs: imageJobState().limit }, 'listening');
   await control.drainRequested;
   setReady(false);
   const mode = control.mode ?? 'stop';
@@ -109,17 +112,4 @@ export async function runWorker(opts: WorkerOptions, control: WorkerControl): Pr
   await control.confirmUnlistened(UNLISTEN_WAIT_MS);
   await app.close();
   return 0;
-}
-
-/**
- * The pool libuv makes of UV_THREADPOOL_SIZE (the master sets it, or passes its own on): 4 when
- * unset, else its leading number (atoi: none is 0) read as unsigned, 0 as 1, at most 1024; so a
- * negative number gives 1024, as in libuv's threadpool.c. (Numbers past 2^31, which atoi wraps,
- * are reported as 1024.)
- */
-export function libuvPoolSize(value: string | undefined): number {
-  if (value === undefined) return 4;
-  const n = Number.parseInt(value, 10);
-  if (Number.isNaN(n) || n === 0) return 1;
-  return n < 0 ? 1024 : Math.min(n, 1024);
 }

@@ -22,7 +22,7 @@ test('defaults: localhost:8080 like MapProxy, one worker per CPU, one spare, 30 
 
 test('every option', () => {
   const o = parseServeArgs(['-b', '0.0.0.0:9000', 'm.yaml', '-w', '3', '--spare-workers', '0', '--max-requests', '1000',
-    '--max-requests-jitter', '50', '--graceful-timeout', '2.5', '--no-fast-lane', '--threadpool-size', '3', '--pid-file', 'run/s.pid', '--log-config', 'log.yaml']);
+    '--max-requests-jitter', '50', '--graceful-timeout', '2.5', '--no-fast-lane', '--threadpool-size', '3', '--image-jobs', '2', '--pid-file', 'run/s.pid', '--log-config', 'log.yaml']);
   assert.deepEqual(o, {
     config: resolve('m.yaml'),
     host: '0.0.0.0',
@@ -34,6 +34,7 @@ test('every option', () => {
     gracefulTimeoutMs: 2500,
     fastLane: false,
     threadpoolSize: 3,
+    imageJobs: 2,
     pidFile: resolve('run/s.pid'),
     logConfig: resolve('log.yaml'),
   });
@@ -59,6 +60,9 @@ test('usage errors name the option and what is allowed', () => {
     [['m.yaml', '--threadpool-size', '0'], 'invalid --threadpool-size "0": expected a whole number of at least 1'],
     [['m.yaml', '--threadpool-size', 'many'], 'invalid --threadpool-size "many": expected a whole number of at least 1'],
     [['m.yaml', '--threadpool-size', '1025'], 'invalid --threadpool-size "1025": libuv allows at most 1024'],
+    [['m.yaml', '--image-jobs', '0'], 'invalid --image-jobs "0": expected a whole number of at least 1'],
+    [['m.yaml', '--image-jobs', '2.5'], 'invalid --image-jobs "2.5": expected a whole number of at least 1'],
+    [['m.yaml', '--image-jobs', '1025'], 'invalid --image-jobs "1025": a pool has at most 1024 threads'],
     [['m.yaml', '--graceful-timeout', '0'], 'invalid --graceful-timeout "0": expected seconds greater than 0'],
     [['m.yaml', '--graceful-timeout', 'soon'], 'invalid --graceful-timeout "soon": expected seconds greater than 0'],
   ];
