@@ -19,7 +19,7 @@
 # = --threadpool-size K, as in cluster.sh; -jobsJ = --image-jobs J, image work at once per worker,
 # by default one fewer than the pool's threads, src/image/pool.ts)
 # and mapproxy-N. Knobs: WORKERS=$(nproc) RUNS=2 DURATION=10s HIT_CONNS=8 PACE_MS=2 COLD_CONNS=4
-# TS_BIND MP_BIND RIG RESEED BUILD OUT as in cluster.sh. Takes about 2.5 minutes with the defaults.
+# TS_BIND MP_BIND RIG RESEED BUILD OUT as in cluster.sh. Takes about 5 minutes with the defaults.
 set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -65,6 +65,9 @@ require_rig start.sh stop.sh mkstatic.py seed.yaml lua/random_paths.lua lua/seq_
 open_out
 printf 'target\trun\tphase\thit_rps\thit_p50_ms\thit_p90_ms\thit_p99_ms\thit_max_ms\thit_errors\tmiss_tiles_per_s\tmiss_p99_ms\tmiss_errors\tupstream\n' > "$OUT/mixed.tsv"
 install_cleanup
+# the misses' wrk runs beside the hits' (WRK_PID): stopped by cleanup too
+COLD_PID=""
+trap '[ -n "$COLD_PID" ] && kill "$COLD_PID" 2>/dev/null; cleanup' EXIT
 
 variant_workers() { local w="${1#ts-}"; w="${w%%-*}"; [ "$w" = N ] && w=$WORKERS; echo "$w"; }
 variant_flags() {
@@ -75,7 +78,15 @@ variant_flags() {
 }
 clear_cold_levels() { rm -rf "$TILES/09" "$TILES/10"; }
 res() { grep '^RESULT' "$1" | tail -n1; }
-errs() { local r; r=$(res "$1"); echo $(( $(getv non2xx "$r") + $(getv errors "$r") )); }
+errs() { local r; r=$(res "$1"); [ -n "$r" ] || { echo "no RESULT"; return; }; echo $(( $(getv non2xx "$r") + $(getv errors "$r") )); }
+# wrk in the background and waited for, as common.sh's wrk_run: a signal then reaches the trap at once
+# and cleanup stops the wrk that is running (WRK_PID)
+wrk_bg() { # OUTFILE WRK-ARGS...
+  local o="$1"; shift
+  wrk "$@" > "$o" 2>&1 &
+  WRK_PID=$!
+  wait "$WRK_PID"; WRK_PID=""
+}
 
 start_ts_variant() { # VARIANT RUN
   local logf="$OUT/$1_run$2.log"
@@ -88,20 +99,20 @@ start_ts_variant() { # VARIANT RUN
 # measure TARGET RUN URL: the quiet and the mixed phase against one running server
 measure() {
   local t="$1" run="$2" url="$3" q="$OUT/quiet_$1_run$2.txt" h="$OUT/mixed_hits_$1_run$2.txt" c="$OUT/mixed_misses_$1_run$2.txt"
-  local secs=${DURATION%s} u0 u1 cold r cr
+  local secs=${DURATION%s} u0 u1 r cr
   LIST="$SEED_LIST" wrk -t1 -c"$HIT_CONNS" -d3s -s "$HERE/lib/paced_paths.lua" "$url" > /dev/null 2>&1   # warm-up
-  LIST="$SEED_LIST" wrk -t1 -c"$HIT_CONNS" -d"$DURATION" --timeout 60s --latency -s "$HERE/lib/paced_paths.lua" "$url" > "$q" 2>&1
+  LIST="$SEED_LIST" wrk_bg "$q" -t1 -c"$HIT_CONNS" -d"$DURATION" --timeout 60s --latency -s "$HERE/lib/paced_paths.lua" "$url"
   r=$(res "$q")
   printf '%s\t%s\tquiet\t%s\t%s\t%s\t%s\t%s\t%s\t-\t-\t-\t0\n' "$t" "$run" "$(getv rps "$r")" "$(getv p50_ms "$r")" \
     "$(getv p90_ms "$r")" "$(getv p99_ms "$r")" "$(getv max_ms "$r")" "$(errs "$q")" >> "$OUT/mixed.tsv"
   clear_cold_levels
   drain "$url$PROBE_PATH"
   u0=$(uplines)
-  ( LIST="$COLD_LIST" NTHREADS=1 wrk -t1 -c"$COLD_CONNS" -d"$((secs + 4))s" --timeout 60s --latency -s "$RIG/lua/seq_paths.lua" "$url" > "$c" 2>&1 ) &
-  cold=$!
+  LIST="$COLD_LIST" NTHREADS=1 wrk -t1 -c"$COLD_CONNS" -d"$((secs + 4))s" --timeout 60s --latency -s "$RIG/lua/seq_paths.lua" "$url" > "$c" 2>&1 &
+  COLD_PID=$!
   sleep 2
-  LIST="$SEED_LIST" wrk -t1 -c"$HIT_CONNS" -d"$DURATION" --timeout 60s --latency -s "$HERE/lib/paced_paths.lua" "$url" > "$h" 2>&1
-  wait "$cold"
+  LIST="$SEED_LIST" wrk_bg "$h" -t1 -c"$HIT_CONNS" -d"$DURATION" --timeout 60s --latency -s "$HERE/lib/paced_paths.lua" "$url"
+  wait "$COLD_PID"; COLD_PID=""
   settle_upstream
   u1=$(uplines)
   r=$(res "$h"); cr=$(res "$c")

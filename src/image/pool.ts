@@ -2,8 +2,9 @@
  * How many image jobs (libvips operations through sharp, zlib deflates of paletted PNGs) one process
  * has on libuv's thread pool at once. The pool is FIFO and shared with the file reads of cache hits:
  * a meta tile's sixteen encodes queued at once put every hit of that worker behind them. Capped at
- * one thread fewer than the pool has, image work always leaves a thread for file reads, so a hit
- * waits for at most the jobs ahead of it that are reads, never for a queue of encodes.
+ * one thread fewer than the pool has, image work leaves a thread for everything else: a hit waits
+ * for other file work (reads, and the stores and stats of misses) and, only while a DNS lookup
+ * holds a thread too, for one image job, never for a queue of encodes.
  */
 
 /**

@@ -1,7 +1,10 @@
 /** The image-job cap on libuv's thread pool (src/image/pool.ts) and the pool size it is taken from. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeImage, imageJobLimit, imageJobState, libuvPoolSize, onImagePool, rawImage, setImageJobLimit } from '../../../src/image/index.js';
+import {
+  debugImage, decodeImage, encodeImage, imageJobLimit, imageJobState, libuvPoolSize, onImagePool, rawImage, scaleImage, setImageJobLimit, textImage,
+  type ImageOptions,
+} from '../../../src/image/index.js';
 
 test('the pool a worker reports is the one libuv makes of UV_THREADPOOL_SIZE', () => {
   const cases: Array<[string | undefined, number]> = [
@@ -12,10 +15,6 @@ test('the pool a worker reports is the one libuv makes of UV_THREADPOOL_SIZE', (
 
 test('image work may take all threads of the pool but one, and at least one', () => {
   assert.deepEqual([1, 2, 3, 4, 1024].map(imageJobLimit), [1, 1, 2, 3, 1023]);
-});
-
-test('the cap comes from this process\'s UV_THREADPOOL_SIZE', () => {
-  assert.equal(imageJobState().limit, imageJobLimit(libuvPoolSize(process.env.UV_THREADPOOL_SIZE)));
 });
 
 /** A job that runs until `finish` is called, recording when it started. */
@@ -137,3 +136,51 @@ test('real encodes through sharp and zlib never run more jobs at once than the c
   }
   assert.deepEqual(imageJobState(), { limit: 2, running: 0, waiting: 0 });
 });
+
+const OPTS: ImageOptions = { format: 'image/png', colors: 0, transparent: false, mode: 'RGB', jpegQuality: 90, resampling: 'bicubic', bgcolor: [255, 255, 255] };
+
+/** A 16×16 image with a few colours. */
+function small(): ReturnType<typeof rawImage> {
+  const px = Buffer.alloc(16 * 16 * 4);
+  for (let i = 0; i < 256; i++) px.set([(i * 37) % 256, (i * 11) % 256, i % 256, 255], i * 4);
+  return rawImage(px, 16, 16);
+}
+
+// Every way into the pool: with the one slot held, the call must wait in the queue (not reach
+// the pool past the cap), and finish once the slot is free.
+const ENTRIES: Array<[string, () => Promise<unknown>]> = [
+  ['decodeImage', async () => decodeImage(await encodeImage(small(), OPTS))],
+  ['scaleImage', () => scaleImage(small(), [32, 32], 'bilinear')],
+  ['debugImage', () => debugImage([64, 64], ['x'])],
+  ['textImage', () => textImage([64, 64], ['x'])],
+  ['encodeImage png (paletted: zlib)', () => encodeImage(small(), { ...OPTS, colors: 256 })],
+  ['encodeImage png (full colour)', () => encodeImage(small(), OPTS)],
+  ['encodeImage png (grey)', () => encodeImage(small(), { ...OPTS, mode: 'L' })],
+  ['encodeImage jpeg', () => encodeImage(small(), { ...OPTS, format: 'image/jpeg' })],
+  ['encodeImage tiff', () => encodeImage(small(), { ...OPTS, format: 'image/tiff' })],
+  ['encodeImage webp', () => encodeImage(small(), { ...OPTS, format: 'image/webp' })],
+];
+
+for (const [name, call] of ENTRIES) {
+  test(`${name} waits for a slot of the image pool`, async (t) => {
+    const before = imageJobState().limit;
+    t.after(() => setImageJobLimit(before));
+    setImageJobLimit(1);
+    const started: number[] = [];
+    const held = gate(started, 0);
+    const holder = onImagePool(held.job);
+    let settled = false;
+    const result = call().finally(() => { settled = true; });
+    // decodeImage encodes its input first: that job must also wait, so the queue holds one job
+    // whichever comes first.
+    for (let i = 0; i < 200 && imageJobState().waiting === 0; i++) await ticks(1);
+    assert.deepEqual(imageJobState(), { limit: 1, running: 1, waiting: 1 });
+    await ticks(5);
+    assert.equal(settled, false, 'nothing finished while the slot was held');
+    held.finish();
+    await holder;
+    const out = await result;
+    assert.ok(Buffer.isBuffer(out) || (typeof out === 'object' && out !== null && 'data' in out), `${name} gave an image`);
+    assert.deepEqual(imageJobState(), { limit: 1, running: 0, waiting: 0 });
+  });
+}
