@@ -6,6 +6,7 @@
  * for other file work (reads, and the stores and stats of misses) and, only while a DNS lookup
  * holds a thread too, for one image job, never for a queue of encodes.
  */
+import { channel } from 'node:diagnostics_channel';
 
 /**
  * The pool libuv makes of UV_THREADPOOL_SIZE (the `serve` master sets it, or passes its own on): 4
@@ -24,6 +25,9 @@ export function libuvPoolSize(value: string | undefined): number {
 export function imageJobLimit(poolSize: number): number {
   return Math.max(1, poolSize - 1);
 }
+
+/** Every job, when it gets its slot: `{ ms }` waited (src/metrics/channels.ts, `imageJob`). */
+const jobChannel = channel('mapproxy:image:job');
 
 let limit = imageJobLimit(libuvPoolSize(process.env.UV_THREADPOOL_SIZE));
 let running = 0;
@@ -49,8 +53,14 @@ export function imageJobState(): { limit: number; running: number; waiting: numb
  * running; jobs start in the order they asked.
  */
 export async function onImagePool<T>(job: () => Promise<T>): Promise<T> {
-  if (running < limit) running++;
-  else await new Promise<void>((resolve) => waiting.push(resolve));
+  if (running < limit) {
+    running++;
+    if (jobChannel.hasSubscribers) jobChannel.publish({ ms: 0 });
+  } else {
+    const since = performance.now();
+    await new Promise<void>((resolve) => waiting.push(resolve));
+    if (jobChannel.hasSubscribers) jobChannel.publish({ ms: performance.now() - since });
+  }
   try {
     return await job();
   } finally {

@@ -1,6 +1,7 @@
 /**
  * The names and message shapes of the diagnostics channels the metrics listen to. Publishers own
- * their channels (cache/tile-manager.ts, cache/lock.ts, source/http-client.ts, app/router.ts);
+ * their channels (cache/tile-manager.ts, cache/lock.ts, source/http-client.ts, app/router.ts,
+ * image/pool.ts);
  * this file only writes down what each one carries, so a subscriber does not import the
  * publishers' heavy modules (the master loads this folder and must stay light).
  */
@@ -21,7 +22,14 @@ export const CHANNELS = {
   upstreamRequest: 'mapproxy:source:request',
   /** One HTTP request was answered by the app. See `HttpRequestMessage`. */
   httpRequest: 'mapproxy:http:request',
+  /** An image operation got its slot of the image pool after `ms` of waiting (0: at once). `{ ms }` */
+  imageJob: 'mapproxy:image:job',
 } as const;
+
+/** `mapproxy:image:job` (published by image/pool.ts). */
+export interface ImageJobMessage {
+  readonly ms: number;
+}
 
 /** `mapproxy:cache:hit`, `…:miss`. */
 export interface CacheEventMessage {

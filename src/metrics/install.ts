@@ -10,6 +10,7 @@ import {
   type CacheCreatedMessage,
   type CacheEventMessage,
   type HttpRequestMessage,
+  type ImageJobMessage,
   type LockWaitMessage,
   type UpstreamRequestMessage,
 } from './channels.js';
@@ -74,6 +75,7 @@ function build(): Array<[string, Listener]> {
       m.upstreamDuration.observe(u.durationMs / 1000, source);
       if (u.error) m.upstreamErrors.inc(source, typeof u.error.reason === 'string' ? u.error.reason : 'other');
     }],
+    [CHANNELS.imageJob, (msg) => m.imageJobWaitSeconds.observe((msg as ImageJobMessage).ms / 1000)],
     [CHANNELS.httpRequest, (msg) => {
       const { service, status, durationMs } = msg as HttpRequestMessage;
       m.httpRequests.inc(service, statusText(status));

@@ -14,6 +14,8 @@ export const PROMETHEUS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 const REQUEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const UPSTREAM_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 const LOCK_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60];
+// Most image operations get a slot at once; a queue behind a burst of misses waits tens of ms.
+const IMAGE_WAIT_BUCKETS = [0.0001, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 /** The series of a serving process. */
 export interface ProcessMetrics {
@@ -29,6 +31,7 @@ export interface ProcessMetrics {
   readonly upstreamRequests: Counter<'source' | 'status'>;
   readonly upstreamErrors: Counter<'source' | 'reason'>;
   readonly upstreamDuration: Histogram<'source'>;
+  readonly imageJobWaitSeconds: Histogram<never>;
 }
 
 let metrics: ProcessMetrics | undefined;
@@ -105,6 +108,12 @@ function create(): ProcessMetrics {
       help: 'Duration of upstream requests (until the whole body was read), by source',
       labelNames: ['source'],
       buckets: UPSTREAM_BUCKETS,
+      registers,
+    }),
+    imageJobWaitSeconds: new Histogram({
+      name: 'mapproxy_image_job_wait_seconds',
+      help: 'Time an image operation (decode, resize, encode) waited for a slot of the process\'s image pool (serve --image-jobs); _count: all image operations',
+      buckets: IMAGE_WAIT_BUCKETS,
       registers,
     }),
   };

@@ -1,5 +1,6 @@
 /** The image-job cap on libuv's thread pool (src/image/pool.ts) and the pool size it is taken from. */
 import { test } from 'node:test';
+import { channel } from 'node:diagnostics_channel';
 import assert from 'node:assert/strict';
 import {
   debugImage, decodeImage, encodeImage, imageJobLimit, imageJobState, libuvPoolSize, onImagePool, rawImage, scaleImage, setImageJobLimit, textImage,
@@ -184,3 +185,27 @@ for (const [name, call] of ENTRIES) {
     assert.deepEqual(imageJobState(), { limit: 1, running: 0, waiting: 0 });
   });
 }
+
+test('every job is published on mapproxy:image:job with the time it waited for its slot', async (t) => {
+  const before = imageJobState().limit;
+  t.after(() => setImageJobLimit(before));
+  setImageJobLimit(1);
+  const seen: number[] = [];
+  const onJob = (m: unknown): void => { seen.push((m as { ms: number }).ms); };
+  channel('mapproxy:image:job').subscribe(onJob);
+  t.after(() => channel('mapproxy:image:job').unsubscribe(onJob));
+  const started: number[] = [];
+  const first = gate(started, 0);
+  const second = gate(started, 1);
+  const a = onImagePool(first.job);
+  const b = onImagePool(second.job);
+  await ticks();
+  assert.equal(seen.length, 1, 'the first job is published when it starts');
+  assert.equal(seen[0], 0, 'it got its slot at once');
+  first.finish();
+  await ticks();
+  assert.equal(seen.length, 2, 'the second is published when the slot reaches it');
+  assert.ok(seen[1] >= 0 && Number.isFinite(seen[1]), `it waited ${seen[1]} ms`);
+  second.finish();
+  assert.deepEqual(await Promise.all([a, b]), [0, 1]);
+});

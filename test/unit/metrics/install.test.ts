@@ -43,6 +43,18 @@ test('cache events: hits, misses, tiles created, lock waits with their seconds, 
   assert.deepEqual(await values('mapproxy_lock_timeouts_total'), { 'mapproxy_lock_timeouts_total{}': 1 });
 });
 
+test('image operations: every one counted, with the time it waited for a slot of the image pool', async () => {
+  channel(CHANNELS.imageJob).publish({ ms: 0 });
+  channel(CHANNELS.imageJob).publish({ ms: 0 });
+  channel(CHANNELS.imageJob).publish({ ms: 30 });
+  const wait = await values('mapproxy_image_job_wait_seconds');
+  assert.equal(wait['mapproxy_image_job_wait_seconds_count{}'], 3);
+  assert.equal(wait['mapproxy_image_job_wait_seconds_sum{}'], 0.03);
+  assert.equal(wait['mapproxy_image_job_wait_seconds_bucket{le=0.0001}'], 2);
+  assert.equal(wait['mapproxy_image_job_wait_seconds_bucket{le=0.025}'], 2);
+  assert.equal(wait['mapproxy_image_job_wait_seconds_bucket{le=0.05}'], 3);
+});
+
 test('upstream requests: by source and status, errors by reason, durations', async () => {
   const ch = channel(CHANNELS.upstreamRequest);
   ch.publish({ method: 'GET', url: 'http://up.example:8080/wms?x=1', status: 200, bytes: 10, durationMs: 20 });
