@@ -1,5 +1,5 @@
 /** The image-job cap on libuv's thread pool (src/image/pool.ts) and the pool size it is taken from. */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { channel } from 'node:diagnostics_channel';
 import assert from 'node:assert/strict';
 import {
@@ -17,6 +17,13 @@ test('the pool a worker reports is the one libuv makes of UV_THREADPOOL_SIZE', (
 test('image work may take all threads of the pool but one, and at least one', () => {
   assert.deepEqual([1, 2, 3, 4, 1024].map(imageJobLimit), [1, 1, 2, 3, 1023]);
 });
+
+/** Set the cap to `n` for one test; the cap before comes back after it. */
+function capFor(t: TestContext, n: number): void {
+  const before = imageJobState().limit;
+  t.after(() => setImageJobLimit(before));
+  setImageJobLimit(n);
+}
 
 /** A job that runs until `finish` is called, recording when it started. */
 function gate(started: number[], id: number): { job: () => Promise<number>; finish: (err?: Error) => void } {
@@ -40,9 +47,7 @@ const ticks = (n = 3) => new Promise<void>((resolve) => {
 });
 
 test('jobs beyond the cap wait and start in the order they asked; a failed job frees its slot', async (t) => {
-  const before = imageJobState().limit;
-  t.after(() => setImageJobLimit(before));
-  setImageJobLimit(2);
+  capFor(t, 2);
   const started: number[] = [];
   const gates = [0, 1, 2, 3, 4].map((i) => gate(started, i));
   const results = gates.map((g) => onImagePool(g.job).then((v) => `ok ${v}`, (e: Error) => `failed ${e.message}`));
@@ -73,9 +78,7 @@ test('jobs beyond the cap wait and start in the order they asked; a failed job f
 });
 
 test('raising the cap starts waiting jobs at once', async (t) => {
-  const before = imageJobState().limit;
-  t.after(() => setImageJobLimit(before));
-  setImageJobLimit(1);
+  capFor(t, 1);
   const started: number[] = [];
   const gates = [0, 1, 2].map((i) => gate(started, i));
   const results = gates.map((g) => onImagePool(g.job));
@@ -90,9 +93,7 @@ test('raising the cap starts waiting jobs at once', async (t) => {
 });
 
 test('a job that throws before it returns a promise frees its slot too', async (t) => {
-  const before = imageJobState().limit;
-  t.after(() => setImageJobLimit(before));
-  setImageJobLimit(1);
+  capFor(t, 1);
   await assert.rejects(onImagePool(() => { throw new TypeError('bad input'); }), { name: 'TypeError', message: 'bad input' });
   assert.deepEqual(imageJobState(), { limit: 1, running: 0, waiting: 0 });
   assert.equal(await onImagePool(async () => 7), 7);
@@ -105,9 +106,7 @@ test('the cap is a whole number of at least one', () => {
 });
 
 test('real encodes through sharp and zlib never run more jobs at once than the cap', async (t) => {
-  const before = imageJobState().limit;
-  t.after(() => setImageJobLimit(before));
-  setImageJobLimit(2);
+  capFor(t, 2);
   const pixels = Buffer.alloc(256 * 256 * 4);
   for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 7919) % 251;
   const raw = rawImage(pixels, 256, 256);
@@ -164,9 +163,7 @@ const ENTRIES: Array<[string, () => Promise<unknown>]> = [
 
 for (const [name, call] of ENTRIES) {
   test(`${name} waits for a slot of the image pool`, async (t) => {
-    const before = imageJobState().limit;
-    t.after(() => setImageJobLimit(before));
-    setImageJobLimit(1);
+    capFor(t, 1);
     const started: number[] = [];
     const held = gate(started, 0);
     const holder = onImagePool(held.job);
@@ -187,9 +184,7 @@ for (const [name, call] of ENTRIES) {
 }
 
 test('every job is published on mapproxy:image:job with the time it waited for its slot', async (t) => {
-  const before = imageJobState().limit;
-  t.after(() => setImageJobLimit(before));
-  setImageJobLimit(1);
+  capFor(t, 1);
   const seen: number[] = [];
   const onJob = (m: unknown): void => { seen.push((m as { ms: number }).ms); };
   channel('mapproxy:image:job').subscribe(onJob);
