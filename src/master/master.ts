@@ -408,8 +408,8 @@ export const MAX_THREADPOOL_SIZE = 1024;
  * 65-72 with 2 and 45-70 with 4 while 4 clients made uncached meta tiles; a lookup against a DNS
  * server that does not answer held a lone thread for seconds). libuv lets slow work (DNS) take at
  * most half the pool, and image work takes at most all threads but one (src/image/pool.ts), so with
- * two a hit never queues behind a queue of encodes, and behind one only while a lookup hangs. Caches on network file systems want more
- * (docs/deployment.md).
+ * two a hit never queues behind a queue of encodes, and behind one only while a lookup hangs.
+ * Caches on network file systems want more (docs/deployment.md).
  */
 export const DEFAULT_THREADPOOL_SIZE = 2;
 
