@@ -94,7 +94,7 @@ export async function runWorker(opts: WorkerOptions, control: WorkerControl): Pr
   }
   setReady(true);
   // What this worker runs with, as the master passed it on (`serve --no-fast-lane`, --max-requests; 0: none).
-  // imageJobs: image work at once on that pool (src/image/pool.ts), one thread fewer.
+  // imageJobs: image operations at once on that pool (src/image/pool.ts; --image-jobs, else one fewer than its threads).
   const threadpool = libuvPoolSize(process.env.UV_THREADPOOL_SIZE);
   log().info({ fastLane: opts.fastLane !== false, maxRequests: opts.maxRequests ?? 0, threadpool, imageJobs: imageJobState().limit }, 'listening');
   await control.drainRequested;
