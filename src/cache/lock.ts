@@ -32,6 +32,8 @@ const lockTimeoutChannel = channel('mapproxy:cache:lock-timeout');
 export const DEFAULT_POLL_MS = 20;
 /** proper-lockfile refuses to consider a lock stale sooner than this. */
 export const MIN_STALE_MS = 2000;
+/** Age of a dead lock that the every-50th sweep removes: MapProxy's `max_lock_time`, 5 minutes. */
+export const LOCK_SWEEP_AGE_MS = 300_000;
 
 /** Options of `acquireFileLock` beyond the contract's. */
 export interface FileLockOptions extends LockOptions {
@@ -59,17 +61,25 @@ export interface FileLockHandle extends LockHandle {
   readonly path: string;
   /** True once the lock was lost while held (see `FileLockOptions.onCompromised`). */
   readonly compromised: boolean;
+  /**
+   * True when the lock was found held by a holder that had stopped refreshing it (a process that
+   * died holding it) before this one took it: whatever that holder was writing may be left over.
+   * Also true, harmlessly, when such a lock was swept away just before it was taken.
+   */
+  readonly tookOver: boolean;
 }
 
 class FileLock implements FileLockHandle {
   readonly path: string;
+  readonly tookOver: boolean;
   #release: (() => Promise<void>) | null;
   #released: Promise<void> | null = null;
   #compromised = false;
 
-  constructor(lockPath: string, release: () => Promise<void>) {
+  constructor(lockPath: string, release: () => Promise<void>, tookOver: boolean) {
     this.path = lockPath;
     this.#release = release;
+    this.tookOver = tookOver;
   }
 
   get compromised(): boolean {
@@ -118,9 +128,10 @@ export async function acquireFileLock(lockPath: string, opts: FileLockOptions): 
   const pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
   const deadline = Date.now() + opts.timeoutMs;
   const dir = path.dirname(lockPath);
-  // MapProxy sweeps old lock files every 50th lock; here they are dirs of dead holders.
+  // MapProxy sweeps old lock files every 50th lock; here they are dirs of dead holders. Until then
+  // the next taker of a dead lock learns of the death (`tookOver`) and clears its leftovers.
   if (lockCalls++ % 50 === 0) {
-    cleanupLockDir(dir, Math.max(staleMs, opts.timeoutMs) + 10_000).catch((err: unknown) =>
+    cleanupLockDir(dir, Math.max(LOCK_SWEEP_AGE_MS, staleMs + 10_000, opts.timeoutMs + 10_000)).catch((err: unknown) =>
       log().debug({ err, dir }, 'lock dir cleanup failed'),
     );
   }
@@ -134,8 +145,9 @@ export async function acquireFileLock(lockPath: string, opts: FileLockOptions): 
       log().error({ err: cbErr, lockFile: lockPath }, 'onCompromised callback threw');
     }
   };
+  const lockDir = `${lockPath}${LOCK_SUFFIX}`;
   const lockOpts: lockfile.LockOptions = {
-    lockfilePath: `${lockPath}${LOCK_SUFFIX}`,
+    lockfilePath: lockDir,
     realpath: false,
     stale: staleMs,
     // Refresh well within the stale time so a busy event loop does not look like a dead holder.
@@ -145,8 +157,12 @@ export async function acquireFileLock(lockPath: string, opts: FileLockOptions): 
   };
   for (let madeDir = false; ; ) {
     try {
+      // proper-lockfile takes a stale lock over without saying so; look first (one stat, ENOENT
+      // when nobody holds it), so the taker knows to clear what the dead holder left.
+      const stale = await isStale(lockDir, staleMs);
       const release = await lockfile.lock(lockPath, lockOpts);
-      handle = new FileLock(lockPath, release);
+      handle = new FileLock(lockPath, release, stale);
+      if (stale) log().info({ lockFile: lockPath }, 'took over the lock of a holder that stopped refreshing it');
       return handle;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
@@ -165,6 +181,15 @@ export async function acquireFileLock(lockPath: string, opts: FileLockOptions): 
       }
       await sleep(Math.min(pollMs, remaining));
     }
+  }
+}
+
+/** True when the lock directory exists and was last refreshed more than `staleMs` ago. */
+async function isStale(lockDir: string, staleMs: number): Promise<boolean> {
+  try {
+    return (await stat(lockDir)).mtimeMs < Date.now() - staleMs;
+  } catch {
+    return false;
   }
 }
 

@@ -91,6 +91,11 @@ export interface TileStorage {
   remove(coord: TileCoord): Promise<boolean>;
   /** The directory holding one level, for level cleanup (null when the layout has none). */
   levelLocation?(level: number): string | null;
+  /**
+   * Remove what interrupted writes of these tiles left (temp files older than `minAgeMs`); called
+   * under the meta tile's lock after it was taken over from a dead holder. Resolves to the count.
+   */
+  removeLeftovers?(coords: readonly TileCoord[], minAgeMs: number): Promise<number>;
 }
 
 /** A held lock; `release` is idempotent. */

@@ -1,15 +1,16 @@
 /**
  * Failures of the `serve` cluster (issue 3, acceptance 2 and the master's start-up checks): a
  * worker SIGKILLed under load while it holds a meta tile's lock is replaced within 2 s, only
- * requests in flight on it fail, no partial tile is left and the meta tile is served again
- * within the lock's stale timeout; an invalid configuration fails before any port is bound; a
+ * requests in flight on it fail, no partial tile is left, the meta tile is served again within
+ * the lock's stale timeout and the worker that takes the lock over removes the dead one's temp
+ * files of that meta tile; an invalid configuration fails before any port is bound; a
  * port in use makes every worker fail to start, and the master gives up on the crash loop.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, readdir, readlink } from 'node:fs/promises';
+import { mkdir, readFile, readdir, readlink, stat, unlink, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { once } from 'node:events';
 import sharp from 'sharp';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -17,6 +18,7 @@ import { tempConfig, get, startApp } from '../helpers/server.js';
 import { clusterYaml, startServe, waitFor, wmtsTile, type ServeProcess } from '../helpers/serve.js';
 import { startLoad } from '../helpers/load.js';
 import { LOCK_STALE_MS } from '../../src/config/build.js';
+import { FileTileStorage } from '../../src/cache/storage/file.js';
 
 let upstream: Upstream;
 let cfg: Awaited<ReturnType<typeof tempConfig>>;
@@ -102,6 +104,18 @@ test('SIGKILL of the worker holding a meta tile lock under load: replaced within
   const locks = await readdir(join(cfg.dir, 'tile_locks'));
   assert.ok(locks.some((f) => f.includes('-40-24-6.lck')), `the meta tile is locked: ${locks.join(', ')}`);
 
+  // What the holder leaves when it is killed between writing a tile's temp file and renaming it
+  // (ours, and MapProxy's name for the same), plus a temp file of a tile of another meta tile in
+  // the same directory, which whoever takes the lock over must leave alone.
+  const storage = new FileTileStorage({ directory: join(cfg.dir, 'cache', 'proof_cache_EPSG3857'), extension: 'png' });
+  // GLOBAL_WEBMERCATOR counts rows from the north, as WMTS does: the meta tile is x 40-43, y 24-27.
+  const leftovers = [`${storage.tileLocation([40, 24, 6])}.${holders[0]}-7-abcdef0123.tmp`, `${storage.tileLocation([43, 27, 6])}.tmp-31415926`];
+  const otherMeta = `${storage.tileLocation([40, 28, 6])}.${holders[0]}-8-abcdef0123.tmp`;
+  for (const f of [...leftovers, otherMeta]) {
+    await mkdir(dirname(f), { recursive: true });
+    await writeFile(f, 'half a tile');
+  }
+
   const from = serve.logs().length;
   const killedAt = Date.now();
   process.kill(holders[0], 'SIGKILL');
@@ -119,6 +133,12 @@ test('SIGKILL of the worker holding a meta tile lock under load: replaced within
   assert.equal(again.status, 200);
   assert.equal(upstream.count(), before + 2, 'the meta tile was requested again');
   assert.ok(waited <= LOCK_STALE_MS + 5_000, `waited ${waited} ms, stale timeout ${LOCK_STALE_MS} ms`);
+  // The taker removed the dead holder's temp files of this meta tile, and only those.
+  for (const f of leftovers) await assert.rejects(stat(f), { code: 'ENOENT' }, f);
+  assert.equal(await readFile(otherMeta, 'utf8'), 'half a tile');
+  await unlink(otherMeta);
+  const cleared = serve.logs().slice(from).filter((l) => l.msg === 'removed temp files of a dead lock holder');
+  assert.deepEqual(cleared.map((l) => [l.name, l.cache, l.removed]), [['mapproxy.cache', 'proof_cache', 2]]);
 
   const result = await load.stop();
   const failed = result.records.filter((r) => r.status !== 200);

@@ -5,13 +5,15 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { loadConfigFile, validateConfig } from '../../src/config/index.js';
 import { buildConfig, type BuiltConfig } from '../../src/config/build.js';
 import type { TileCoord } from '../../src/grid/types.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { tempConfig } from '../helpers/server.js';
+import { FileTileStorage } from '../../src/cache/storage/file.js';
+import { LOCK_SUFFIX, lockPathFor } from '../../src/cache/lock.js';
 
 let upstream: Upstream;
 before(async () => { upstream = await startUpstream(); });
@@ -23,7 +25,7 @@ services: {tms: {}}
 layers: [{name: l, title: L, sources: [c]}]
 caches: {c: {grids: [GLOBAL_WEBMERCATOR], sources: [up], minimize_meta_requests: ${minimize}}}
 sources: {up: {type: wms, req: {url: '${upstream.url}/wms?', layers: base}}}
-globals: {cache: {base_dir: ./cache}}
+globals: {cache: {base_dir: ./cache, tile_lock_dir: ./tile_locks}}
 `);
   const { config, dir } = await loadConfigFile(cfg.file);
   const built = buildConfig(validateConfig(config, { file: cfg.file, dir }).config, { dir, file: cfg.file });
@@ -65,6 +67,32 @@ test('with minimize_meta_requests: one request for exactly the 3x2 tiles plus th
     // Everything is there now: no further request.
     await tm.ensureTiles(coords);
     assert.equal(upstream.count(), 1);
+  } finally {
+    await b.cleanup();
+  }
+});
+
+test('with minimize_meta_requests, after a dead holder: its temp files of these tiles are removed', async () => {
+  const b = await build(true);
+  try {
+    upstream.reset();
+    const tm = b.built.caches.get('c')!.managers.get('GLOBAL_WEBMERCATOR')!;
+    // What a process killed while creating this minimal meta tile leaves: its lock, no longer
+    // refreshed (named after the block's first tile from the top), and the temp file of a tile.
+    const storage = new FileTileStorage({ directory: join(b.dir, 'cache', 'c_EPSG3857'), extension: 'png' });
+    const lockDir = lockPathFor(join(b.dir, 'tile_locks'), storage.lockCacheId, [3, 2, 5]) + LOCK_SUFFIX;
+    const leftover = `${tcFile(b.dir, [4, 3, 5])}.4242-3-abcdef0123.tmp`;
+    const outside = `${tcFile(b.dir, [4, 1, 5])}.4242-4-abcdef0123.tmp`; // a tile not in the block
+    const old = new Date(Date.now() - 60_000);
+    for (const p of [lockDir, dirname(leftover)]) await mkdir(p, { recursive: true });
+    for (const f of [leftover, outside]) await writeFile(f, 'half a tile');
+    for (const p of [lockDir, leftover, outside]) await utimes(p, old, old);
+    await tm.ensureTiles(coords);
+    assert.equal(upstream.count(), 1);
+    await assert.rejects(stat(leftover), { code: 'ENOENT' });
+    assert.equal(await readFile(outside, 'utf8'), 'half a tile');
+    for (const c of coords) await stat(tcFile(b.dir, c));
+    await assert.rejects(stat(lockDir), { code: 'ENOENT' });
   } finally {
     await b.cleanup();
   }

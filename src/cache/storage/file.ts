@@ -13,7 +13,7 @@ import { ConfigError } from '../../errors.js';
 import type { TileCoord } from '../../grid/types.js';
 import type { HeldFile, StoredTile, TileStorage } from '../types.js';
 import { type Dimensions, type FileLayout, isFileLayout, levelLocation, tilePath } from './layouts.js';
-import { isMissing, tempSuffix } from './temp-files.js';
+import { isMissing, removeTempFilesOf, tempSuffix } from './temp-files.js';
 import { type MemoryTier, TierEntry } from './memory-tier.js';
 import type { OpenFile, OpenFiles } from './open-files.js';
 
@@ -369,6 +369,11 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
       if (isMissing(err)) return false;
       throw err;
     }
+  }
+
+  /** Temp files of these tiles left by a writer that died before renaming them (see `TileStorage`). */
+  removeLeftovers(coords: readonly TileCoord[], minAgeMs: number): Promise<number> {
+    return removeTempFilesOf(coords.map((c) => this.tileLocation(c)), minAgeMs);
   }
 
   levelLocation(level: number): string | null {

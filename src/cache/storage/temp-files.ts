@@ -4,7 +4,7 @@
  * rename that publishes it is atomic) and is named `<target>.<pid>-<seq>-<random>.tmp`.
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, opendir, unlink } from 'node:fs/promises';
+import { lstat, opendir, readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
 let seq = 0;
@@ -19,6 +19,8 @@ export function tempSuffix(): string {
 
 /** Our temp names and MapProxy's (`<target>.tmp-<random>`), both left only by crashed writers. */
 const TEMP_NAME = /(\.\d+-\d+-[0-9a-f]+\.tmp|\.tmp-\d+)$/;
+/** The same, for the part after the target's own name. */
+const TEMP_SUFFIX = /^(\.\d+-\d+-[0-9a-f]+\.tmp|\.tmp-\d+)$/;
 
 /** True for errors meaning "no such file": ENOENT, or ENOTDIR when a path part is a file. */
 export function isMissing(err: unknown): boolean {
@@ -61,4 +63,56 @@ export async function cleanTempFiles(dir: string, maxAgeMs = 60_000): Promise<nu
   };
   await walk(dir);
   return removed;
+}
+
+/**
+ * Removes the temp files of `targets` (tile files) older than `minAgeMs`: what a writer killed
+ * between creating a temp file and renaming it left of exactly these tiles. The TileManager calls
+ * it after taking over the lock of a dead holder, so it reads only the few directories of one
+ * meta tile, never the cache. Other files of those directories (other tiles, their temp files,
+ * names that merely start alike) are left alone. Missing directories are fine. Resolves to the
+ * number of files removed.
+ */
+export async function removeTempFilesOf(targets: readonly string[], minAgeMs: number): Promise<number> {
+  const byDir = new Map<string, Set<string>>();
+  for (const t of targets) {
+    const dir = path.dirname(t);
+    const names = byDir.get(dir) ?? new Set<string>();
+    names.add(path.basename(t));
+    byDir.set(dir, names);
+  }
+  const limit = Date.now() - minAgeMs;
+  let removed = 0;
+  for (const [dir, names] of byDir) {
+    let entries: string[];
+    try {
+      entries = await readdir(dir);
+    } catch (err) {
+      if (isMissing(err)) continue;
+      throw err;
+    }
+    for (const entry of entries) {
+      if (!entry.includes('.tmp') || !isTempOf(entry, names)) continue;
+      const p = path.join(dir, entry);
+      try {
+        const st = await lstat(p);
+        if (!st.isFile() || st.mtimeMs >= limit) continue;
+        await unlink(p);
+        removed++;
+      } catch (err) {
+        // Renamed by its writer or removed by another sweep meanwhile.
+        if (!isMissing(err)) throw err;
+      }
+    }
+  }
+  return removed;
+}
+
+/** True when `entry` is one of `names` followed by a temp suffix (ours or MapProxy's). */
+function isTempOf(entry: string, names: ReadonlySet<string>): boolean {
+  // The target's name ends at one of the dots (`080.png` + `.4711-3-a1b2c3d4e5.tmp`).
+  for (let i = entry.indexOf('.'); i > 0; i = entry.indexOf('.', i + 1)) {
+    if (names.has(entry.slice(0, i)) && TEMP_SUFFIX.test(entry.slice(i))) return true;
+  }
+  return false;
 }

@@ -182,6 +182,39 @@ describe('FileTileStorage', () => {
     assert.equal(await cleanTempFiles(path.join(r, 'missing')), 0);
   });
 
+  it('removes the old temp files of exactly the given tiles with removeLeftovers', async () => {
+    const r = root();
+    const s = new FileTileStorage({ directory: r, extension: 'png' });
+    // Two tiles of one meta tile in two directories (tc: one directory per column).
+    const [a, b]: TileCoord[] = [[8, 4, 5], [9, 5, 5]];
+    await s.store(b, Buffer.from('tile b'));
+    const [locA, locB] = [s.tileLocation(a), s.tileLocation(b)];
+    await fs.mkdir(path.dirname(locA), { recursive: true });
+    const old = new Date(Date.now() - 20_000);
+    const plant = async (file: string, age: Date | null): Promise<string> => {
+      await fs.writeFile(file, 'half');
+      if (age) await fs.utimes(file, age, age);
+      return file;
+    };
+    const gone = [
+      await plant(`${locA}.4242-17-abcdef0123.tmp`, old), // ours, a killed writer's
+      await plant(`${locB}.tmp-31415926`, old), // MapProxy's
+    ];
+    const kept = [
+      await plant(`${locA}.4242-18-abcdef0123.tmp`, null), // being written now
+      await plant(path.join(path.dirname(locA), '005.png.4242-19-abcdef0123.tmp'), old), // another tile's
+      await plant(`${locB}.tmp-notdigits`, old), // not a temp name
+      await plant(`${locB}.bak`, old),
+    ];
+    assert.equal(await s.removeLeftovers([a, b, [20, 20, 5]], 10_000), 2);
+    for (const f of gone) await assert.rejects(fs.stat(f), { code: 'ENOENT' });
+    for (const f of kept) await fs.stat(f);
+    assert.equal((await fs.readFile(locB)).toString(), 'tile b');
+    // Nothing left to remove; a level that was never written is fine.
+    assert.equal(await s.removeLeftovers([a, b], 10_000), 0);
+    assert.equal(await s.removeLeftovers([[0, 0, 9]], 0), 0);
+  });
+
   it('never lets a reader see a torn tile while another process rewrites it', async () => {
     const r = root();
     const s = new FileTileStorage({ directory: r, extension: 'png' });

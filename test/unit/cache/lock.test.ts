@@ -39,6 +39,7 @@ describe('acquireFileLock within one process', () => {
     const lp = lockPath();
     const lock = await acquireFileLock(lp, { timeoutMs: 1000, staleMs: 10_000 });
     assert.equal(await exists(lp + LOCK_SUFFIX), true);
+    assert.equal(lock.tookOver, false);
     await lock.release();
     assert.equal(await exists(lp + LOCK_SUFFIX), false);
     await lock.release();
@@ -69,6 +70,8 @@ describe('acquireFileLock within one process', () => {
     await assert.rejects(acquireFileLock(lp, { timeoutMs: 0, staleMs: 10_000 }), { code: 'MPX_ERR_LOCK_TIMEOUT' });
     await lock.release();
     const again = await acquireFileLock(lp, { timeoutMs: 0, staleMs: 10_000 });
+    // Released by its holder, not abandoned: nothing to clear up after it.
+    assert.equal(again.tookOver, false);
     await again.release();
   });
 
@@ -99,9 +102,35 @@ describe('acquireFileLock within one process', () => {
     await fs.mkdir(lp + LOCK_SUFFIX, { recursive: true });
     const old = new Date(Date.now() - 60_000);
     await fs.utimes(lp + LOCK_SUFFIX, old, old);
-    const lock = await acquireFileLock(lp, { timeoutMs: 0, staleMs: 5000 });
+    const lines: string[] = [];
+    configureLogging({ destination: new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } }) });
+    let lock;
+    try {
+      lock = await acquireFileLock(lp, { timeoutMs: 0, staleMs: 5000 });
+    } finally {
+      configureLogging();
+    }
+    // The taker is told, so it can clear what the dead holder left (TileManager: its temp files).
+    assert.equal(lock.tookOver, true);
+    const logged = lines.map((l) => JSON.parse(l) as { level: number; name: string; msg: string; lockFile: string });
+    assert.deepEqual(logged.map((l) => [l.level, l.name, l.msg, l.lockFile]), [
+      [30, 'mapproxy.cache.lock', 'took over the lock of a holder that stopped refreshing it', lp],
+    ]);
     await lock.release();
     assert.equal(await exists(lp + LOCK_SUFFIX), false);
+  });
+
+  it('does not count a lock refreshed within the stale time as taken over', async () => {
+    const lp = lockPath();
+    await fs.mkdir(lp + LOCK_SUFFIX, { recursive: true });
+    const recent = new Date(Date.now() - 3000);
+    await fs.utimes(lp + LOCK_SUFFIX, recent, recent);
+    // Held by a live holder (refreshed 3 s ago, stale after 5 s): the taker waits for it.
+    await assert.rejects(acquireFileLock(lp, { timeoutMs: 0, staleMs: 5000 }), { code: 'MPX_ERR_LOCK_TIMEOUT' });
+    await fs.rm(lp + LOCK_SUFFIX, { recursive: true });
+    const lock = await acquireFileLock(lp, { timeoutMs: 0, staleMs: 5000 });
+    assert.equal(lock.tookOver, false);
+    await lock.release();
   });
 
   it('reports a lost lock through onCompromised without crashing, even if the callback throws', async () => {
