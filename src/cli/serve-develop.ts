@@ -3,44 +3,10 @@
  * (MapProxy's `mapproxy-util serve-develop`). The configuration is loaded and checked before any
  * port is bound; SIGINT / SIGTERM stop it cleanly (exit 0), also while it is still starting.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
+import { hostPort, listenFailure, listenOn } from '../app/listen.js';
 import { ConfigError } from '../errors.js';
 import { getLogger } from '../log/index.js';
-
-/** `host:port` with IPv6 hosts in brackets. */
-function hostPort(host: string, port: number): string {
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
-}
-
-/** Why listening failed, in words (the errno code kept for searching). */
-function listenFailure(err: NodeJS.ErrnoException): string {
-  switch (err.code) {
-    case 'EADDRINUSE':
-      return 'address already in use (EADDRINUSE)';
-    case 'EACCES':
-      return 'permission denied (EACCES)';
-    case 'EADDRNOTAVAIL':
-      return 'address not available on this host (EADDRNOTAVAIL)';
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return `host name not found (${err.code})`;
-    default:
-      return err.message;
-  }
-}
-
-function listen(server: Server, bind: { host: string; port: number }): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    const ready = (): void => {
-      server.off('error', reject);
-      resolve();
-    };
-    // An empty host means every interface (MapProxy's `-b :8080`).
-    if (bind.host === '') server.listen(bind.port, ready);
-    else server.listen(bind.port, bind.host, ready);
-  });
-}
 
 /** Serve `configPath` on `bind` until a signal arrives; resolves to the exit code. */
 export async function serveDevelop(configPath: string, bind: { host: string; port: number }, opts: { readonly debug?: boolean } = {}): Promise<number> {
@@ -91,9 +57,9 @@ async function run(
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;
   try {
-    await listen(server, bind);
+    await listenOn(server, bind);
   } catch (err) {
-    process.stderr.write(`mapproxy-ts: cannot listen on ${hostPort(bind.host || '*', bind.port)}: ${listenFailure(err as NodeJS.ErrnoException)}\n`);
+    process.stderr.write(`mapproxy-ts: ${listenFailure(bind, err as NodeJS.ErrnoException)}\n`);
     await app.close();
     return 1;
   }

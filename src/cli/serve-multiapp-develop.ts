@@ -6,9 +6,10 @@
  * directory, cannot listen), 2 usage error.
  */
 import { stat } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { hostPort, listenFailure, listenOn } from '../app/listen.js';
 import { getLogger } from '../log/index.js';
 import { developLogFormat, parseBind, UsageError } from './main.js';
 
@@ -36,22 +37,6 @@ const DEFAULT_BIND = { host: '127.0.0.1', port: 8080 };
 export interface CommandIo {
   readonly stdout: { write(s: string): unknown };
   readonly stderr: { write(s: string): unknown };
-}
-
-function hostPort(host: string, port: number): string {
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
-}
-
-function listen(server: Server, bind: { host: string; port: number }): Promise<void> {
-  return new Promise((resolveListen, reject) => {
-    server.once('error', reject);
-    const ready = (): void => {
-      server.off('error', reject);
-      resolveListen();
-    };
-    if (bind.host === '') server.listen(bind.port, ready);
-    else server.listen(bind.port, bind.host, ready);
-  });
 }
 
 /**
@@ -128,10 +113,9 @@ async function run(
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;
   try {
-    await listen(server, bind);
+    await listenOn(server, bind);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    io.stderr.write(`mapproxy-ts: cannot listen on ${hostPort(bind.host || '*', bind.port)}: ${e.code ?? ''} ${e.message}\n`);
+    io.stderr.write(`mapproxy-ts: ${listenFailure(bind, err as NodeJS.ErrnoException)}\n`);
     await app.close();
     return 1;
   }

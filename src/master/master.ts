@@ -16,6 +16,7 @@ import { randomInt } from 'node:crypto';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { listenFailure, probeBind } from '../app/listen.js';
 import { ConfigError } from '../errors.js';
 import { closeLogging, getLogger, logSystemInfo, type LogFormat } from '../log/index.js';
 import {
@@ -469,8 +470,8 @@ export function workerExecArgv(execArgv: readonly string[] = process.execArgv, n
 /**
  * Run the `serve` master until it is stopped; resolves to the exit code: 0 after SIGTERM/SIGINT,
  * 1 when the configuration is invalid or its check cannot finish (message on stderr, before any
- * port is bound or worker is forked), the pid file is held by a live process, the `metricsBind`
- * address cannot be bound (before any fork), or the workers crash-loop.
+ * port is bound or worker is forked), the `--bind` or `metricsBind` address cannot be bound (the
+ * same, before any fork), the pid file is held by a live process, or the workers crash-loop.
  */
 export async function runMaster(opts: MasterOptions): Promise<number> {
   if (!cluster.isPrimary) {
@@ -483,6 +484,14 @@ export async function runMaster(opts: MasterOptions): Promise<number> {
   } catch (err) {
     // Invalid, or the check could not finish (its time limit, a crash): no port bound, no fork.
     process.stderr.write(`mapproxy-ts: ${(err as Error).message}\n`);
+    return 1;
+  }
+  try {
+    // The workers listen, through this process (node:cluster); a port in use would only show as
+    // workers failing one after another until the crash-loop limit.
+    await probeBind({ host: opts.host, port: opts.port });
+  } catch (err) {
+    process.stderr.write(`mapproxy-ts: ${listenFailure({ host: opts.host, port: opts.port }, err as NodeJS.ErrnoException)}\n`);
     return 1;
   }
   if (opts.pidFile) {

@@ -5,20 +5,10 @@
  * Bound before the first fork: a wrong address stops `serve` before any worker exists.
  */
 import type { Server } from 'node:http';
+import { hostPort, listenFailure } from '../app/listen.js';
 import { getLogger } from '../log/index.js';
 import { createMetricsAggregator, renderClusterMetrics } from '../metrics/cluster.js';
 import { serveMetrics } from '../metrics/server.js';
-
-/** What the usual listen errors mean, in the words the workers use for `--bind`. */
-const LISTEN_ERRORS: Readonly<Record<string, string>> = {
-  EADDRINUSE: 'the address is already in use (EADDRINUSE)',
-  EACCES: 'permission denied; ports below 1024 need privileges (EACCES)',
-  EADDRNOTAVAIL: 'the address is not one of this host (EADDRNOTAVAIL)',
-  ENOTFOUND: 'host name not found (ENOTFOUND)',
-  EAI_AGAIN: 'host name not found (EAI_AGAIN)',
-};
-
-const hostPort = (host: string, port: number): string => `${host.includes(':') ? `[${host}]` : host}:${port}`;
 
 /**
  * Serve `/metrics` from this (the master) process on `bind`; logs `metrics on <url>` with the
@@ -31,8 +21,7 @@ export async function startMetricsServer(bind: { readonly host: string; readonly
   try {
     server = await serveMetrics({ host: bind.host, port: bind.port, render: () => renderClusterMetrics() });
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new Error(`cannot listen on ${hostPort(bind.host, bind.port)} for --metrics-bind: ${LISTEN_ERRORS[e.code ?? ''] ?? e.message}`);
+    throw new Error(listenFailure(bind, err as NodeJS.ErrnoException, '--metrics-bind'));
   }
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : bind.port;

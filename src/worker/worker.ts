@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { buildApp, type App } from '../app/build-app.js';
+import { listenFailure } from '../app/listen.js';
 import { imageJobState, libuvPoolSize, setImageJobLimit } from '../image/index.js';
 import { getLogger } from '../log/index.js';
 import { installMetrics, sendFinalMetrics, setReady } from '../metrics/index.js';
@@ -15,13 +16,6 @@ import { WORKER_BOOT_ERROR, type WorkerMessage, type WorkerOptions } from './pro
 
 // Looked up at use: logging is configured after this module is loaded.
 const log = () => getLogger('mapproxy.worker');
-
-/** What the usual listen errors mean for whoever reads the log. */
-const LISTEN_ERRORS: Readonly<Record<string, string>> = {
-  EADDRINUSE: 'the address is already in use (EADDRINUSE)',
-  EACCES: 'permission denied; ports below 1024 need privileges (EACCES)',
-  EADDRNOTAVAIL: 'the address is not one of this host (EADDRNOTAVAIL)',
-};
 
 /** How long a drained worker waits for the master's `mpx:unlistened-ack` before exiting anyway. */
 const UNLISTEN_WAIT_MS = 5000;
@@ -86,7 +80,7 @@ export async function runWorker(opts: WorkerOptions, control: WorkerControl): Pr
     await server.listen(opts.port, opts.host);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    const message = `cannot listen on ${opts.host}:${opts.port}: ${LISTEN_ERRORS[e.code ?? ''] ?? e.message}`;
+    const message = listenFailure({ host: opts.host, port: opts.port }, e);
     log().error({ code: e.code }, message);
     send({ type: 'mpx:start-failed', message, code: e.code });
     await app.close();

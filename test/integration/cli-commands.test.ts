@@ -275,7 +275,7 @@ test('serve-develop: an invalid configuration fails before any port is bound; a 
   assert.deepEqual(inUse, {
     code: 1,
     stdout: '',
-    stderr: `mapproxy-ts: cannot listen on 127.0.0.1:${busyPort}: address already in use (EADDRINUSE)\n`,
+    stderr: `mapproxy-ts: cannot listen on 127.0.0.1:${busyPort}: the address is already in use (EADDRINUSE)\n`,
   });
 });
 

@@ -3,8 +3,9 @@
  * worker SIGKILLed under load while it holds a meta tile's lock is replaced within 2 s, only
  * requests in flight on it fail, no partial tile is left, the meta tile is served again within
  * the lock's stale timeout and the worker that takes the lock over removes the dead one's temp
- * files of that meta tile; an invalid configuration fails before any port is bound; a
- * port in use makes every worker fail to start, and the master gives up on the crash loop.
+ * files of that meta tile; an invalid configuration fails before any port is bound; a port in
+ * use fails with one line before any fork; workers that die before they listen are restarted
+ * with backoff until the master gives up on the crash loop.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -176,26 +177,56 @@ test('an invalid configuration exits 1 with the error before binding the port', 
   }
 });
 
-test('a port in use: every worker fails to start, restarts back off, the master gives up with exit 1', async () => {
+test('a port in use or an address not of this host: one line on stderr, exit 1, no worker forked', async () => {
   const held = await freePort();
   try {
-    const s = await startServe(cfg.file, ['-b', `127.0.0.1:${held.port}`, '-w', '2'], { waitReady: false });
-    const exit = await s.exited();
-    assert.deepEqual(exit, { code: 1, signal: null });
-    const master = s.logs().filter((l) => l.name === 'mapproxy.master');
-    const failures = master.filter((l) => l.msg === 'worker failed to start');
-    assert.equal(failures.length, 5);
-    for (const f of failures) {
-      assert.equal(f.code, 3, 'the boot error exit code');
-      assert.equal(f.error, `cannot listen on 127.0.0.1:${held.port}: the address is already in use (EADDRINUSE)`);
+    for (const [bind, why] of [
+      [`127.0.0.1:${held.port}`, 'the address is already in use (EADDRINUSE)'],
+      ['192.0.2.1:8080', 'the address is not one of this host (EADDRNOTAVAIL)'], // TEST-NET-1: bound nowhere
+    ]) {
+      const s = await startServe(cfg.file, ['-b', bind, '-w', '2'], { waitReady: false });
+      assert.deepEqual(await s.exited(), { code: 1, signal: null });
+      assert.equal(s.output(), `mapproxy-ts: cannot listen on ${bind}: ${why}\n`);
+      assert.equal(s.readyMessages(), 0);
     }
-    // MapProxy has no master; the backoff doubles from 100 ms per crash.
-    assert.deepEqual(master.filter((l) => l.msg === 'a new worker will be started').map((l) => l.delayMs), [100, 200, 400, 800]);
-    const fatal = master.find((l) => l.level === 60);
-    assert.equal(fatal?.msg, 'crash loop: 5 workers in a row exited before they were listening; giving up');
-    assert.ok(!master.some((l) => l.msg === 'ready'));
-    assert.equal(s.readyMessages(), 0);
   } finally {
     await held.close();
   }
+});
+
+test('workers that die before they listen: restarts back off, the master gives up on the crash loop with exit 1', async () => {
+  const s = await startServe(cfg.file, ['-w', '2'], { waitReady: false });
+  // The configuration is checked in a child of its own; the system lines come after that check.
+  await s.waitForLog((l) => l.name === 'mapproxy.system');
+  // Kill every worker as soon as it is forked, long before it can listen (as an OOM killer might).
+  let exited = false;
+  const exit = s.exited().then((e) => {
+    exited = true;
+    return e;
+  });
+  const killed = new Set<number>();
+  while (!exited) {
+    const children = await readFile(`/proc/${s.pid}/task/${s.pid}/children`, 'utf8').catch(() => '');
+    for (const pid of children.split(' ').filter(Boolean).map(Number)) {
+      if (killed.has(pid)) continue;
+      killed.add(pid);
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.deepEqual(await exit, { code: 1, signal: null });
+  const master = s.logs().filter((l) => l.name === 'mapproxy.master');
+  const failures = master.filter((l) => l.msg === 'worker failed to start');
+  assert.deepEqual(failures.map((f) => f.signal), Array(5).fill('SIGKILL'));
+  for (const f of failures) assert.ok(killed.has(f.workerPid as number), `worker ${f.workerPid} was one the test killed`);
+  // MapProxy has no master; the backoff doubles from 100 ms per crash.
+  assert.deepEqual(master.filter((l) => l.msg === 'a new worker will be started').map((l) => l.delayMs), [100, 200, 400, 800]);
+  const fatal = master.find((l) => l.level === 60);
+  assert.equal(fatal?.msg, 'crash loop: 5 workers in a row exited before they were listening; giving up');
+  assert.ok(!master.some((l) => l.msg === 'ready'));
+  assert.equal(s.readyMessages(), 0);
 });

@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -74,14 +75,18 @@ after(async () => {
 
 test('--help prints the help and exits 0; usage errors exit 2; a missing directory exits 1', async () => {
   const missing = join(dir, 'nope');
-  // Six processes at once: each spends most of its time starting.
-  const [help, none, badBind, unknown, gone, badFormat] = [
+  const blocker = createServer().listen(0, '127.0.0.1');
+  await once(blocker, 'listening');
+  const busy = (blocker.address() as AddressInfo).port;
+  // Seven processes at once: each spends most of its time starting.
+  const [help, none, badBind, unknown, gone, badFormat, busyPort] = [
     ['--help'],
     [],
     [dir, '-b', 'host:99999'],
     [dir, '--workers', '2'],
     [missing],
     [dir, '--log-format', 'xml'],
+    [dir, '-b', `127.0.0.1:${busy}`],
   ].map(start);
   assert.equal(await help.exit, 0);
   assert.equal(help.output(), SERVE_MULTIAPP_DEVELOP_HELP);
@@ -100,6 +105,10 @@ test('--help prints the help and exits 0; usage errors exit 2; a missing directo
 
   assert.equal(await badFormat.exit, 2);
   assert.equal(badFormat.output(), `mapproxy-ts: invalid --log-format "xml": expected json or pretty\n\n${SERVE_MULTIAPP_DEVELOP_HELP}`);
+
+  assert.equal(await busyPort.exit, 1);
+  assert.equal(busyPort.output(), `mapproxy-ts: cannot listen on 127.0.0.1:${busy}: the address is already in use (EADDRINUSE)\n`);
+  blocker.close();
 });
 
 test('serves the projects with the listing, reloads an edited project, stops on SIGTERM with 0', async () => {

@@ -1,0 +1,60 @@
+/**
+ * Listening on a `--bind` address, the same way for every command: `host:port` as it is printed,
+ * the words for the usual failures, a promise around `server.listen`, and the master's probe of
+ * the address before it forks. Only node:net here: the `serve` master loads this module and must
+ * stay small (no config code, no libvips).
+ */
+import { createServer, type Server } from 'node:net';
+
+/** An address to listen on; an empty host means every interface (MapProxy's `-b :8080`). */
+export interface BindAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** `host:port`, with an IPv6 host in brackets and `*` for every interface. */
+export function hostPort(host: string, port: number): string {
+  if (host === '') return `*:${port}`;
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** What the usual listen errors mean; the errno code stays in the text for searching. */
+const LISTEN_ERRORS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'the address is already in use (EADDRINUSE)',
+  EACCES: 'permission denied; ports below 1024 need privileges (EACCES)',
+  EADDRNOTAVAIL: 'the address is not one of this host (EADDRNOTAVAIL)',
+  ENOTFOUND: 'host name not found (ENOTFOUND)',
+  EAI_AGAIN: 'host name not found (EAI_AGAIN)',
+};
+
+/** `cannot listen on <host:port>[ for <what>]: <why>`, the line a user reads. */
+export function listenFailure(bind: BindAddress, err: NodeJS.ErrnoException, what = ''): string {
+  const why = LISTEN_ERRORS[err.code ?? ''] ?? err.message;
+  return `cannot listen on ${hostPort(bind.host, bind.port)}${what ? ` for ${what}` : ''}: ${why}`;
+}
+
+/** `server.listen` on `bind` as a promise: resolves once listening, rejects with the listen error. */
+export function listenOn(server: Server, bind: BindAddress): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    const ready = (): void => {
+      server.off('error', reject);
+      resolve();
+    };
+    if (bind.host === '') server.listen(bind.port, ready);
+    else server.listen(bind.port, bind.host, ready);
+  });
+}
+
+/**
+ * Listen on `bind` and close again: whether the workers will be able to. The `serve` master calls
+ * it before the first fork, so a port in use or a host name that does not resolve is one line on
+ * stderr and exit 1, not workers that fail one after another until the crash-loop limit. Port 0
+ * is not probed (each try would get another port). Rejects with the listen error.
+ */
+export async function probeBind(bind: BindAddress): Promise<void> {
+  if (bind.port === 0) return;
+  const server = createServer();
+  await listenOn(server, bind);
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
