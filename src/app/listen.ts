@@ -1,9 +1,10 @@
 /**
  * Listening on a `--bind` address, the same way for every command: `host:port` as it is printed,
- * the words for the usual failures, a promise around `server.listen`, and the master's probe of
- * the address before it forks. Only node:net here: the `serve` master loads this module and must
+ * the words for the usual failures, a promise around `server.listen`, the master's probe of the
+ * address before it forks, and answering clients that half-close. Only node:net here: the `serve` master loads this module and must
  * stay small (no config code, no libvips).
  */
+import type { Server as HttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 
 /** An address to listen on; an empty host means every interface (MapProxy's `-b :8080`). */
@@ -57,4 +58,15 @@ export async function probeBind(bind: BindAddress): Promise<void> {
   const server = createServer();
   await listenOn(server, bind);
   await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/**
+ * Make `server` answer a request whose client closed its sending side right after it (`nc -N`,
+ * `curl` with `--no-keepalive` behind some proxies, health checkers, HTTP/1.0 tools): node:http
+ * drops such a request unless `httpAllowHalfOpen` is set, and then closes the connection after
+ * the answer instead. MapProxy under gunicorn answers them. The property is node:http's own
+ * (not in its typings); the server's sockets are half-open already.
+ */
+export function answerHalfClosed(server: HttpServer): void {
+  (server as HttpServer & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
 }

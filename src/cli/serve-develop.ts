@@ -4,7 +4,7 @@
  * port is bound; SIGINT / SIGTERM stop it cleanly (exit 0), also while it is still starting.
  */
 import { createServer } from 'node:http';
-import { hostPort, listenFailure, listenOn } from '../app/listen.js';
+import { answerHalfClosed, hostPort, listenFailure, listenOn } from '../app/listen.js';
 import { ConfigError } from '../errors.js';
 import { getLogger } from '../log/index.js';
 
@@ -55,6 +55,7 @@ async function run(
     return 0;
   }
   const server = createServer(app);
+  answerHalfClosed(server);
   server.keepAliveTimeout = 65_000;
   try {
     await listenOn(server, bind);

@@ -9,7 +9,7 @@ import { stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { hostPort, listenFailure, listenOn } from '../app/listen.js';
+import { answerHalfClosed, hostPort, listenFailure, listenOn } from '../app/listen.js';
 import { getLogger } from '../log/index.js';
 import { developLogFormat, parseBind, UsageError } from './main.js';
 
@@ -111,6 +111,7 @@ async function run(
   const { createMultiApp } = await import('../app/multiapp.js');
   const app = createMultiApp(dir, { ...opts, reload: true });
   const server = createServer(app);
+  answerHalfClosed(server);
   server.keepAliveTimeout = 65_000;
   try {
     await listenOn(server, bind);

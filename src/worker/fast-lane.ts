@@ -258,6 +258,10 @@ export class LaneConnection {
   /** `fast`: the lane reads requests; `waiting`: node:http answers a forwarded one; `pass`: node:http has it all. */
   #state: 'fast' | 'waiting' | 'pass' = 'fast';
   #backend: Backend | null = null;
+  /** The client has ended its side: no more requests will come. */
+  #ended = false;
+  /** `#finishInput` ran: our side is closing. */
+  #finished = false;
   #tail: string;
   /** The socket's idle timeout now (ms, 0: none); a socket re-arms it on every read and write. */
   #timeoutMs = -1;
@@ -382,7 +386,9 @@ export class LaneConnection {
     if (this.#state === 'pass' || this.socket.destroyed) return;
     this.#state = 'fast';
     this.#take();
-    if (this.#state === 'fast' && this.socket.isPaused() && this.socket.writableLength < HIGH_WATER) this.socket.resume();
+    if (this.#state !== 'fast' || this.socket.writableLength >= HIGH_WATER) return;
+    if (this.#ended) this.#finishInput();
+    else if (this.socket.isPaused()) this.socket.resume();
   }
 
   /** The bytes node:http writes for this answer on a keep-alive connection. */
@@ -423,14 +429,28 @@ export class LaneConnection {
   }
 
   readonly #onEnd = (): void => {
-    // The client is done sending. Requests still buffered are incomplete: node:http decides.
-    if (this.#state === 'fast' && this.#buf.length === 0 && this.#backend === null) {
-      this.socket.end();
-      return;
-    }
-    if (this.#state === 'fast') this.#passAll();
-    this.#backend?.push(null);
+    // The client is done sending (a half-close right after the request, or closing). An answer in
+    // progress still goes out: `#readOn` finishes after it.
+    this.#ended = true;
+    if (this.#state === 'pass') this.#backend?.push(null);
+    else if (this.#state === 'fast') this.#finishInput();
   };
+
+  /** After the client's end, with every complete request answered: close our side too (once). */
+  #finishInput(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (this.#buf.length > 0) {
+      // An incomplete request: node:http decides (a 400, or nothing), then ends its side.
+      this.#passAll();
+      this.#backend?.push(null);
+    } else if (this.#backend !== null) {
+      // node:http ends its side once its part is done (Backend._final closes the socket).
+      this.#backend.push(null);
+    } else {
+      this.socket.end();
+    }
+  }
 
   readonly #onTimeout = (): void => {
     if (this.#state === 'fast') {

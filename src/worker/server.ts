@@ -6,6 +6,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { once } from 'node:events';
+import { answerHalfClosed } from '../app/listen.js';
 import type { RequestHandler } from '../app/router.js';
 import { Backend, LaneConnection } from './fast-lane.js';
 import type { DrainMode } from './protocol.js';
@@ -61,10 +62,12 @@ export class DrainingServer {
     this.#handler = handler;
     this.#opts = opts;
     this.http = http.createServer(opts.http ?? {}, (req, res) => this.#onRequest(req, res));
+    answerHalfClosed(this.http);
     if (opts.keepAliveTimeoutMs !== undefined) this.http.keepAliveTimeout = opts.keepAliveTimeoutMs;
     const lookup = opts.fastLane === false ? undefined : handler.fastAnswer;
-    // node:http's own default for accepted connections.
-    this.server = lookup === undefined ? this.http : net.createServer({ noDelay: true });
+    // node:http's own default for accepted connections; half-open, so an answer can still go out
+    // after the client has closed its side (the lane ends the socket then, see LaneConnection).
+    this.server = lookup === undefined ? this.http : net.createServer({ noDelay: true, allowHalfOpen: true });
     const laneOptions = lookup && {
       http: this.http,
       lookup,
