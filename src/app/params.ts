@@ -1,6 +1,7 @@
 /**
  * Query strings as OGC services read them: parameter names are case-insensitive, values keep
- * their case, and a repeated name keeps its first value. Decoding follows Python's `parse_qsl`
+ * their case, and a repeated name gives its first value (`get`) or all of them joined with commas
+ * (`joined`), as MapProxy reads its request arguments and its request parameters. Decoding follows Python's `parse_qsl`
  * (what MapProxy uses): `+` is a space, bad percent escapes stay as written, invalid UTF-8
  * becomes U+FFFD, blank values are kept.
  */
@@ -19,10 +20,12 @@ export function decodeQueryComponent(text: string): string {
   });
 }
 
-/** Case-insensitive, first-wins parameters. */
+/** Case-insensitive parameters: the first value, and every value of a repeated name. */
 class CaseInsensitiveParams implements QueryParams {
   readonly #values = new Map<string, string>();
   readonly #names: string[] = [];
+  /** Every value of the names sent more than once, in order. */
+  #repeated: Map<string, string[]> | null = null;
 
   constructor(query: string) {
     if (query.length === 0) return;
@@ -31,14 +34,27 @@ class CaseInsensitiveParams implements QueryParams {
       const eq = part.indexOf('=');
       const name = decodeQueryComponent(eq < 0 ? part : part.slice(0, eq));
       const key = name.toLowerCase();
-      if (this.#values.has(key)) continue;
-      this.#values.set(key, eq < 0 ? '' : decodeQueryComponent(part.slice(eq + 1)));
+      const value = eq < 0 ? '' : decodeQueryComponent(part.slice(eq + 1));
+      const first = this.#values.get(key);
+      if (first !== undefined) {
+        this.#repeated ??= new Map();
+        const all = this.#repeated.get(key);
+        if (all) all.push(value);
+        else this.#repeated.set(key, [first, value]);
+        continue;
+      }
+      this.#values.set(key, value);
       this.#names.push(name);
     }
   }
 
   get(name: string): string | undefined {
     return this.#values.get(name.toLowerCase());
+  }
+
+  joined(name: string): string | undefined {
+    const key = name.toLowerCase();
+    return this.#repeated?.get(key)?.join(',') ?? this.#values.get(key);
   }
 
   has(name: string): boolean {

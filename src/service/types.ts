@@ -9,7 +9,13 @@ import type { HeldFile, HeldTile, TileValidators } from '../cache/types.js';
 
 /** KVP parameters with case-insensitive names (OGC); values keep their case. */
 export interface QueryParams {
+  /** The first value of `name` (case-insensitive). */
   get(name: string): string | undefined;
+  /**
+   * Every value of `name` joined with commas (`LAYER=a&LAYER=b`: `a,b`), as MapProxy's request
+   * parameters read them; the single value when sent once.
+   */
+  joined(name: string): string | undefined;
   has(name: string): boolean;
   /** Names as sent, for pass-through of unknown parameters (dimensions). */
   keys(): string[];

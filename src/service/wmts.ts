@@ -183,14 +183,19 @@ export function createWmtsService(opts: WmtsServiceOptions): WmtsServices {
   return { kvp, rest };
 }
 
-/** Read and check a KVP GetTile (any STYLE is accepted; a missing FORMAT means the layer's). */
+/**
+ * Read and check a KVP GetTile (any STYLE is accepted; a missing FORMAT means the layer's). A
+ * parameter sent twice counts with both values, joined by a comma, so `LAYER=a&LAYER=b` is the
+ * unknown layer `a,b` (MapProxy; where it fails with a 500 on `TILEROW=0&TILEROW=1`, this is the
+ * 400 of any other row that is not an integer). REQUEST takes its first value, as there.
+ */
 function kvpTileQuery(q: QueryParams): TileQuery {
   const missing = KVP_TILE_PARAMS.filter((p) => !q.has(p));
   if (missing.length > 0) {
     throw missingParameterError(`missing parameters [${missing.map((p) => `'${p}'`).join(', ')}]`, missing[0]);
   }
   const int = (name: string): number => {
-    const raw = q.get(name) as string;
+    const raw = q.joined(name) as string;
     const n = parseInteger(raw);
     if (Number.isNaN(n)) throw invalidParameterError(`invalid value for ${name}: '${raw}' is not an integer`, name);
     return n;
@@ -198,10 +203,10 @@ function kvpTileQuery(q: QueryParams): TileQuery {
   const level = int('tilematrix');
   const row = int('tilerow');
   const col = int('tilecol');
-  const format = q.get('format');
+  const format = q.joined('format');
   return {
-    layer: q.get('layer') as string,
-    matrixSet: q.get('tilematrixset') as string,
+    layer: q.joined('layer') as string,
+    matrixSet: q.joined('tilematrixset') as string,
     format: format === undefined || format === '' ? undefined : formatName(format),
     col,
     row,

@@ -14,6 +14,15 @@ test('names are case-insensitive, values keep their case, the first of a repeate
   assert.deepEqual(q.keys(), ['SERVICE', 'Layer', 'FORMAT']);
 });
 
+test('joined gives every value of a repeated name, in order, with commas (MapProxy RequestParams)', () => {
+  const q = parseQuery('LAYER=a&x=1&layer=b&Layer=&LAYER=c%2Cd');
+  assert.equal(q.joined('layer'), 'a,b,,c,d');
+  assert.equal(q.get('layer'), 'a');
+  assert.equal(q.joined('X'), '1');
+  assert.equal(q.joined('nope'), undefined);
+  assert.equal(parseQuery('').joined('layer'), undefined);
+});
+
 test('blank values are kept, empty pairs skipped, + is a space', () => {
   const q = parseQuery('a=&b&&c=x+y%20z&=v');
   assert.equal(q.get('a'), '');

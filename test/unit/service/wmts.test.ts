@@ -225,6 +225,18 @@ test('KVP errors: missing, unknown and malformed parameters are 400 with a locat
     'invalid value for tilerow: &#x27;abc&#x27; is not an integer',
     'tilerow',
   );
+  // A parameter sent twice counts with both values (MapProxy's RequestParams joins them with a
+  // comma); MapProxy answers 500 for the row, which is the client's fault here too.
+  await assertOwsError(await get(kvp, '/service', `${RIG_KVP_TILE}&LAYER=foo`), 400, 'InvalidParameterValue', 'unknown layer: world,foo', 'layer');
+  await assertOwsError(
+    await get(kvp, '/service', `${RIG_KVP_TILE}&tilerow=81`),
+    400,
+    'InvalidParameterValue',
+    'invalid value for tilerow: &#x27;80,81&#x27; is not an integer',
+    'tilerow',
+  );
+  // REQUEST is read as MapProxy reads it: its first value.
+  await assertOwsError(await get(kvp, '/service', `${RIG_KVP_TILE}&REQUEST=GetCapabilities&LAYER=foo`), 400, 'InvalidParameterValue', 'unknown layer: world,foo', 'layer');
   await assertOwsError(
     await get(kvp, '/service', q('REQUEST=GetTile', 'REQUEST=GetFeatureInfo')),
     501,
