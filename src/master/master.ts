@@ -107,6 +107,9 @@ function workerEntry(): string {
   return fileURLToPath(new URL(`../worker/main${extname(self)}`, import.meta.url));
 }
 
+/** A stop signal within this long of the first is the same stop, not a demand to kill (ms). */
+export const REPEATED_SIGNAL_MS = 1000;
+
 /** The pool and its life cycle; one per process. */
 class Supervisor {
   readonly #o: MasterOptions;
@@ -130,6 +133,9 @@ class Supervisor {
   /** The configuration the workers build: the last one that passed the check. */
   #snapshot: ConfigSnapshot | undefined;
 
+  /** When the first stop signal came (ms). */
+  #stopSignalAt = 0;
+
   constructor(opts: MasterOptions, snapshot?: ConfigSnapshot) {
     this.#o = opts;
     this.#snapshot = snapshot;
@@ -138,7 +144,14 @@ class Supervisor {
   readonly #onStopSignal = (signal: NodeJS.Signals): void => {
     if (!this.#stopping) {
       this.#log.info({ signal }, 'stopping: draining the workers');
+      this.#stopSignalAt = Date.now();
       this.#stop(0);
+      return;
+    }
+    // The same stop sent twice at once (`timeout` signals the process and then its group, as do
+    // some supervisors) is one stop; a second one a moment later means "now".
+    if (Date.now() - this.#stopSignalAt < REPEATED_SIGNAL_MS) {
+      this.#log.info({ signal }, 'stop signal again at once: still draining');
       return;
     }
     this.#log.warn({ signal }, 'second stop signal: killing the workers');

@@ -2,7 +2,8 @@
  * Graceful stop of the `serve` cluster (issue 3, acceptance 3): SIGTERM under load while a slow
  * upstream keeps requests in flight. Those requests complete; requests after the signal get 503
  * with `Connection: close` or a refused connection; the master exits 0 within the graceful
- * timeout, its workers are gone, no lock is left and the pid file is removed.
+ * timeout, its workers are gone, no lock is left and the pid file is removed. The same stop
+ * signal again at once is the same stop; one that comes later kills the workers.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -94,4 +95,37 @@ test('SIGTERM under load: in-flight requests complete, late ones get 503 or a re
   for (const pid of workers) assert.equal(isAlive(pid), false, `worker ${pid} exited`);
   await assert.rejects(access(pidFile), { code: 'ENOENT' }, 'the pid file is removed');
   assert.deepEqual(await readdir(join(cfg.dir, 'tile_locks')), [], 'every lock was released');
+});
+
+test('the same stop signal twice at once is one graceful stop; a second one later kills the workers', async () => {
+  for (const gapMs of [0, 1_500]) {
+    upstream.setDelay(gapMs === 0 ? 1_500 : 60_000);
+    serve = await startServe(cfg.file, ['-w', '1', '--spare-workers', '0', '--graceful-timeout', '30']);
+    const [worker] = serve.listeningWorkers();
+    const before = upstream.count();
+    const pending = get(serve.url + wmtsTile(gapMs === 0 ? 3 : 4, 9, 7)).catch((err: Error) => err);
+    await waitFor(() => upstream.count() === before + 1, 'the tile waiting on the upstream');
+    // `timeout 10 mapproxy-ts serve …` signals the master, then its process group (the master
+    // again). Two signals still pending are one for the kernel: the second follows the first's log.
+    const from = serve.logs().length;
+    serve.child.kill('SIGTERM');
+    await serve.waitForLog((l) => l.msg === 'stopping: draining the workers', { from });
+    if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
+    serve.child.kill('SIGTERM');
+    assert.deepEqual(await serve.exited(), { code: 0, signal: null });
+    const msgs = serve.logs().filter((l) => l.name === 'mapproxy.master' && /stop/.test(String(l.msg))).map((l) => l.msg);
+    const answer = await pending;
+    if (gapMs === 0) {
+      assert.deepEqual(msgs, ['stopping: draining the workers', 'stop signal again at once: still draining', 'worker stopped']);
+      assert.ok(!(answer instanceof Error), `the request in flight completed: ${String(answer)}`);
+      assert.equal(answer.status, 200);
+    } else {
+      assert.deepEqual(msgs, ['stopping: draining the workers', 'second stop signal: killing the workers', 'worker stopped']);
+      assert.ok(answer instanceof Error, 'the request in flight on the killed worker failed');
+      const stopped = serve.logs().find((l) => l.msg === 'worker stopped');
+      assert.deepEqual([stopped?.workerPid, stopped?.signal], [worker, 'SIGKILL']);
+    }
+    assert.equal(isAlive(worker), false);
+  }
+  upstream.setDelay(0);
 });
