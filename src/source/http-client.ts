@@ -36,6 +36,8 @@ export interface HttpOptions {
 export interface HttpRequestOptions extends HttpOptions {
   /** POST a form body (`application/x-www-form-urlencoded`) instead of GET. */
   readonly body?: string;
+  /** The name of the source in the configuration that asks (the `source` of logs and metrics). */
+  readonly source?: string;
 }
 
 /** An upstream answer (any status below 400). */
@@ -225,12 +227,12 @@ export async function httpGet(rawUrl: string, opts: HttpRequestOptions = {}): Pr
     if (requestLog.isLevelEnabled('info')) {
       const sizeKb = body ? Math.round((body.length / 1024) * 10) / 10 : null;
       requestLog.info(
-        { method, url, status: status ?? null, sizeKb, durationMs: Math.round(durationMs), ...(detail ? { error: detail } : {}) },
+        { source: opts.source, method, url, status: status ?? null, sizeKb, durationMs: Math.round(durationMs), ...(detail ? { error: detail } : {}) },
         `${method} ${url} ${status ?? '-'} ${sizeKb === null ? '-' : sizeKb.toFixed(1)} ${Math.round(durationMs)}`,
       );
     }
     if (requestChannel.hasSubscribers) {
-      requestChannel.publish({ method, url, status, bytes: body?.length, durationMs, error: failure });
+      requestChannel.publish({ method, url, status, bytes: body?.length, durationMs, error: failure, source: opts.source });
     }
   }
 }

@@ -25,7 +25,7 @@ import {
 } from './config.js';
 import { FileUrlRefusedError, InvalidSourceQueryError, SourceFileError } from './errors.js';
 import { blankSourceImage, decodeVerified, inFormat, onErrorImage, verifyImage, type VerifiedImage } from './fetch.js';
-import { httpGet, splitCredentials, type HttpOptions } from './http-client.js';
+import { httpGet, splitCredentials, type HttpRequestOptions } from './http-client.js';
 import { coverageIntersects, resRangeContains } from './limits.js';
 import { resolveConfigPath } from './paths.js';
 import { FileSemaphore, semaphoreBase } from './semaphore.js';
@@ -52,7 +52,7 @@ export class TileSource implements Source {
   /** Flip y: `origin` asks for the other origin than the grid's. */
   readonly #flip: boolean;
   readonly #requestFormat: string | undefined;
-  readonly #http: HttpOptions;
+  readonly #http: HttpRequestOptions;
   readonly #semaphore: FileSemaphore | undefined;
   readonly #onError: OnError | undefined;
 
@@ -93,7 +93,7 @@ export class TileSource implements Source {
     }
     this.#flip = flip;
     this.#requestFormat = conf.request_format;
-    this.#http = httpOptions(ctx.globals, conf, ctx.configDir, resolveConfigPath);
+    this.#http = { ...httpOptions(ctx.globals, conf, ctx.configDir, resolveConfigPath), source: name };
     const n = concurrentRequests(ctx.globals, conf, p);
     this.#semaphore = n > 0 && !this.#fileRoot ? new FileSemaphore(semaphoreBase(ctx.lockDir, conf.url), n, { timeoutMs: (this.#http.clientTimeout ?? 60) * 1000 }) : undefined;
     this.coverage = parseCoverage(conf.coverage, `${p}.coverage`, getSrs);

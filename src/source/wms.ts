@@ -24,7 +24,7 @@ import {
   type WmsSourceConfig,
 } from './config.js';
 import { blankSourceImage, encoded, inFormat, onErrorImage, verifyImage, type VerifiedImage } from './fetch.js';
-import { httpGet, type HttpOptions } from './http-client.js';
+import { httpGet, type HttpRequestOptions } from './http-client.js';
 import { bboxPositionInImage, coverageBboxIn, coverageContains, coverageIntersects, resRangeContains } from './limits.js';
 import { FileSemaphore, semaphoreBase } from './semaphore.js';
 import type { MapQuery, Source, SourceImage } from './types.js';
@@ -47,7 +47,7 @@ export class WmsSource implements Source {
   readonly forwardReqParams: readonly string[];
   /** The upstream request without bbox/size/srs/format (for merging adjacent sources). */
   readonly template: WmsRequestTemplate;
-  readonly #http: HttpOptions;
+  readonly #http: HttpRequestOptions;
   readonly #post: boolean;
   readonly #semaphore: FileSemaphore | undefined;
   readonly #supportedSrs: readonly Srs[];
@@ -69,7 +69,7 @@ export class WmsSource implements Source {
       delete req.sld;
     }
     this.template = wmsRequestTemplate(req, conf.wms_opts?.version, path);
-    this.#http = httpOptions(ctx.globals, conf, ctx.configDir, resolveConfigPath);
+    this.#http = { ...httpOptions(ctx.globals, conf, ctx.configDir, resolveConfigPath), source: name };
     this.#post = this.#http.method === 'POST' || (this.#http.method !== 'GET' && this.template.hasSldBody);
     const n = concurrentRequests(ctx.globals, conf, path);
     this.#semaphore = n > 0 ? new FileSemaphore(semaphoreBase(ctx.lockDir, this.template.url), n, { timeoutMs: (this.#http.clientTimeout ?? 60) * 1000 }) : undefined;

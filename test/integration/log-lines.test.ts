@@ -137,9 +137,11 @@ globals:
     const sent = up.last();
     const { durationMs, sizeKb, ...rest } = own(reqs[0]);
     assert.equal(typeof sizeKb, 'number');
+    // The source's name in the configuration comes along (it is the metrics' `source` label too).
     assert.deepEqual(rest, {
       level: 30,
       name: 'mapproxy.source.request',
+      source: 'wms',
       method: 'GET',
       url: `${up.url}${sent.path}?${sent.rawQuery}`,
       status: 200,
