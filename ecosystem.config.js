@@ -3,7 +3,7 @@
 //
 //   pm2 start ecosystem.config.js
 //       starts the offline example WMS (examples/world-wms.mjs) and the mapproxy-ts master serving
-//       examples/mapproxy.yaml on localhost:8080; pm2 waits for the master's "ready" message.
+//       examples/mapproxy.yaml on 127.0.0.1:8080; pm2 waits for the master's "ready" message.
 //       `--only mapproxy-ts` starts the master alone.
 //   pm2 sendSignal SIGHUP mapproxy-ts
 //       zero-downtime reload: the master re-validates the configuration and replaces its workers
@@ -14,7 +14,7 @@
 //       graceful stop: pm2 sends SIGINT, in-flight requests finish, then the master exits
 //   pm2 logs mapproxy-ts
 //
-// MAPPROXY_BIND (default localhost:8080) and EXAMPLE_WMS_PORT (default 8091) in pm2's environment
+// MAPPROXY_BIND (default 127.0.0.1:8080) and EXAMPLE_WMS_PORT (default 8091) in pm2's environment
 // change the addresses.
 //
 // The mapproxy-ts master forks and supervises its own pool of workers, so pm2 runs ONE instance
@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 /** serve's --graceful-timeout, seconds (its default). */
 const GRACEFUL_TIMEOUT = 30;
-const BIND = process.env.MAPPROXY_BIND || 'localhost:8080';
+const BIND = process.env.MAPPROXY_BIND || '127.0.0.1:8080';
 const WMS_PORT = process.env.EXAMPLE_WMS_PORT || '8091';
 
 export const apps = [

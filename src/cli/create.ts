@@ -12,6 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadConfigFile } from '../config/index.js';
 import { ConfigError } from '../errors.js';
 import { loadLogConfig } from '../log/index.js';
+import { DEFAULT_BIND, parseArgsMessage } from './main.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TEMPLATE_DIR = path.join(ROOT, 'templates');
@@ -23,7 +24,7 @@ const KILL_MARGIN = 10;
 /** The templates, what each writes, and whether it needs `-f`. */
 export const TEMPLATES: Readonly<Record<string, { readonly help: string; readonly needsConfig: boolean; readonly file?: string }>> = {
   'base-config': { help: 'mapproxy.yaml and seed.yaml in the directory <dest>', needsConfig: false },
-  'seed-config': { help: 'a seed.yaml (with -f: seeding the caches of that configuration)', needsConfig: false, file: 'seed.yaml' },
+  'seed-config': { help: "a seed.yaml for MapProxy's mapproxy-seed (with -f: seeding that configuration's caches)", needsConfig: false, file: 'seed.yaml' },
   'log-config': { help: 'a commented log configuration for serve --log-config', needsConfig: false, file: 'log.yaml' },
   app: { help: 'a JS module that serves the configuration with createApp (node:http, Express)', needsConfig: true, file: 'app.mjs' },
   pm2: { help: 'a pm2 ecosystem file running `mapproxy-ts serve`', needsConfig: true, file: 'ecosystem.config.js' },
@@ -46,7 +47,7 @@ Options:
   -f, --mapproxy-conf <file>    the configuration the file refers to (written as an absolute path)
   -l, --list-templates          list the templates
       --force                   overwrite existing files
-  -b, --bind <host:port>        app, pm2, systemd: address to serve on (default localhost:8080)
+  -b, --bind <host:port>        app, pm2, systemd: address to serve on (default ${DEFAULT_BIND.host}:${DEFAULT_BIND.port})
       --graceful-timeout <s>    pm2, systemd: serve's graceful timeout (default ${GRACEFUL_DEFAULT}); kill timeouts are ${KILL_MARGIN} s above it
       --log-config <file>       pm2, systemd: serve with this log configuration
       --user <name>             systemd: the dedicated user to run as (default mapproxy-ts)
@@ -103,7 +104,7 @@ export const SYSTEMD_DEFAULTS: SystemdUnitOptions = {
   bin: '/opt/mapproxy-ts/bin/mapproxy-ts.js',
   config: '/etc/mapproxy-ts/mapproxy.yaml',
   user: 'mapproxy-ts',
-  bind: 'localhost:8080',
+  bind: '127.0.0.1:8080',
   gracefulTimeout: GRACEFUL_DEFAULT,
   logConfig: '/etc/mapproxy-ts/log.yaml',
   writablePaths: ['/var/cache/mapproxy-ts', '/var/log/mapproxy-ts'],
@@ -187,7 +188,26 @@ function target(dest: string, file: string): string {
   return existsSync(p) && statSync(p).isDirectory() ? path.join(p, file) : p;
 }
 
-async function filesFor(o: Options): Promise<{ path: string; content: string }[]> {
+/**
+ * Where pm2 writes the master's stdout and stderr (`out_file`, `error_file`): the documented log
+ * directory /var/log/mapproxy-ts when the configuration lives under /etc (docs/deployment.md's
+ * layout: nothing under /etc is written), else `logs/` next to the configuration.
+ */
+export function pm2LogDir(configDir: string): string {
+  const dir = path.resolve(configDir);
+  return dir === '/etc' || dir.startsWith('/etc/') ? '/var/log/mapproxy-ts' : path.join(dir, 'logs');
+}
+
+/**
+ * The paths a systemd unit with `PrivateTmp=yes` cannot reach: those in /tmp or /var/tmp, which
+ * the service sees as empty directories of its own.
+ */
+export function privateTmpPaths(paths: readonly string[]): string[] {
+  const hidden = (p: string): boolean => ['/tmp', '/var/tmp'].some((t) => p === t || p.startsWith(t + '/'));
+  return [...new Set(paths.map((p) => path.resolve(p)).filter(hidden))];
+}
+
+async function filesFor(o: Options, warnings: string[]): Promise<{ path: string; content: string }[]> {
   const caches = async (): Promise<string> => {
     if (!o.config) return '[osm_cache]';
     const { config } = await loadConfigFile(o.config);
@@ -244,8 +264,9 @@ async function filesFor(o: Options): Promise<{ path: string; content: string }[]
         cwd: js(cwd),
         graceful: String(o.graceful),
         kill_timeout: String((o.graceful + KILL_MARGIN) * 1000),
-        out_file: js(path.join(cwd, 'logs', 'mapproxy-ts.out.log')),
-        error_file: js(path.join(cwd, 'logs', 'mapproxy-ts.error.log')),
+        log_dir: pm2LogDir(cwd),
+        out_file: js(path.join(pm2LogDir(cwd), 'mapproxy-ts.out.log')),
+        error_file: js(path.join(pm2LogDir(cwd), 'mapproxy-ts.error.log')),
         export: esm ? 'export { apps };' : 'module.exports = { apps };',
       };
       return [{ path: file, content: renderTemplate(await template('ecosystem.config.js.tmpl'), vars) }];
@@ -257,6 +278,13 @@ async function filesFor(o: Options): Promise<{ path: string; content: string }[]
       if (o.logConfig) {
         const log = await loadLogConfig(o.logConfig);
         if (log.file) writable.push(path.dirname(log.file.path));
+      }
+      const hidden = privateTmpPaths([o.config!, ...(o.logConfig ? [o.logConfig] : []), ...writable]);
+      if (hidden.length > 0) {
+        warnings.push(
+          `the unit sets PrivateTmp=yes, which gives the service a /tmp and /var/tmp of its own: it will not see ${hidden.join(', ')}; ` +
+            'move them out of /tmp and /var/tmp (or remove PrivateTmp=yes from the unit)',
+        );
       }
       const unit = await renderSystemdUnit({
         node: process.execPath,
@@ -276,15 +304,10 @@ async function filesFor(o: Options): Promise<{ path: string; content: string }[]
   }
 }
 
-/** node's parseArgs errors, reworded (its unknown-option text is long and varies by version). */
+/** node's parseArgs errors, reworded as for every command (see parseArgsMessage). */
 function argsError(err: unknown): CreateUsageError | undefined {
-  const e = err as { code?: string; message?: string };
-  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-    const opt = /'([^']+)'/.exec(e.message ?? '')?.[1];
-    return new CreateUsageError(opt ? `unknown option ${opt}` : 'unknown option');
-  }
-  if (e.code?.startsWith('ERR_PARSE_ARGS')) return new CreateUsageError(e.message ?? 'invalid arguments');
-  return undefined;
+  const why = parseArgsMessage(err);
+  return why === undefined ? undefined : new CreateUsageError(why);
 }
 
 function parse(args: string[]): Options | 'help' | 'list' {
@@ -297,7 +320,7 @@ function parse(args: string[]): Options | 'help' | 'list' {
         'mapproxy-conf': { type: 'string', short: 'f' },
         'list-templates': { type: 'boolean', short: 'l' },
         force: { type: 'boolean' },
-        bind: { type: 'string', short: 'b', default: 'localhost:8080' },
+        bind: { type: 'string', short: 'b', default: `${DEFAULT_BIND.host}:${DEFAULT_BIND.port}` },
         'graceful-timeout': { type: 'string', default: String(GRACEFUL_DEFAULT) },
         'log-config': { type: 'string' },
         user: { type: 'string', default: 'mapproxy-ts' },
@@ -320,7 +343,8 @@ function parse(args: string[]): Options | 'help' | 'list' {
   if (spec.needsConfig && !config) throw new CreateUsageError(`template ${name} needs -f <mapproxy.yaml>`);
   const graceful = Number(values['graceful-timeout']);
   if (!Number.isInteger(graceful) || graceful < 1) throw new CreateUsageError(`invalid --graceful-timeout "${values['graceful-timeout']}": expected whole seconds, at least 1`);
-  parseBindValue(values.bind ?? 'localhost:8080');
+  const bind = values.bind ?? `${DEFAULT_BIND.host}:${DEFAULT_BIND.port}`;
+  parseBindValue(bind);
   const user = values.user ?? 'mapproxy-ts';
   if (!/^[a-z_][a-z0-9_-]*$/i.test(user)) throw new CreateUsageError(`invalid --user "${user}"`);
   return {
@@ -328,7 +352,7 @@ function parse(args: string[]): Options | 'help' | 'list' {
     dest: positionals[0],
     config: config === undefined ? undefined : path.resolve(config),
     force: values.force === true,
-    bind: values.bind ?? 'localhost:8080',
+    bind,
     graceful,
     logConfig: values['log-config'] === undefined ? undefined : path.resolve(values['log-config']),
     user,
@@ -359,7 +383,8 @@ export async function createCommand(args: string[]): Promise<number> {
     for (const [what, file] of [['configuration', opts.config], ['log configuration', opts.logConfig]] as const) {
       if (file !== undefined && !existsSync(file)) throw new CreateError(`${what} not found: ${file}`);
     }
-    const files = await filesFor(opts);
+    const warnings: string[] = [];
+    const files = await filesFor(opts, warnings);
     if (!opts.force) {
       const existing = files.filter((f) => existsSync(f.path));
       if (existing.length > 0) throw new CreateError(`${existing.map((f) => f.path).join(', ')} already exist${existing.length === 1 ? 's' : ''}, use --force to overwrite`);
@@ -369,6 +394,7 @@ export async function createCommand(args: string[]): Promise<number> {
       await writeFile(f.path, f.content);
       process.stdout.write(`writing ${f.path}\n`);
     }
+    for (const w of warnings) process.stderr.write(`mapproxy-ts create: warning: ${w}\n`);
     return 0;
   } catch (err) {
     if (err instanceof CreateUsageError) {

@@ -29,13 +29,13 @@ Options:
 
 /** The help of the commands main.ts parses itself, by command. */
 export const HELP: Readonly<Record<string, string>> = {
-  'serve-develop': `Usage: mapproxy-ts serve-develop <mapproxy.yaml> [-b address] [--debug]
+  'serve-develop': `Usage: mapproxy-ts serve-develop <mapproxy.yaml> [-b address] [--log-format F] [--debug]
 
 Serve a MapProxy configuration in one process, for local testing. The configuration (and
 every base: file) is reloaded when it changes; an invalid edit keeps the old one serving.
 
 Options:
-  -b, --bind address   where to listen (default localhost:8080): host:port, [ipv6]:port,
+  -b, --bind address   where to listen (default 127.0.0.1:8080): host:port, [ipv6]:port,
                        port (on localhost), :port (on all interfaces) or host (port 8080)
       --log-format F   pretty (human-readable) or json log lines (default: pretty on a
                        terminal, json otherwise)
@@ -53,7 +53,35 @@ YAML path. Exit 0 when it is valid (warnings allowed), 1 when it is not.
 /** A usage error: printed with the usage text, exit code 2. */
 export class UsageError extends Error {}
 
-/** Default address of serve-develop (MapProxy's `mapproxy-util serve-develop`). */
+/**
+ * Node's parseArgs errors in our words (its own texts are long, vary by Node version and quote
+ * unevenly): `unknown option --bogus`, `option -b, --bind needs a value`, `option --debug takes
+ * no value`. Undefined for any other error.
+ */
+export function parseArgsMessage(err: unknown): string | undefined {
+  const e = err as { code?: unknown; message?: unknown };
+  if (typeof e?.code !== 'string' || !e.code.startsWith('ERR_PARSE_ARGS')) return undefined;
+  const text = typeof e.message === 'string' ? e.message : '';
+  const quoted = /'([^']*)'/.exec(text)?.[1]?.replace(/ <value>$/, '');
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return quoted ? `unknown option ${quoted}` : 'unknown option';
+  if (quoted && / argument missing/.test(text)) return `option ${quoted} needs a value`;
+  if (quoted && / argument is ambiguous/.test(text)) {
+    // `-b -x`: Node will not take an option-like word as the value unless written --bind=-x.
+    const long = /'(--[^'=]+)=-XYZ'/.exec(text)?.[1];
+    return `option ${quoted} needs a value${long ? ` (write ${long}=-x for a value that starts with "-")` : ''}`;
+  }
+  if (quoted && / does not take an argument/.test(text)) return `option ${quoted} takes no value`;
+  return `invalid arguments: ${text.split('\n')[0]}`;
+}
+
+/**
+ * Where serve-develop, serve-multiapp-develop and serve listen without -b: MapProxy's
+ * `mapproxy-util serve-develop` and `serve-multiapp-develop` default to 127.0.0.1:8080. (Not
+ * `localhost`: Node listens on the first address the name resolves to, and with the usual hosts
+ * file, which lists both, glibc puts ::1 first: nothing would answer on 127.0.0.1:8080.)
+ */
+export const DEFAULT_BIND: { readonly host: string; readonly port: number } = Object.freeze({ host: '127.0.0.1', port: 8080 });
+/** The host of a bare `-b <port>` (MapProxy's parse_bind_address). */
 const DEFAULT_HOST = 'localhost';
 const DEFAULT_PORT = 8080;
 
@@ -146,7 +174,7 @@ export async function main(argv: string[]): Promise<number> {
           allowPositionals: true,
         });
         if (positionals.length !== 1) throw new UsageError('serve-develop needs exactly one configuration file');
-        const bind = values.bind === undefined ? { host: DEFAULT_HOST, port: DEFAULT_PORT } : parseBind(values.bind);
+        const bind = values.bind === undefined ? DEFAULT_BIND : parseBind(values.bind);
         await developLogFormat(values['log-format']);
         const { serveDevelop } = await import('./serve-develop.js');
         return await serveDevelop(positionals[0], bind, { debug: values.debug === true });
@@ -161,8 +189,9 @@ export async function main(argv: string[]): Promise<number> {
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`mapproxy-ts: ${(err as Error).message}\n\n${(command && HELP[command]) || USAGE}`);
+    const why = err instanceof UsageError ? err.message : parseArgsMessage(err);
+    if (why !== undefined) {
+      process.stderr.write(`mapproxy-ts: ${why}\n\n${(command && HELP[command]) || USAGE}`);
       return 2;
     }
     throw err;

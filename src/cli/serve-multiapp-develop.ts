@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { answerHalfClosed, hostPort, listenFailure, listenOn } from '../app/listen.js';
 import { getLogger } from '../log/index.js';
-import { developLogFormat, parseBind, UsageError } from './main.js';
+import { DEFAULT_BIND, developLogFormat, parseArgsMessage, parseBind, UsageError } from './main.js';
 
 /** `serve-multiapp-develop --help`. */
 export const SERVE_MULTIAPP_DEVELOP_HELP = `Usage: mapproxy-ts serve-multiapp-develop <projects-dir> [options]
@@ -29,9 +29,6 @@ Options:
                        "internal error" (development only: it shows the server's internals)
   -h, --help           show this help
 `;
-
-/** MapProxy's serve-multiapp-develop listens on 127.0.0.1:8080 by default. */
-const DEFAULT_BIND = { host: '127.0.0.1', port: 8080 };
 
 /** Where the command writes help and errors (the process's streams by default). */
 export interface CommandIo {
@@ -71,8 +68,9 @@ export async function serveMultiappDevelopCommand(args: string[], io: CommandIo 
     debug = values.debug === true;
     await developLogFormat(values['log-format']);
   } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr.write(`mapproxy-ts: ${(err as Error).message}\n\n${SERVE_MULTIAPP_DEVELOP_HELP}`);
+    const why = err instanceof UsageError ? err.message : parseArgsMessage(err);
+    if (why !== undefined) {
+      io.stderr.write(`mapproxy-ts: ${why}\n\n${SERVE_MULTIAPP_DEVELOP_HELP}`);
       return 2;
     }
     throw err;

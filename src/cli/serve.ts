@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
 import { configureLoggingFromFile, parseLogFormat, setLogFormat, type LogFormat } from '../log/index.js';
 import { MAX_THREADPOOL_SIZE, runMaster, type MasterOptions } from '../master/index.js';
+import { DEFAULT_BIND, parseArgsMessage } from './main.js';
 
 /** `serve --help`. */
 export const SERVE_HELP = `Usage: mapproxy-ts serve <mapproxy.yaml> [options]
@@ -18,7 +19,7 @@ Serve a MapProxy configuration with a master process and a pool of pre-forked wo
 The configuration is checked before any worker starts.
 
 Options:
-  -b, --bind host:port            address to listen on (default localhost:8080; a bare port means localhost)
+  -b, --bind host:port            address to listen on (default 127.0.0.1:8080; a bare port means localhost)
   -w, --workers N                 number of worker processes (default: available CPUs, here ${availableParallelism()})
       --spare-workers N           workers kept booted to replace a crashed or recycled one at once (default 1)
       --max-requests N            replace a worker after N requests, without dropping any (default 0: never)
@@ -82,7 +83,7 @@ export function parseServeArgs(args: string[]): MasterOptions | 'help' {
   const { values, positionals } = parseArgs({
     args,
     options: {
-      bind: { type: 'string', short: 'b', default: 'localhost:8080' },
+      bind: { type: 'string', short: 'b' },
       workers: { type: 'string', short: 'w' },
       'spare-workers': { type: 'string' },
       'max-requests': { type: 'string' },
@@ -106,7 +107,7 @@ export function parseServeArgs(args: string[]): MasterOptions | 'help' {
     throw new ServeUsageError(values.multiapp ? 'serve --multiapp needs exactly one directory' : 'serve needs exactly one configuration file');
   }
   if (values['allow-listing'] && !values.multiapp) throw new ServeUsageError('--allow-listing goes with --multiapp');
-  const { host, port } = parseServeBind(values.bind ?? 'localhost:8080');
+  const { host, port } = values.bind === undefined ? DEFAULT_BIND : parseServeBind(values.bind);
   const timeout = values['graceful-timeout'];
   let gracefulTimeoutMs = 30_000;
   if (timeout !== undefined) {
@@ -164,8 +165,9 @@ export async function serveCommand(args: string[], io: ServeIo = process): Promi
   try {
     opts = parseServeArgs(args);
   } catch (err) {
-    if (err instanceof ServeUsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      io.stderr.write(`mapproxy-ts: ${(err as Error).message}\n\n${SERVE_HELP}`);
+    const why = err instanceof ServeUsageError ? err.message : parseArgsMessage(err);
+    if (why !== undefined) {
+      io.stderr.write(`mapproxy-ts: ${why}\n\n${SERVE_HELP}`);
       return 2;
     }
     throw err;

@@ -90,8 +90,9 @@ function describeError(err: ErrorObject, segs: PathSegment[]): ConfigProblem | u
       const expected = describe(schema);
       let message = `expected ${expected}, got ${got(err.data)}`;
       if (Array.isArray(schema.enum) && typeof err.data === 'string') message += didYouMean(err.data, schema.enum.map(String));
-      if (expected.includes('number') && typeof err.data === 'string' && YAML12_NUMBER.test(err.data)) {
-        message += ' (YAML 1.1, as MapProxy reads it, takes this for text: write the number with a dot and a signed exponent, e.g. 1.0e-5)';
+      const yaml11 = expected.includes('number') && typeof err.data === 'string' ? yaml11Number(err.data) : undefined;
+      if (yaml11 !== undefined) {
+        message += ` (YAML 1.1, as MapProxy reads it, takes this for text: write it as ${yaml11}, with a dot and a signed exponent)`;
       }
       return { path: formatPath(segs), message };
     }
@@ -99,7 +100,21 @@ function describeError(err: ErrorObject, segs: PathSegment[]): ConfigProblem | u
 }
 
 // A number in YAML 1.2 that YAML 1.1 reads as a string (exponent without dot or without sign).
-const YAML12_NUMBER = /^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$/;
+const YAML12_NUMBER = /^([-+]?)(\d*)(?:\.(\d*))?[eE]([-+]?)(\d+)$/;
+
+/**
+ * The user's number rewritten so that YAML 1.1 reads it as one (a dot and a signed exponent):
+ * `1e5` -> `1.0e+5`, `2E-3` -> `2.0e-3`, `-.5e3` -> `-0.5e+3`. Undefined when `text` is no such
+ * number, or one YAML 1.1 reads as a number already (then it was quoted on purpose).
+ */
+export function yaml11Number(text: string): string | undefined {
+  const m = YAML12_NUMBER.exec(text);
+  if (!m) return undefined;
+  const [, sign, int, frac, expSign, exp] = m;
+  if (int === '' && !frac) return undefined;
+  if (frac !== undefined && expSign !== '' && (int !== '' || sign === '')) return undefined;
+  return `${sign}${int || '0'}.${frac || '0'}e${expSign || '+'}${exp}`;
+}
 
 function tagConst(branch: JsonSchema, tag: string): unknown {
   const prop = ((branch.properties ?? {}) as Record<string, JsonSchema>)[tag] ?? {};

@@ -127,7 +127,7 @@ export function isKnownSrs(code: string | number): boolean {
 /**
  * Add or replace the definition of a code (`globals.srs.proj4_defs`). A replaced code's cached
  * instance is dropped, so later `getSrs` calls see the new definition.
- * @throws ConfigError (path `globals.srs.proj4_defs.<code>`) when proj4 cannot parse the string.
+ * @throws ConfigError (path `globals.srs.proj4_defs["<code>"]`) when proj4 cannot parse the string.
  */
 export function registerSrsDefinition(code: string, proj4String: string): void {
   const norm = normalizeSrsCode(code);
@@ -135,7 +135,8 @@ export function registerSrsDefinition(code: string, proj4String: string): void {
     proj4.Proj(proj4String);
   } catch (err) {
     throw new ConfigError([
-      { path: `globals.srs.proj4_defs.${code}`, message: `invalid proj4 definition ${JSON.stringify(proj4String)}${err instanceof Error && err.message ? `: ${err.message}` : ''}` },
+      // Quoted as config paths are shown (config/util.ts formatPath): codes have a colon.
+      { path: `globals.srs.proj4_defs${/^[A-Za-z0-9_-]+$/.test(code) ? `.${code}` : `[${JSON.stringify(code)}]`}`, message: `invalid proj4 definition ${JSON.stringify(proj4String)}${err instanceof Error && err.message ? `: ${err.message}` : ''}` },
     ]);
   }
   userDefs.set(norm, proj4String);

@@ -340,7 +340,7 @@ class Supervisor {
     v = this.#view();
     if (v.currentReady.length !== n || v.staleReady.length > 0) return;
     const workers = v.currentReady.map((s) => s.pid);
-    const status = { STATUS: `serving with ${n} workers` };
+    const status = { STATUS: `serving with ${n} worker${n === 1 ? '' : 's'}` };
     if (!this.#announced) {
       this.#announced = true;
       const host = this.#o.host.includes(':') ? `[${this.#o.host}]` : this.#o.host;

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
-import { CREATE_HELP, createCommand, systemdWord } from '../../src/cli/create.js';
+import { CREATE_HELP, createCommand, pm2LogDir, privateTmpPaths, systemdWord } from '../../src/cli/create.js';
 import { checkConfigCommand } from '../../src/cli/check-config.js';
 import { loadLogConfig } from '../../src/log/index.js';
 
@@ -79,7 +79,8 @@ test('usage errors exit 2 with the reason and the help', async () => {
     [['-t', 'pm2', '-f', 'm.yaml', '--graceful-timeout', '2.5', 'e.config.js'], 'invalid --graceful-timeout "2.5": expected whole seconds, at least 1'],
     [['-t', 'systemd', '-f', 'm.yaml', '--user', 'root;rm', 'x.service'], 'invalid --user "root;rm"'],
     [['-t', 'log-config', '--nope', 'x'], 'unknown option --nope'],
-    [['-t'], "Option '-t, --template <value>' argument missing"],
+    [['-t'], 'option -t, --template needs a value'],
+    [['-t', 'log-config', '--force=yes', 'x'], 'option --force takes no value'],
   ];
   for (const [args, message] of cases) {
     const r = await create(...args);
@@ -103,6 +104,13 @@ test('base-config: mapproxy.yaml passes check-config, seed.yaml seeds its cache 
     assert.deepEqual(seed.seeds.initial.caches, ['osm_cache']);
     assert.deepEqual(seed.cleanups.old_tiles.caches, ['osm_cache']);
     assert.equal(seed.seeds.initial.levels.to, 6);
+    // It does not pretend mapproxy-ts seeds, and says what remove_before goes by (MapProxy's
+    // cleanup compares the file's st_mtime).
+    const seedText = await readFile(path.join(cfg, 'seed.yaml'), 'utf8');
+    assert.match(seedText, /^# mapproxy-ts cannot seed yet\. MapProxy's own seeder \(Python/m);
+    assert.match(seedText, /^# {3}mapproxy-seed -f mapproxy\.yaml -s seed\.yaml$/m);
+    assert.match(seedText, /# remove tiles written more than two weeks ago \(by file modification time, not by when they\n {4}# were last served\)/);
+    assert.doesNotMatch(seedText, /nobody asked for/);
     if (existsSync('/usr/bin/mapproxy-seed')) {
       // MapProxy reads the pair as a valid configuration: nothing unknown, the right tasks.
       const ms = spawnSync('/usr/bin/mapproxy-seed', ['-f', 'mapproxy.yaml', '-s', 'seed.yaml', '--summary'], { cwd: cfg, encoding: 'utf8' });
@@ -248,7 +256,7 @@ test('pm2: CommonJS or ES module by the directory, loadable with require() as pm
       {
         name: 'mapproxy-ts',
         script: BIN,
-        args: ['serve', conf, '--bind', 'localhost:8080', '--graceful-timeout', '60'],
+        args: ['serve', conf, '--bind', '127.0.0.1:8080', '--graceful-timeout', '60'],
         interpreter: process.execPath,
         cwd: cfgDir,
         exec_mode: 'fork',
@@ -277,6 +285,8 @@ test('pm2: CommonJS or ES module by the directory, loadable with require() as pm
     const loaded = (await import(esm)) as { apps: Pm2App[] };
     assert.deepEqual(loaded.apps[0].args, ['serve', conf, '--bind', '127.0.0.1:9000', '--graceful-timeout', '30', '--log-config', log]);
     assert.equal(loaded.apps[0].kill_timeout, 40000);
+    // Its comment says where pm2 writes the output (a directory outside /etc: next to the configuration).
+    assert.match(await readFile(file, 'utf8'), new RegExp(`^//\\s+${path.join(cfgDir, 'logs').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: pm2 creates that directory`, 'm'));
     assert.deepEqual(await create('-t', 'pm2', '-f', conf, path.join(dir, 'pm2.js')), {
       code: 2,
       out: '',
@@ -292,12 +302,15 @@ test('systemd: serve with absolute paths, writable cache and log directories, qu
     const log = path.join(dir, 'log.yaml');
     await writeFile(log, 'file: {path: /var/log/maps/mapproxy.log}\n');
     const r = await create('-t', 'systemd', '-f', conf, '--log-config', log, '--user', 'maps', path.join(dir, 'maps.service'));
-    assert.deepEqual(r, { code: 0, out: `writing ${dir}/maps.service\n`, err: '' });
+    // In the temporary directory (normally /tmp) the unit's PrivateTmp=yes would hide them.
+    const hidden = [conf, log, path.join(dir, 'cfg', 'cache_data')];
+    const warning = hidden[0].startsWith('/tmp/') || hidden[0].startsWith('/var/tmp/') ? privateTmpWarning(hidden) : '';
+    assert.deepEqual(r, { code: 0, out: `writing ${dir}/maps.service\n`, err: warning });
     const unit = await readFile(path.join(dir, 'maps.service'), 'utf8');
     const line = (key: string) => unit.split('\n').filter((l) => l.startsWith(`${key}=`));
     const q = (p: string) => `"${p}"`;
     assert.deepEqual(line('ExecStart'), [
-      `ExecStart=${process.execPath} ${BIN} serve ${q(conf)} --bind localhost:8080 --graceful-timeout 30 --log-config ${q(log)}`,
+      `ExecStart=${process.execPath} ${BIN} serve ${q(conf)} --bind 127.0.0.1:8080 --graceful-timeout 30 --log-config ${q(log)}`,
     ]);
     assert.deepEqual(line('ReadWritePaths'), [`ReadWritePaths=${q(path.join(dir, 'cfg', 'cache_data'))} /var/log/maps`]);
     assert.deepEqual(line('WorkingDirectory'), [`WorkingDirectory=${path.join(dir, 'cfg')}`]);
@@ -314,4 +327,42 @@ test('systemd: serve with absolute paths, writable cache and log directories, qu
       err: `mapproxy-ts create: a systemd unit file name ends in .service: maps.unit\n\n${CREATE_HELP}`,
     });
   });
+});
+
+const privateTmpWarning = (paths: string[]): string =>
+  'mapproxy-ts create: warning: the unit sets PrivateTmp=yes, which gives the service a /tmp and /var/tmp of its own: ' +
+  `it will not see ${paths.join(', ')}; move them out of /tmp and /var/tmp (or remove PrivateTmp=yes from the unit)\n`;
+
+test('systemd: a configuration or cache in /tmp is written with a warning (PrivateTmp=yes hides it), exit 0', async () => {
+  // /tmp itself, not os.tmpdir(): the warning is about /tmp whatever TMPDIR says.
+  const dir = await mkdtemp('/tmp/mpx-');
+  try {
+    const conf = path.join(dir, 'mapproxy.yaml');
+    // The cache and lock directories outside /tmp (only named, never created): only the configuration is hidden.
+    await writeFile(conf, 'globals:\n  cache:\n    base_dir: /var/cache/mpx-none\n    lock_dir: /var/cache/mpx-none/locks\n');
+    const unit = path.join(dir, 'a.service');
+    assert.deepEqual(await create('-t', 'systemd', '-f', conf, unit), { code: 0, out: `writing ${unit}\n`, err: privateTmpWarning([conf]) });
+    assert.match(await readFile(unit, 'utf8'), /^PrivateTmp=yes$/m);
+    // Relative cache paths land next to it, in /tmp too.
+    await writeFile(conf, 'caches:\n  c: {grids: [GLOBAL_WEBMERCATOR], sources: [], cache_dir: /var/tmp/mpx-none}\n');
+    assert.deepEqual(await create('-t', 'systemd', '-f', conf, '--force', unit), {
+      code: 0,
+      out: `writing ${unit}\n`,
+      err: privateTmpWarning([conf, path.join(dir, 'cache_data'), '/var/tmp/mpx-none']),
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  // Elsewhere nothing is hidden; /tmpfoo and /var/tmpx are not /tmp and /var/tmp.
+  assert.deepEqual(privateTmpPaths(['/etc/mapproxy-ts/mapproxy.yaml', '/var/cache/mapproxy-ts', '/tmpfoo/a', '/var/tmpx']), []);
+  assert.deepEqual(privateTmpPaths(['/tmp', '/var/tmp/a', '/tmp/../etc/x', '/tmp/a', '/tmp/a/']), ['/tmp', '/var/tmp/a', '/tmp/a']);
+});
+
+test('pm2: out_file and error_file go to /var/log/mapproxy-ts for a configuration under /etc, else to logs/ beside it', () => {
+  // docs/deployment.md's layout: configuration in /etc/mapproxy-ts, logs in /var/log/mapproxy-ts.
+  assert.equal(pm2LogDir('/etc/mapproxy-ts'), '/var/log/mapproxy-ts');
+  assert.equal(pm2LogDir('/etc'), '/var/log/mapproxy-ts');
+  assert.equal(pm2LogDir('/etc/mapproxy-ts/projects/'), '/var/log/mapproxy-ts');
+  assert.equal(pm2LogDir('/etcetera/maps'), '/etcetera/maps/logs');
+  assert.equal(pm2LogDir('/srv/maps'), '/srv/maps/logs');
 });

@@ -57,7 +57,7 @@ test('systemd/mapproxy-ts.service is the template rendered with the documented d
     'Service.User': 'mapproxy-ts',
     'Service.Group': 'mapproxy-ts',
     'Service.ExecStart':
-      '/usr/bin/node /opt/mapproxy-ts/bin/mapproxy-ts.js serve /etc/mapproxy-ts/mapproxy.yaml --bind localhost:8080 --graceful-timeout 30 --log-config /etc/mapproxy-ts/log.yaml',
+      '/usr/bin/node /opt/mapproxy-ts/bin/mapproxy-ts.js serve /etc/mapproxy-ts/mapproxy.yaml --bind 127.0.0.1:8080 --graceful-timeout 30 --log-config /etc/mapproxy-ts/log.yaml',
     'Service.ExecReload': '/bin/kill -HUP $MAINPID',
     'Service.KillMode': 'mixed',
     'Service.KillSignal': 'SIGTERM',
@@ -128,7 +128,7 @@ test('ecosystem.config.js: the master in fork mode, one instance, wait_ready, ki
   assert.equal(path.resolve(master.cwd), path.resolve(ROOT));
   assert.equal(master.script, 'bin/mapproxy-ts.js');
   assert.ok(existsSync(path.join(master.cwd, master.script)));
-  assert.deepEqual(master.args, ['serve', 'examples/mapproxy.yaml', '--bind', 'localhost:8080', '--graceful-timeout', '30']);
+  assert.deepEqual(master.args, ['serve', 'examples/mapproxy.yaml', '--bind', '127.0.0.1:8080', '--graceful-timeout', '30']);
   assert.ok(existsSync(path.join(master.cwd, master.args[1])));
   assert.equal(master.exec_mode, 'fork');
   assert.equal(master.instances, 1);

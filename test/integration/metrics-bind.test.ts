@@ -127,7 +127,7 @@ test('--metrics-bind: usage errors as for --bind (exit 2, the help on stderr); d
   assert.deepEqual(await capture(['m.yaml', '--metrics-bind']), {
     code: 2,
     stdout: '',
-    stderr: `mapproxy-ts: Option '--metrics-bind <value>' argument missing\n\n${SERVE_HELP}`,
+    stderr: `mapproxy-ts: option --metrics-bind needs a value\n\n${SERVE_HELP}`,
   });
   assert.ok(SERVE_HELP.includes('      --metrics-bind host:port    also serve /metrics (summed over the workers) from the master on\n'));
 });

@@ -5,10 +5,11 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { SERVE_HELP, ServeUsageError, parseServeArgs, serveCommand } from '../../../src/cli/serve.js';
 
-test('defaults: localhost:8080 like MapProxy, one worker per CPU, one spare, 30 s graceful timeout', () => {
+// MapProxy: mapproxy-util serve-develop and serve-multiapp-develop listen on 127.0.0.1:8080 by default.
+test('defaults: 127.0.0.1:8080 like MapProxy, one worker per CPU, one spare, 30 s graceful timeout', () => {
   assert.deepEqual(parseServeArgs(['mapproxy.yaml']), {
     config: resolve('mapproxy.yaml'),
-    host: 'localhost',
+    host: '127.0.0.1',
     port: 8080,
     workers: availableParallelism(),
     spareWorkers: 1,
@@ -89,9 +90,16 @@ test('serveCommand: --help prints the help (exit 0), a usage error prints it to 
     stdout: '',
     stderr: `mapproxy-ts: invalid --workers "0": expected a whole number of at least 1\n\n${SERVE_HELP}`,
   });
-  const unknown = await capture((io) => serveCommand(['m.yaml', '--threads', '4'], io));
-  assert.equal(unknown.code, 2);
-  assert.match(unknown.stderr, /^mapproxy-ts: Unknown option '--threads'/);
+  // Node's parseArgs errors come out in our words, with the help, as every other usage error.
+  const usage = (why: string) => ({ code: 2, stdout: '', stderr: `mapproxy-ts: ${why}\n\n${SERVE_HELP}` });
+  assert.deepEqual(await capture((io) => serveCommand(['m.yaml', '--threads', '4'], io)), usage('unknown option --threads'));
+  assert.deepEqual(await capture((io) => serveCommand(['m.yaml', '-x'], io)), usage('unknown option -x'));
+  assert.deepEqual(await capture((io) => serveCommand(['m.yaml', '-w'], io)), usage('option -w, --workers needs a value'));
+  assert.deepEqual(await capture((io) => serveCommand(['m.yaml', '--multiapp=yes'], io)), usage('option --multiapp takes no value'));
+  assert.deepEqual(
+    await capture((io) => serveCommand(['m.yaml', '--bind', '--multiapp'], io)),
+    usage('option --bind needs a value (write --bind=-x for a value that starts with "-")'),
+  );
 });
 
 test('serveCommand: an invalid --log-config exits 1 before anything starts', async () => {

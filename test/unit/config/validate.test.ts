@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../../../src/errors.js';
 import { loadConfigFile } from '../../../src/config/load.js';
 import { validateConfig } from '../../../src/config/validate.js';
+import { yaml11Number } from '../../../src/config/schema-check.js';
 import { minimal, problemLines, report, warningLines, withSections } from './helpers.js';
 
 const fixtures = fileURLToPath(new URL('../../fixtures/config/', import.meta.url));
@@ -111,10 +112,36 @@ test('an unknown source type lists the known ones with a did-you-mean', () => {
   ]);
 });
 
-test('a number YAML 1.1 reads as text gets a hint', () => {
-  assert.deepEqual(problemLines('grids:\n  g:\n    min_res: 1e-5\n'), [
-    'grids.g.min_res: expected a number > 0, got "1e-5" (YAML 1.1, as MapProxy reads it, takes this for text: write the number with a dot and a signed exponent, e.g. 1.0e-5)',
+test('a number YAML 1.1 reads as text gets a hint with that number written the YAML 1.1 way', () => {
+  const hint = (v: string) => `(YAML 1.1, as MapProxy reads it, takes this for text: write it as ${v}, with a dot and a signed exponent)`;
+  assert.deepEqual(problemLines('grids:\n  g:\n    min_res: 1e-5\n    max_res: 1e5\n    stretch_factor: 2E-3\n    max_shrink_factor: 1.5e3\n'), [
+    `grids.g.min_res: expected a number > 0, got "1e-5" ${hint('1.0e-5')}`,
+    `grids.g.max_res: expected a number > 0, got "1e5" ${hint('1.0e+5')}`,
+    `grids.g.stretch_factor: expected a number >= 1, got "2E-3" ${hint('2.0e-3')}`,
+    `grids.g.max_shrink_factor: expected a number >= 1, got "1.5e3" ${hint('1.5e+3')}`,
   ]);
+  // A value YAML 1.1 reads as a number already was quoted on purpose: no hint.
+  assert.deepEqual(problemLines('grids:\n  g:\n    min_res: "1.0e+5"\n'), ['grids.g.min_res: expected a number > 0, got "1.0e+5"']);
+});
+
+test('yaml11Number: the user\'s number with a dot and a signed exponent, as PyYAML reads floats', () => {
+  // MapProxy (PyYAML): a float needs a dot and an exponent sign; python3 -c 'import yaml; print(yaml.safe_load("1.0e+5"))' -> 100000.0
+  const cases: [string, string | undefined][] = [
+    ['1e5', '1.0e+5'],
+    ['2E-3', '2.0e-3'],
+    ['1.5e3', '1.5e+3'],
+    ['-1e+5', '-1.0e+5'],
+    ['.5e3', '0.5e+3'],
+    ['-.5e-3', '-0.5e-3'],
+    ['1.e5', '1.0e+5'],
+    ['1.0e+5', undefined],
+    ['.5e+3', undefined],
+    ['1e', undefined],
+    ['e5', undefined],
+    ['.e5', undefined],
+    ['abc', undefined],
+  ];
+  for (const [text, want] of cases) assert.equal(yaml11Number(text), want, text);
 });
 
 test('unknown keys are warnings with a did-you-mean, never errors', () => {

@@ -123,7 +123,7 @@ test('an unparsable proj4 definition is a ConfigError naming globals.srs.proj4_d
     assert.ok(err instanceof ConfigError);
     assert.equal(err.code, 'MPX_ERR_CONFIG');
     assert.equal(err.problems.length, 1);
-    assert.equal(err.problems[0].path, 'globals.srs.proj4_defs.EPSG:8888');
+    assert.equal(err.problems[0].path, 'globals.srs.proj4_defs["EPSG:8888"]');
     assert.equal(err.problems[0].message, 'invalid proj4 definition "+proj=nonsense"');
     return true;
   });
