@@ -187,7 +187,7 @@ export function createWmtsService(opts: WmtsServiceOptions): WmtsServices {
  * Read and check a KVP GetTile (any STYLE is accepted; a missing FORMAT means the layer's). A
  * parameter sent twice counts with both values, joined by a comma, so `LAYER=a&LAYER=b` is the
  * unknown layer `a,b` (MapProxy; where it fails with a 500 on `TILEROW=0&TILEROW=1`, this is the
- * 400 of any other row that is not an integer). REQUEST takes its first value, as there.
+ * 400 of any other row that is not an integer). REQUEST and FORMAT take their first value, as there.
  */
 function kvpTileQuery(q: QueryParams): TileQuery {
   const missing = KVP_TILE_PARAMS.filter((p) => !q.has(p));
@@ -203,7 +203,8 @@ function kvpTileQuery(q: QueryParams): TileQuery {
   const level = int('tilematrix');
   const row = int('tilerow');
   const col = int('tilecol');
-  const format = q.joined('format');
+  // FORMAT is the exception: MapProxy reads it with params.get, its first value.
+  const format = q.get('format');
   return {
     layer: q.joined('layer') as string,
     matrixSet: q.joined('tilematrixset') as string,

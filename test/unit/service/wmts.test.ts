@@ -244,6 +244,9 @@ test('KVP errors: missing, unknown and malformed parameters are 400 with a locat
     'layer world not queryable',
   );
   assert.equal(world.calls.length, 0);
+  // FORMAT too is read with its first value (MapProxy: params.get): the tile is served.
+  assert.equal((await get(kvp, '/service', `${RIG_KVP_TILE}&FORMAT=image/jpeg`)).status, 200);
+  assert.equal(world.calls.length, 1);
 });
 
 test('REST errors: unknown layer, matrix set, format; paths matching nothing are 404', async () => {
