@@ -262,6 +262,8 @@ export class LaneConnection {
   #ended = false;
   /** `#finishInput` ran: our side is closing. */
   #finished = false;
+  /** A `drain` listener will call `#readOn`. */
+  #drainWait = false;
   #tail: string;
   /** The socket's idle timeout now (ms, 0: none); a socket re-arms it on every read and write. */
   #timeoutMs = -1;
@@ -335,7 +337,7 @@ export class LaneConnection {
     while (this.#state === 'fast' && this.#buf.length > 0) {
       if (this.socket.writableLength >= HIGH_WATER) {
         this.socket.pause();
-        this.socket.once('drain', () => this.#readOn());
+        this.#whenDrained();
         return;
       }
       const head = classifyHead(this.#buf);
@@ -386,9 +388,24 @@ export class LaneConnection {
     if (this.#state === 'pass' || this.socket.destroyed) return;
     this.#state = 'fast';
     this.#take();
-    if (this.#state !== 'fast' || this.socket.writableLength >= HIGH_WATER) return;
-    if (this.#ended) this.#finishInput();
+    if (this.#state !== 'fast') return;
+    // Everything asked for is answered: end() still sends what is queued.
+    if (this.#ended && this.#buf.length === 0) this.#finishInput();
+    // The last answer filled the socket (a big tile, a slow reader): read on once it drained, or
+    // a paused socket would never be resumed.
+    else if (this.socket.writableLength >= HIGH_WATER) this.#whenDrained();
+    else if (this.#ended) this.#finishInput();
     else if (this.socket.isPaused()) this.socket.resume();
+  }
+
+  /** `#readOn` once the socket's queue drained (once, however often asked). */
+  #whenDrained(): void {
+    if (this.#drainWait) return;
+    this.#drainWait = true;
+    this.socket.once('drain', () => {
+      this.#drainWait = false;
+      this.#readOn();
+    });
   }
 
   /** The bytes node:http writes for this answer on a keep-alive connection. */
@@ -441,7 +458,8 @@ export class LaneConnection {
     if (this.#finished) return;
     this.#finished = true;
     if (this.#buf.length > 0) {
-      // An incomplete request: node:http decides (a 400, or nothing), then ends its side.
+      // Requests the lane has not taken (an incomplete one: a 400 or nothing): node:http
+      // answers what it can, then ends its side.
       this.#passAll();
       this.#backend?.push(null);
     } else if (this.#backend !== null) {

@@ -8,6 +8,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../src/app/create-app.js';
@@ -19,6 +22,7 @@ import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { tempConfig } from '../helpers/server.js';
 import { Conn, get, type Answer } from '../helpers/raw-conn.js';
 import { lanePair, type LanePair } from '../helpers/lane-pair.js';
+import { tcPath } from './pipeline-helpers.js';
 
 const REVALIDATE_MS = 200;
 let up: Upstream;
@@ -92,6 +96,7 @@ for (const which of ['lane', 'plain'] as const) {
   test(`${which}: a cached tile for a half-closed request is answered, with and without a stat due`, async () => {
     const url = tile(which === 'lane' ? 5 : 6, 6);
     await pair.makeHot(url);
+    const seen = pair[which].seen.length;
     // The file was just checked: answered at once.
     const [now] = await halfClosed(pair[which].port, get(url), 1);
     assertPng(now, 'HIT');
@@ -100,6 +105,8 @@ for (const which of ['lane', 'plain'] as const) {
     const [later] = await halfClosed(pair[which].port, get(url), 1);
     assertPng(later, 'HIT');
     assert.deepEqual(later.body, now.body);
+    // The lane answered both itself; node:http alone parses every request.
+    assert.deepEqual(pair[which].seen.slice(seen), which === 'lane' ? [] : [url, url]);
   });
 
   test(`${which}: pipelined requests before the half-close are all answered, in order`, async () => {
@@ -125,6 +132,31 @@ for (const which of ['lane', 'plain'] as const) {
     assert.equal(c.answers.length, 1);
   });
 }
+
+test('lane: a big answer after a stat, to a client that half-closed and reads late, is sent whole, then closed', async () => {
+  // 4 MiB of random bytes (a hit sends the file as it is): more than the socket buffers and the
+  // lane's 256 KiB high-water mark hold while the client does not read.
+  const url = '/tms/1.0.0/l/EPSG3857/5/20/10.png';
+  const file = join(cfg.dir, 'cache', 'c_EPSG3857', tcPath(20, 63 - 10, 6));
+  const bytes = randomBytes(4 * 1024 * 1024);
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(file, bytes);
+  await pair.makeHot(url);
+  await new Promise((r) => setTimeout(r, REVALIDATE_MS + 50));
+  const seen = pair.lane.seen.length;
+  const c = await Conn.open(pair.lane.port);
+  c.socket.pause();
+  c.send(get(url));
+  c.socket.end();
+  await new Promise((r) => setTimeout(r, 300));
+  c.socket.resume();
+  const [a] = await c.until(1, 10_000);
+  await c.closedByServer();
+  assert.equal(a.status, 200);
+  assert.ok(a.body.equals(bytes), 'the whole file');
+  assert.equal(c.answers.length, 1);
+  assert.deepEqual(pair.lane.seen.slice(seen), [], 'answered in the lane');
+});
 
 test('answerHalfClosed: a plain node:http server answers after the client ended its side', async () => {
   for (const allow of [false, true]) {
