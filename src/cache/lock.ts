@@ -158,8 +158,10 @@ export async function acquireFileLock(lockPath: string, opts: FileLockOptions): 
   for (let madeDir = false; ; ) {
     try {
       // proper-lockfile takes a stale lock over without saying so; look first (one stat, ENOENT
-      // when nobody holds it), so the taker knows to clear what the dead holder left.
-      const stale = await isStale(lockDir, staleMs);
+      // when nobody holds it), so the taker knows to clear what the dead holder left. Half the
+      // stale time, not all of it: proper-lockfile looks a moment later, and a live holder
+      // refreshes its lock well within half (a lock released in between costs one needless sweep).
+      const stale = await isStale(lockDir, staleMs / 2);
       const release = await lockfile.lock(lockPath, lockOpts);
       handle = new FileLock(lockPath, release, stale);
       if (stale) log().info({ lockFile: lockPath }, 'took over the lock of a holder that stopped refreshing it');
@@ -184,10 +186,10 @@ export async function acquireFileLock(lockPath: string, opts: FileLockOptions): 
   }
 }
 
-/** True when the lock directory exists and was last refreshed more than `staleMs` ago. */
-async function isStale(lockDir: string, staleMs: number): Promise<boolean> {
+/** True when the lock directory exists and was last refreshed more than `ageMs` ago. */
+async function isStale(lockDir: string, ageMs: number): Promise<boolean> {
   try {
-    return (await stat(lockDir)).mtimeMs < Date.now() - staleMs;
+    return (await stat(lockDir)).mtimeMs < Date.now() - ageMs;
   } catch {
     return false;
   }

@@ -288,7 +288,7 @@ export class TileManager {
     const lock = await acquireFileLock(lockPath, { timeoutMs: this.#o.lockTimeoutMs, staleMs: this.#o.lockStaleMs });
     if (tileChannels.lockWait.hasSubscribers) tileChannels.lockWait.publish({ cache: this.name, ms: Date.now() - t0 });
     try {
-      if (lock.tookOver) await this.#removeLeftovers(this.#coordsOf(main), lockPath);
+      if (lock.tookOver) this.#removeLeftovers(this.#coordsOf(main), lockPath);
       // Re-check under the lock: another process may have created the tiles while we waited.
       if (await this.#allCached(main)) return null;
       return await this.#create(main);
@@ -306,7 +306,7 @@ export class TileManager {
       const lockPath = lockPathFor(this.#o.lockDir, storage.lockCacheId, meta.lockCoord);
       const lock = await acquireFileLock(lockPath, { timeoutMs: this.#o.lockTimeoutMs, staleMs: this.#o.lockStaleMs });
       try {
-        if (lock.tookOver) await this.#removeLeftovers(meta.parts.map((p) => p.coord), lockPath);
+        if (lock.tookOver) this.#removeLeftovers(meta.parts.map((p) => p.coord), lockPath);
         const stamps = await Promise.all(meta.parts.map((p) => storage.timestamp(p.coord)));
         if (stamps.every((ts) => ts !== null && !this.#o.isStale?.(ts))) return null;
         return await this.#createMeta(meta);
@@ -318,20 +318,21 @@ export class TileManager {
 
   /**
    * After taking over the lock of a holder that died (a killed worker): remove the temp files its
-   * interrupted writes of these tiles left. Only files older than half the stale time go: the dead
-   * holder refreshed its lock at least every quarter of it, so its files are older than that, and
-   * a writer that ignores our locks (MapProxy: milliseconds per tile) is not caught mid-write. Never fails the
-   * request: an error here is logged.
+   * interrupted writes of these tiles left, in the background (with the `quadkey` layout the
+   * directory to read is the whole cache). Only files older than half the stale time go: the dead
+   * holder refreshed its lock well within that, so its files are older, while this manager's own
+   * writes of the same tiles, a moment later, are not; nor is a file of a writer that ignores our
+   * locks (MapProxy: milliseconds per tile). Never fails a request: an error here is logged.
    */
-  async #removeLeftovers(coords: readonly TileCoord[], lockFile: string): Promise<void> {
+  #removeLeftovers(coords: readonly TileCoord[], lockFile: string): void {
     const storage = this.#o.storage;
     if (!storage?.removeLeftovers) return;
-    try {
-      const removed = await storage.removeLeftovers(coords, this.#o.lockStaleMs / 2);
-      if (removed > 0) log().info({ cache: this.name, lockFile, removed }, 'removed temp files of a dead lock holder');
-    } catch (err) {
-      log().warn({ err, cache: this.name, lockFile }, 'could not remove temp files of a dead lock holder');
-    }
+    storage.removeLeftovers(coords, this.#o.lockStaleMs / 2).then(
+      (removed) => {
+        if (removed > 0) log().info({ cache: this.name, lockFile, removed }, 'removed temp files of a dead lock holder');
+      },
+      (err: unknown) => log().warn({ err, cache: this.name, lockFile }, 'could not remove temp files of a dead lock holder'),
+    );
   }
 
   #coordsOf(main: TileCoord): TileCoord[] {

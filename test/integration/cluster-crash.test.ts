@@ -134,12 +134,13 @@ test('SIGKILL of the worker holding a meta tile lock under load: replaced within
   assert.equal(again.status, 200);
   assert.equal(upstream.count(), before + 2, 'the meta tile was requested again');
   assert.ok(waited <= LOCK_STALE_MS + 5_000, `waited ${waited} ms, stale timeout ${LOCK_STALE_MS} ms`);
-  // The taker removed the dead holder's temp files of this meta tile, and only those.
+  // The taker removes the dead holder's temp files of this meta tile, and only those (in the
+  // background: the request does not wait for it).
+  const cleared = await serve.waitForLog((l) => l.msg === 'removed temp files of a dead lock holder', { from });
+  assert.deepEqual([cleared.name, cleared.cache, cleared.removed], ['mapproxy.cache', 'proof_cache', 2]);
   for (const f of leftovers) await assert.rejects(stat(f), { code: 'ENOENT' }, f);
   assert.equal(await readFile(otherMeta, 'utf8'), 'half a tile');
   await unlink(otherMeta);
-  const cleared = serve.logs().slice(from).filter((l) => l.msg === 'removed temp files of a dead lock holder');
-  assert.deepEqual(cleared.map((l) => [l.name, l.cache, l.removed]), [['mapproxy.cache', 'proof_cache', 2]]);
 
   const result = await load.stop();
   const failed = result.records.filter((r) => r.status !== 200);
@@ -189,6 +190,14 @@ test('a port in use or an address not of this host: one line on stderr, exit 1, 
       assert.equal(s.output(), `mapproxy-ts: cannot listen on ${bind}: ${why}\n`);
       assert.equal(s.readyMessages(), 0);
     }
+    // --metrics-bind on the same address: the master binds it first, then the probe finds it taken.
+    const free = await freePort();
+    await free.close();
+    const same = `127.0.0.1:${free.port}`;
+    const s = await startServe(cfg.file, ['-b', same, '--metrics-bind', same, '-w', '2'], { waitReady: false });
+    assert.deepEqual(await s.exited(), { code: 1, signal: null });
+    assert.equal(s.output().split('\n').filter((l) => !l.startsWith('{')).join('\n'), `mapproxy-ts: cannot listen on ${same}: the address is already in use (EADDRINUSE)\n`);
+    assert.ok(!s.logs().some((l) => /worker/.test(String(l.msg))), 'no worker forked');
   } finally {
     await held.close();
   }

@@ -89,6 +89,8 @@ test('with minimize_meta_requests, after a dead holder: its temp files of these 
     for (const p of [lockDir, leftover, outside]) await utimes(p, old, old);
     await tm.ensureTiles(coords);
     assert.equal(upstream.count(), 1);
+    // Removed in the background, after the lock was taken over.
+    for (let i = 0; i < 500 && (await stat(leftover).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 10));
     await assert.rejects(stat(leftover), { code: 'ENOENT' });
     assert.equal(await readFile(outside, 'utf8'), 'half a tile');
     for (const c of coords) await stat(tcFile(b.dir, c));

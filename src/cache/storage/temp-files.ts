@@ -4,7 +4,7 @@
  * rename that publishes it is atomic) and is named `<target>.<pid>-<seq>-<random>.tmp`.
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, opendir, readdir, unlink } from 'node:fs/promises';
+import { lstat, opendir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
 let seq = 0;
@@ -67,11 +67,12 @@ export async function cleanTempFiles(dir: string, maxAgeMs = 60_000): Promise<nu
 
 /**
  * Removes the temp files of `targets` (tile files) older than `minAgeMs`: what a writer killed
- * between creating a temp file and renaming it left of exactly these tiles. The TileManager calls
- * it after taking over the lock of a dead holder, so it reads only the few directories of one
- * meta tile, never the cache. Other files of those directories (other tiles, their temp files,
- * names that merely start alike) are left alone. Missing directories are fine. Resolves to the
- * number of files removed.
+ * between creating a temp file and renaming it left of exactly these tiles (files, or symlinks of
+ * single-colour tiles). The TileManager calls it after taking over the lock of a dead holder. It
+ * reads the directories of these tiles only, entry by entry (with the `quadkey` layout that is the
+ * cache's root, so it can take a while: the caller does not wait for it). Other files of those
+ * directories (other tiles, their temp files, names that merely start alike) are left alone.
+ * Missing directories are fine. Resolves to the number of files removed.
  */
 export async function removeTempFilesOf(targets: readonly string[], minAgeMs: number): Promise<number> {
   const byDir = new Map<string, Set<string>>();
@@ -84,19 +85,19 @@ export async function removeTempFilesOf(targets: readonly string[], minAgeMs: nu
   const limit = Date.now() - minAgeMs;
   let removed = 0;
   for (const [dir, names] of byDir) {
-    let entries: string[];
+    let handle;
     try {
-      entries = await readdir(dir);
+      handle = await opendir(dir);
     } catch (err) {
       if (isMissing(err)) continue;
       throw err;
     }
-    for (const entry of entries) {
-      if (!entry.includes('.tmp') || !isTempOf(entry, names)) continue;
-      const p = path.join(dir, entry);
+    for await (const entry of handle) {
+      if (!entry.name.includes('.tmp') || !isTempOf(entry.name, names)) continue;
+      const p = path.join(dir, entry.name);
       try {
         const st = await lstat(p);
-        if (!st.isFile() || st.mtimeMs >= limit) continue;
+        if (!(st.isFile() || st.isSymbolicLink()) || st.mtimeMs >= limit) continue;
         await unlink(p);
         removed++;
       } catch (err) {

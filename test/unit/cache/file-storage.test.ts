@@ -200,14 +200,19 @@ describe('FileTileStorage', () => {
       await plant(`${locA}.4242-17-abcdef0123.tmp`, old), // ours, a killed writer's
       await plant(`${locB}.tmp-31415926`, old), // MapProxy's
     ];
+    // A single-colour tile's link under its temp name (link_single_color_images: symlink).
+    const link = `${locB}.4242-20-abcdef0123.tmp`;
+    await fs.symlink('../../single_color_tiles/ffffff.png', link);
+    await fs.lutimes(link, old, old);
+    gone.push(link);
     const kept = [
       await plant(`${locA}.4242-18-abcdef0123.tmp`, null), // being written now
       await plant(path.join(path.dirname(locA), '005.png.4242-19-abcdef0123.tmp'), old), // another tile's
       await plant(`${locB}.tmp-notdigits`, old), // not a temp name
       await plant(`${locB}.bak`, old),
     ];
-    assert.equal(await s.removeLeftovers([a, b, [20, 20, 5]], 10_000), 2);
-    for (const f of gone) await assert.rejects(fs.stat(f), { code: 'ENOENT' });
+    assert.equal(await s.removeLeftovers([a, b, [20, 20, 5]], 10_000), 3);
+    for (const f of gone) await assert.rejects(fs.lstat(f), { code: 'ENOENT' });
     for (const f of kept) await fs.stat(f);
     assert.equal((await fs.readFile(locB)).toString(), 'tile b');
     // Nothing left to remove; a level that was never written is fine.
