@@ -499,14 +499,6 @@ export async function runMaster(opts: MasterOptions): Promise<number> {
     process.stderr.write(`mapproxy-ts: ${(err as Error).message}\n`);
     return 1;
   }
-  try {
-    // The workers listen, through this process (node:cluster); a port in use would only show as
-    // workers failing one after another until the crash-loop limit.
-    await probeBind({ host: opts.host, port: opts.port });
-  } catch (err) {
-    process.stderr.write(`mapproxy-ts: ${listenFailure({ host: opts.host, port: opts.port }, err as NodeJS.ErrnoException)}\n`);
-    return 1;
-  }
   if (opts.pidFile) {
     try {
       await writePidFile(opts.pidFile);
@@ -524,6 +516,15 @@ export async function runMaster(opts: MasterOptions): Promise<number> {
         process.stderr.write(`mapproxy-ts: ${(err as Error).message}\n`);
         return 1;
       }
+    }
+    try {
+      // The workers listen, through this process (node:cluster); a port in use (also by
+      // --metrics-bind, bound just now) would only show as workers failing one after another
+      // until the crash-loop limit.
+      await probeBind({ host: opts.host, port: opts.port });
+    } catch (err) {
+      process.stderr.write(`mapproxy-ts: ${listenFailure({ host: opts.host, port: opts.port }, err as NodeJS.ErrnoException)}\n`);
+      return 1;
     }
     await logSystemInfo(checked.system);
     // Round-robin in the master spreads connections evenly (the OS's accept balancing does not).
