@@ -13,6 +13,16 @@ export interface BindAddress {
   readonly port: number;
 }
 
+/**
+ * The host to listen on for a `--bind` host: `localhost` is 127.0.0.1. Node listens on the first
+ * address a name resolves to, which for `localhost` is often ::1 alone, where an nginx with
+ * `server 127.0.0.1:8080` finds nothing; MapProxy's development server (werkzeug) binds
+ * `localhost` over IPv4 as well. Other names and addresses stay as given.
+ */
+export function bindHost(host: string): string {
+  return host.toLowerCase() === 'localhost' ? '127.0.0.1' : host;
+}
+
 /** `host:port`, with an IPv6 host in brackets and `*` for every interface. */
 export function hostPort(host: string, port: number): string {
   if (host === '') return `*:${port}`;

@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
+import { bindHost } from '../app/listen.js';
 
 const require = createRequire(import.meta.url);
 /** The package version, from package.json. */
@@ -91,12 +92,13 @@ const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?
 /**
  * Parse a `-b` address the way MapProxy's serve-develop does: `port` → localhost:port,
  * `host:port`, `:port` → every interface (host `''`), `host` → host:8080; IPv6 hosts in brackets
- * (`[::1]:8080`). Throws UsageError for anything else.
+ * (`[::1]:8080`). `localhost` is listened on as 127.0.0.1 (see `bindHost`). Throws UsageError
+ * for anything else.
  */
 export function parseBind(value: string): { host: string; port: number } {
   const bad = (why: string): UsageError => new UsageError(`invalid --bind "${value}": ${why}`);
   const v = value.trim();
-  if (/^\d+$/.test(v)) return { host: DEFAULT_HOST, port: portNumber(v, bad) };
+  if (/^\d+$/.test(v)) return { host: bindHost(DEFAULT_HOST), port: portNumber(v, bad) };
   if (!v.startsWith('[') && (v.match(/:/g) ?? []).length > 1) throw bad('an IPv6 address needs brackets, as in [::1]:8080');
   const m = /^(\[[^\]]*\]|[^:[\]]*)(?::(.*))?$/.exec(v);
   if (!m) throw bad('expected host:port, [ipv6]:port, :port or port');
@@ -109,9 +111,9 @@ export function parseBind(value: string): { host: string; port: number } {
   }
   if (m[2] === undefined) {
     if (host === '') throw bad('expected host:port, [ipv6]:port, :port or port');
-    return { host, port: DEFAULT_PORT };
+    return { host: bindHost(host), port: DEFAULT_PORT };
   }
-  return { host, port: portNumber(m[2], bad) };
+  return { host: bindHost(host), port: portNumber(m[2], bad) };
 }
 
 function portNumber(s: string, bad: (why: string) => UsageError): number {

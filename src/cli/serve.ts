@@ -10,6 +10,7 @@ import { ConfigError } from '../errors.js';
 import { configureLoggingFromFile, parseLogFormat, setLogFormat, type LogFormat } from '../log/index.js';
 import { MAX_THREADPOOL_SIZE, runMaster, type MasterOptions } from '../master/index.js';
 import { DEFAULT_BIND, parseArgsMessage } from './main.js';
+import { bindHost } from '../app/listen.js';
 
 /** `serve --help`. */
 export const SERVE_HELP = `Usage: mapproxy-ts serve <mapproxy.yaml> [options]
@@ -61,7 +62,7 @@ export function parseServeBind(value: string, option = 'bind'): { host: string; 
   if (port > 65535) throw new ServeUsageError(`invalid --${option} "${value}": port must be 0-65535`);
   let host = m[1] || 'localhost';
   if (host.startsWith('[')) host = host.slice(1, -1);
-  return { host, port };
+  return { host: bindHost(host), port };
 }
 
 function logFormatOption(value: string): LogFormat {

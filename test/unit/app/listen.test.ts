@@ -4,9 +4,17 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
-import { hostPort, listenFailure, listenOn, probeBind } from '../../../src/app/listen.js';
+import { bindHost, hostPort, listenFailure, listenOn, probeBind } from '../../../src/app/listen.js';
 
 const errno = (code: string | undefined, message: string): NodeJS.ErrnoException => Object.assign(new Error(message), { code });
+
+describe('bindHost', () => {
+  it('listens on localhost as 127.0.0.1 and leaves every other host as given', () => {
+    assert.equal(bindHost('localhost'), '127.0.0.1');
+    assert.equal(bindHost('LOCALHOST'), '127.0.0.1');
+    for (const h of ['', '::1', '0.0.0.0', 'map.example', 'localhost.example']) assert.equal(bindHost(h), h);
+  });
+});
 
 describe('hostPort', () => {
   it('brackets IPv6 hosts and prints every interface as *', () => {

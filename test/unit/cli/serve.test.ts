@@ -41,10 +41,11 @@ test('every option', () => {
   });
 });
 
-test('--bind: a bare port means localhost; IPv6 in brackets', () => {
-  assert.deepEqual([parseServeArgs(['m.yaml', '-b', '9001'])].map((o) => o !== 'help' && [o.host, o.port]), [['localhost', 9001]]);
+test('--bind: a bare port means localhost, listened on as 127.0.0.1; IPv6 in brackets', () => {
+  assert.deepEqual([parseServeArgs(['m.yaml', '-b', 'localhost:9002'])].map((o) => o !== 'help' && [o.host, o.port]), [['127.0.0.1', 9002]]);
+  assert.deepEqual([parseServeArgs(['m.yaml', '-b', '9001'])].map((o) => o !== 'help' && [o.host, o.port]), [['127.0.0.1', 9001]]);
   assert.deepEqual([parseServeArgs(['m.yaml', '--bind', '[::1]:80'])].map((o) => o !== 'help' && [o.host, o.port]), [['::1', 80]]);
-  assert.deepEqual([parseServeArgs(['m.yaml', '-b', ':81'])].map((o) => o !== 'help' && [o.host, o.port]), [['localhost', 81]]);
+  assert.deepEqual([parseServeArgs(['m.yaml', '-b', ':81'])].map((o) => o !== 'help' && [o.host, o.port]), [['127.0.0.1', 81]]);
 });
 
 test('usage errors name the option and what is allowed', () => {
