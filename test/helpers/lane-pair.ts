@@ -74,3 +74,27 @@ export async function lanePair(app: App): Promise<LanePair> {
     },
   };
 }
+
+/**
+ * The configuration of the lane suites: layer `l` over cache `c` of the upstream's `base` layer,
+ * in the services given (`tms`, or `tms` and `wmts`), with `memory_tier` as given (the flow
+ * mapping's inside: `max_mb: 0, open_files: 16, revalidate_seconds: 0.2`).
+ */
+export function laneYaml(upstreamUrl: string, memoryTier: string, services: readonly string[] = ['tms']): string {
+  return `
+services:
+${services.map((s) => `  ${s}:`).join('\n')}
+layers:
+  - {name: l, title: l, sources: [c]}
+caches:
+  c: {grids: [GLOBAL_WEBMERCATOR], sources: [up]}
+sources:
+  up:
+    type: wms
+    req: {url: '${upstreamUrl}/wms?', layers: base}
+globals:
+  cache:
+    base_dir: ./cache
+    memory_tier: {${memoryTier}}
+`;
+}

@@ -19,7 +19,7 @@ import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { tempConfig } from '../helpers/server.js';
 import { tcPath } from './pipeline-helpers.js';
 import { Conn, get, rewriteAndCheck } from '../helpers/raw-conn.js';
-import { lanePair, serveApp, type LanePair, type Served } from '../helpers/lane-pair.js';
+import { lanePair, laneYaml, serveApp, type LanePair, type Served } from '../helpers/lane-pair.js';
 
 const REVALIDATE_MS = 300;
 let up: Upstream;
@@ -34,22 +34,7 @@ const serve = (opts: DrainingServerOptions = {}): Promise<Served> => serveApp(ap
 before(async () => {
   configureLogging({ level: 'silent' });
   up = await startUpstream();
-  cfg = await tempConfig(`
-services:
-  tms:
-layers:
-  - {name: l, title: l, sources: [c]}
-caches:
-  c: {grids: [GLOBAL_WEBMERCATOR], sources: [up]}
-sources:
-  up:
-    type: wms
-    req: {url: '${up.url}/wms?', layers: base}
-globals:
-  cache:
-    base_dir: ./cache
-    memory_tier: {max_mb: 32, open_files: 0, revalidate_seconds: ${REVALIDATE_MS / 1000}}
-`);
+  cfg = await tempConfig(laneYaml(up.url, `max_mb: 32, open_files: 0, revalidate_seconds: ${REVALIDATE_MS / 1000}`));
   app = (await createApp(cfg.file)) as App;
   pair = await lanePair(app);
   ({ lane } = pair);

@@ -21,7 +21,7 @@ import { closeHttpAgents } from '../../src/source/http-client.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { tempConfig } from '../helpers/server.js';
 import { Conn, get, type Answer } from '../helpers/raw-conn.js';
-import { lanePair, type LanePair } from '../helpers/lane-pair.js';
+import { lanePair, laneYaml, type LanePair } from '../helpers/lane-pair.js';
 import { tcPath } from './pipeline-helpers.js';
 
 const REVALIDATE_MS = 200;
@@ -33,22 +33,7 @@ let pair: LanePair;
 before(async () => {
   configureLogging({ level: 'silent' });
   up = await startUpstream();
-  cfg = await tempConfig(`
-services:
-  tms:
-layers:
-  - {name: l, title: l, sources: [c]}
-caches:
-  c: {grids: [GLOBAL_WEBMERCATOR], sources: [up]}
-sources:
-  up:
-    type: wms
-    req: {url: '${up.url}/wms?', layers: base}
-globals:
-  cache:
-    base_dir: ./cache
-    memory_tier: {max_mb: 0, open_files: 16, revalidate_seconds: ${REVALIDATE_MS / 1000}}
-`);
+  cfg = await tempConfig(laneYaml(up.url, `max_mb: 0, open_files: 16, revalidate_seconds: ${REVALIDATE_MS / 1000}`));
   app = await createApp(cfg.file);
   pair = await lanePair(app);
 });

@@ -11,29 +11,14 @@ import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { startPipeline, tcPath, type Pipeline } from './pipeline-helpers.js';
 import { parseSamples, sample } from './metrics-helpers.js';
+import { laneYaml } from '../helpers/lane-pair.js';
 
 let p: Pipeline;
 // The tier's bound: a tile changed on disk may be served from memory for at most this long.
 const REVALIDATE_MS = 400;
 
 before(async () => {
-  p = await startPipeline((url) => `
-services:
-  tms:
-  wmts:
-layers:
-  - {name: l, title: l, sources: [c]}
-caches:
-  c: {grids: [GLOBAL_WEBMERCATOR], sources: [up]}
-sources:
-  up:
-    type: wms
-    req: {url: '${url}/wms?', layers: base}
-globals:
-  cache:
-    base_dir: ./cache
-    memory_tier: {max_mb: 32, open_files: 0, revalidate_seconds: ${REVALIDATE_MS / 1000}}
-`);
+  p = await startPipeline((url) => laneYaml(url, `max_mb: 32, open_files: 0, revalidate_seconds: ${REVALIDATE_MS / 1000}`, ['tms', 'wmts']));
 });
 after(() => p?.close());
 beforeEach(() => p.up.reset());

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../../src/errors.js';
 import { FILE_LAYOUTS, type FileLayout } from '../../../src/cache/storage/layouts.js';
-import { FileTileStorage, cleanTempFiles, linksSingleColor, parseOctalMode } from '../../../src/cache/storage/file.js';
+import { FileTileStorage, linksSingleColor, parseOctalMode } from '../../../src/cache/storage/file.js';
 import type { TileCoord } from '../../../src/grid/types.js';
 import { tileStorageTests } from '../../conformance/tile-storage.js';
 
@@ -159,27 +159,6 @@ describe('FileTileStorage', () => {
     const s = new FileTileStorage({ directory: r, layout: 'quadkey', extension: 'png' });
     await Promise.all(Array.from({ length: 20 }, (_, i) => s.store([1, 1, 1], Buffer.alloc(1000 + i, i))));
     assert.deepEqual(await fs.readdir(r), ['3.png']);
-  });
-
-  it('removes only old leftover temp files with cleanTempFiles', async () => {
-    const r = root();
-    const s = new FileTileStorage({ directory: r, extension: 'png' });
-    await s.store([3, 4, 2], Buffer.from('tile'));
-    const tileDir = path.dirname(s.tileLocation([3, 4, 2]));
-    const old = new Date(Date.now() - 120_000);
-    const stale = [path.join(tileDir, '005.png.4242-17-abcdef0123.tmp'), path.join(r, '004.png.tmp-1234567')];
-    for (const f of stale) {
-      await fs.writeFile(f, 'half');
-      await fs.utimes(f, old, old);
-    }
-    const fresh = path.join(tileDir, '006.png.4242-18-abcdef0123.tmp');
-    await fs.writeFile(fresh, 'being written');
-    const oldTile = path.join(tileDir, '007.png');
-    await fs.writeFile(oldTile, 'old tile');
-    await fs.utimes(oldTile, old, old);
-    assert.equal(await cleanTempFiles(r), 2);
-    assert.deepEqual((await fs.readdir(tileDir)).sort(), ['004.png', '006.png.4242-18-abcdef0123.tmp', '007.png']);
-    assert.equal(await cleanTempFiles(path.join(r, 'missing')), 0);
   });
 
   it('removes the old temp files of exactly the given tiles with removeLeftovers', async () => {
