@@ -42,8 +42,22 @@ const KEEP_ALIVE_GRACE_MS = 1000;
 /** Stop reading while this much is waiting to be sent (node:http pauses likewise). */
 const HIGH_WATER = 256 * 1024;
 const REQUEST_LINE = /^(GET|HEAD) (\/[\x21-\x7e]*) HTTP\/1\.1$/;
-// RFC 9110 token, then field-value: visible ASCII, space, tab and obs-text; OWS trimmed.
-const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([\t\x20-\x7e\x80-\xff]*?)[ \t]*$/;
+// RFC 9110 token, a colon, then the rest of the line (no CR or LF: `.` stops at them). The value
+// is checked and trimmed by `fieldValue`, in linear time: one regex doing all three backtracked
+// cubically on a long run of spaces before a control byte (seconds per request).
+const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):(.*)$/;
+// A byte a field value may not hold: not visible ASCII, space, tab or obs-text.
+const BAD_VALUE_BYTE = /[^\t\x20-\x7e\x80-\xff]/;
+
+/** The field value of a header line's rest with OWS trimmed, or undefined when it holds a bad byte. */
+function fieldValue(rest: string): string | undefined {
+  if (BAD_VALUE_BYTE.test(rest)) return undefined;
+  let start = 0;
+  let end = rest.length;
+  while (start < end && (rest.charCodeAt(start) === 0x20 || rest.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (rest.charCodeAt(end - 1) === 0x20 || rest.charCodeAt(end - 1) === 0x09)) end--;
+  return rest.slice(start, end);
+}
 
 /** How a request head is taken. */
 type Head =
@@ -70,6 +84,8 @@ export function classifyHead(buf: string): Head {
   for (let i = 1; i < lines.length; i++) {
     const m = HEADER_LINE.exec(lines[i]);
     if (m === null) return PASS;
+    const value = fieldValue(m[2]);
+    if (value === undefined) return PASS;
     switch (m[1].toLowerCase()) {
       case 'content-length':
       case 'transfer-encoding':
@@ -80,7 +96,7 @@ export function classifyHead(buf: string): Head {
         hosts++;
         break;
       case 'connection':
-        if (m[2].toLowerCase() !== 'keep-alive') fast = false;
+        if (value.toLowerCase() !== 'keep-alive') fast = false;
         break;
       case 'if-none-match':
       case 'if-modified-since':
@@ -88,7 +104,7 @@ export function classifyHead(buf: string): Head {
         break;
       case 'x-script-name':
         if (scriptName !== undefined) fast = false;
-        scriptName = m[2];
+        scriptName = value;
         break;
       default:
         break;
