@@ -10,7 +10,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { RequestError } from '../errors.js';
-import { quotePath } from '../service/xml.js';
+import { quotePath, withoutTrailingSlashes } from '../service/xml.js';
 import type { QueryParams } from '../service/types.js';
 import { parseQuery } from './params.js';
 
@@ -103,7 +103,7 @@ export function resolveRequest(req: IncomingMessage): RequestTarget {
   }
   const scheme = requestScheme(req);
   const host = requestHost(req, scheme);
-  const script = scriptName.replace(/\/+$/, '');
+  const script = withoutTrailingSlashes(scriptName);
   const baseUrl = `${scheme}://${host}${script ? quotePath(script) : ''}`;
   return { path, scriptName, query, baseUrl };
 }
@@ -124,7 +124,7 @@ export function shiftPathSegment(target: RequestTarget): { segment: string; targ
     segment,
     target: {
       path: rest,
-      scriptName: `${target.scriptName.replace(/\/+$/, '')}/${segment}`,
+      scriptName: `${withoutTrailingSlashes(target.scriptName)}/${segment}`,
       query: target.query,
       baseUrl: `${target.baseUrl}/${quotePath(segment)}`,
     },

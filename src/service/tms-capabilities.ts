@@ -7,7 +7,7 @@
 import { formatUnitsPerPixel, pyFloatRepr, type TileCoord } from '../grid/index.js';
 import { advertisedMime } from './tiles.js';
 import type { ServiceMetadata, TileLayer } from './types.js';
-import { escapeXml } from './xml.js';
+import { escapeXml, withoutTrailingSlashes } from './xml.js';
 
 /** A tile layer as the TMS and /tiles services see it. */
 export interface TmsLayer {
@@ -72,7 +72,7 @@ export function rootResourceXml(md: ServiceMetadata, url: string): string {
 
 /** `<TileMapService>` listing every layer; `url` is the request URL (`…/tms/1.0.0/`). */
 export function tileMapServiceXml(md: ServiceMetadata, layers: Iterable<TmsLayer>, url: string): string {
-  const base = escapeXml(url.replace(/\/+$/, ''));
+  const base = escapeXml(withoutTrailingSlashes(url));
   let out =
     '<?xml version="1.0"?>\n    <TileMapService version="1.0.0">\n' +
     `    <Title>${title(md)}</Title>\n` +

@@ -11,7 +11,7 @@ import {
   plainErrorResponse,
   tmsErrorResponse,
 } from '../../../src/service/exceptions.js';
-import { escapeXml, quotePath } from '../../../src/service/xml.js';
+import { escapeXml, quotePath, withoutTrailingSlashes } from '../../../src/service/xml.js';
 import { toServiceMetadata } from '../../../src/service/metadata.js';
 import { text } from './helpers.js';
 
@@ -67,12 +67,22 @@ test('error constructors carry stable codes, OGC codes and locators', () => {
   assert.equal(owsExceptionReport('X', 'y').includes('locator'), false);
 });
 
-test('escapeXml and quotePath', () => {
+test('escapeXml, quotePath and withoutTrailingSlashes', () => {
   assert.equal(escapeXml('plain'), 'plain');
   assert.equal(escapeXml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#x27;&amp;&#x27;&lt;/a&gt;');
   // twice: the matcher must keep no state between calls
   assert.equal(escapeXml('a&b'), 'a&amp;b');
   assert.equal(escapeXml('a&b'), 'a&amp;b');
+  // Characters XML cannot hold (a decoded %00 or %1b of a request path) become U+FFFD; tab, LF,
+  // CR and astral characters stay.
+  assert.equal(escapeXml('x\x00\x1b[31m\x08\ufffe<'), 'x\ufffd\ufffd[31m\ufffd\ufffd&lt;');
+  assert.equal(escapeXml('a\tb\nc\rd \u{1F5FA}'), 'a\tb\nc\rd \u{1F5FA}');
+  assert.equal(escapeXml('lone \ud800 and \udc00'), 'lone \ufffd and \ufffd');
+  // Trailing slashes off, in linear time (a regex was quadratic on 16,000 slashes before a letter).
+  assert.equal(withoutTrailingSlashes('/maps//'), '/maps');
+  assert.equal(withoutTrailingSlashes('/maps'), '/maps');
+  assert.equal(withoutTrailingSlashes('///'), '');
+  assert.equal(withoutTrailingSlashes(`${'/'.repeat(200_000)}a`), `${'/'.repeat(200_000)}a`);
   // Python quote(): safe are letters, digits, _.-~ and /
   assert.equal(quotePath("/tms/1.0.0/a b/ü!'()*~_.-"), '/tms/1.0.0/a%20b/%C3%BC%21%27%28%29%2A~_.-');
 });
