@@ -28,6 +28,13 @@ export interface DrainingServerOptions {
   readonly fastLane?: boolean;
   /** Options of the node:http server (its timeouts, for instance), as `http.createServer` takes them. */
   readonly http?: http.ServerOptions;
+  /**
+   * Connections open at once; one more is closed as soon as it arrives (`onDrop` is told). Not
+   * net.Server's `maxConnections`: under node:cluster that makes the worker refuse the handle, and
+   * the master hands it back and forth until a connection ends, holding the client meanwhile.
+   */
+  readonly maxConnections?: number;
+  readonly onDrop?: () => void;
 }
 
 /** The outcome of a drain. */
@@ -74,7 +81,13 @@ export class DrainingServer {
       open: () => this.#mode === null,
       answered: () => this.#counted(),
     };
+    const maxConnections = opts.maxConnections ?? Number.POSITIVE_INFINITY;
     this.server.on('connection', (socket: Socket) => {
+      if (this.#sockets.size >= maxConnections) {
+        socket.destroy();
+        opts.onDrop?.();
+        return;
+      }
       this.#sockets.set(socket, laneOptions ? new LaneConnection(socket, laneOptions) : null);
       socket.once('close', () => {
         this.#sockets.delete(socket);

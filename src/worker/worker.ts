@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { buildApp, type App } from '../app/build-app.js';
 import { listenFailure } from '../app/listen.js';
+import { connectionsWithin, descriptorLimit } from '../cache/storage/open-files.js';
 import { imageJobState, libuvPoolSize, setImageJobLimit } from '../image/index.js';
 import { getLogger } from '../log/index.js';
 import { installMetrics, sendFinalMetrics, setReady } from '../metrics/index.js';
@@ -16,6 +17,27 @@ import { WORKER_BOOT_ERROR, type WorkerMessage, type WorkerOptions } from './pro
 
 // Looked up at use: logging is configured after this module is loaded.
 const log = () => getLogger('mapproxy.worker');
+
+/** At most one log line per this long about connections closed at the limit (ms). */
+const DROP_LOG_EVERY_MS = 60_000;
+
+/**
+ * What a worker does with a connection past its bound (`connectionsWithin`: what the descriptor
+ * limit leaves; without one, a worker out of descriptors could not take a connection node:cluster
+ * hands it, and the master waited for it forever): it is closed, and a warning logged at most
+ * once a minute with the count so far.
+ */
+function dropLogger(max: number): () => void {
+  let dropped = 0;
+  let loggedAt = 0;
+  return () => {
+    dropped++;
+    const now = Date.now();
+    if (now - loggedAt < DROP_LOG_EVERY_MS) return;
+    loggedAt = now;
+    log().warn({ maxConnections: max, dropped }, 'connection limit reached: closing new connections (raise LimitNOFILE / ulimit -n, or add workers)');
+  };
+}
 
 /** How long a drained worker waits for the master's `mpx:unlistened-ack` before exiting anyway. */
 const UNLISTEN_WAIT_MS = 5000;
@@ -68,6 +90,7 @@ export async function runWorker(opts: WorkerOptions, control: WorkerControl): Pr
     await app.close();
     return 0;
   }
+  const maxConnections = connectionsWithin(descriptorLimit());
   const server = new DrainingServer(app, {
     fastLane: opts.fastLane !== false,
     maxRequests: opts.maxRequests,
@@ -75,6 +98,8 @@ export async function runWorker(opts: WorkerOptions, control: WorkerControl): Pr
       log().info({ served }, 'max requests reached, asking to be replaced');
       send({ type: 'mpx:retire', served });
     },
+    maxConnections,
+    onDrop: dropLogger(maxConnections),
   });
   try {
     await server.listen(opts.port, opts.host);
@@ -90,7 +115,7 @@ export async function runWorker(opts: WorkerOptions, control: WorkerControl): Pr
   // What this worker runs with, as the master passed it on (`serve --no-fast-lane`, --max-requests; 0: none).
   // imageJobs: image operations at once on that pool (src/image/pool.ts; --image-jobs, else one fewer than its threads).
   const threadpool = libuvPoolSize(process.env.UV_THREADPOOL_SIZE);
-  log().info({ fastLane: opts.fastLane !== false, maxRequests: opts.maxRequests ?? 0, threadpool, imageJobs: imageJobState().limit }, 'listening');
+  log().info({ fastLane: opts.fastLane !== false, maxRequests: opts.maxRequests ?? 0, threadpool, imageJobs: imageJobState().limit, maxConnections: Number.isFinite(maxConnections) ? maxConnections : null }, 'listening');
   await control.drainRequested;
   setReady(false);
   const mode = control.mode ?? 'stop';

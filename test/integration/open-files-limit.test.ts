@@ -3,7 +3,8 @@
  * `prlimit --nofile=160:160` keeps at most half of that as tile files (and says so at start), so
  * it still accepts connections and answers every tile when more tiles are hot than it may keep
  * open. The worker runs with `--no-fast-lane` (node:http reads every request; the bound is the
- * same), which this also checks end to end. Real master and worker processes, files, sockets.
+ * same), which this also checks end to end. Connections past what the limit leaves are closed at
+ * once instead of wedging the worker. Real master and worker processes, files, sockets.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +14,9 @@ import http from 'node:http';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { tempConfig } from '../helpers/server.js';
 import { clusterYaml, startServe, waitFor, wmtsTile, type ServeProcess } from '../helpers/serve.js';
-import { descriptorLimit, openFilesWithin } from '../../src/cache/storage/open-files.js';
+import { connectionsWithin, descriptorLimit, openFilesWithin } from '../../src/cache/storage/open-files.js';
+import net from 'node:net';
+import { once } from 'node:events';
 
 const LIMIT = 160;
 let upstream: Upstream;
@@ -70,6 +73,35 @@ test('the descriptor limit is read from /proc/self/limits; tile files get at mos
   assert.equal(openFilesWithin(4096, null), 4096);
   assert.equal(openFilesWithin(4096, Number.POSITIVE_INFINITY), 4096);
   assert.equal(openFilesWithin(4096, 1), 0);
+});
+
+test('connections past what the descriptors allow are closed at once; the worker answers again after the burst', async () => {
+  // Without a bound, a worker out of descriptors could not take a connection node:cluster handed
+  // it, and the master waited for it forever: every later request hung, /healthz included.
+  assert.deepEqual([connectionsWithin(160), connectionsWithin(400), connectionsWithin(65_536), connectionsWithin(null)], [60, 150, 32_704, Infinity]);
+  const own = await startServe(cfg.file, ['-w', '1', '--spare-workers', '0'], { wrap: ['prlimit', `--nofile=${LIMIT}:${LIMIT}`, '--'] });
+  try {
+    const listening = own.logs().find((l) => l.msg === 'listening');
+    assert.equal(listening?.maxConnections, 60);
+    const port = Number(new URL(own.url).port);
+    const sockets: net.Socket[] = [];
+    let closedByServer = 0;
+    for (let i = 0; i < 200; i++) {
+      const s = net.connect(port, '127.0.0.1');
+      s.on('error', () => undefined);
+      s.on('close', () => closedByServer++);
+      sockets.push(s);
+      await once(s, 'connect');
+    }
+    await waitFor(() => closedByServer >= 140, 'the connections past 60 to be closed');
+    const warned = await own.waitForLog((l) => String(l.msg).startsWith('connection limit reached'));
+    assert.equal(warned.maxConnections, 60);
+    for (const s of sockets) s.destroy();
+    for (let i = 0; i < 5; i++) assert.equal((await fetchAlone(`${own.url}/healthz`)).status, 200);
+    assert.equal((await fetchAlone(`${own.url}/wmts/1.0.0/WMTSCapabilities.xml`)).status, 200);
+  } finally {
+    await own.kill();
+  }
 });
 
 test('a worker with 160 descriptors keeps 80 tile files open and still answers 128 hot tiles and 50 new connections at once', async () => {

@@ -261,3 +261,16 @@ export function openFilesWithin(requested: number, limit: number | null): number
   if (limit === null) return requested;
   return Math.max(0, Math.min(requested, Math.floor(limit / 2)));
 }
+
+/**
+ * How many client connections a worker takes at once: the half of the descriptor limit that tile
+ * files leave, less a reserve for upstream connections, logs, locks and tile writes (an eighth of
+ * the limit, at most 64), and at least 16. A worker whose descriptors run out cannot take a
+ * connection node:cluster hands it, and the master then waits for it forever (every request of
+ * that worker hangs, even once the connections are gone); past this bound the worker closes a new
+ * connection at once instead. Infinity when the limit is unknown or unlimited.
+ */
+export function connectionsWithin(limit: number | null): number {
+  if (limit === null || !Number.isFinite(limit)) return Number.POSITIVE_INFINITY;
+  return Math.max(16, Math.floor(limit / 2) - Math.min(64, Math.floor(limit / 8)));
+}
