@@ -24,6 +24,14 @@ test('the master renders its own series; restarts are counted by reason; workers
   assert.match(text, /^mapproxy_worker_restarts_total\{reason="max-requests"\} 0$/m);
   assert.match(text, /^mapproxy_worker_restarts_total\{reason="reload"\} 2$/m);
   assert.match(text, /^mapproxy_workers 0$/m);
+  // Scrapes while one collects share it; the next one after it collects afresh.
+  const [a, b] = [renderClusterMetrics(), renderClusterMetrics()];
+  assert.equal(a, b);
+  assert.equal(await a, await b);
+  countWorkerRestart();
+  const after = renderClusterMetrics();
+  assert.notEqual(after, a);
+  assert.match(await after, /^mapproxy_worker_restarts_total\{reason="crash"\} 2$/m);
 });
 
 const counter = (name: string, values: MetricJson['values']): MetricJson => ({ name, help: 'h', type: 'counter', aggregator: 'sum', values });
