@@ -1,7 +1,7 @@
 /**
  * Small text helpers shared by the capabilities and exception writers: XML escaping, URL path
- * quoting like Python's `urllib.parse.quote`, and trailing slashes. Numbers in documents are printed with
- * `pyFloatRepr` from the grid folder, as MapProxy prints them with `repr(float)`.
+ * quoting like Python's `urllib.parse.quote`, and trailing slashes. Numbers in documents are
+ * printed with `pyFloatRepr` from the grid folder, as MapProxy prints them with `repr(float)`.
  */
 
 const XML_ESCAPES: Readonly<Record<string, string>> = {

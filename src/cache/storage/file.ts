@@ -17,7 +17,6 @@ import { isMissing, removeTempFilesOf, tempSuffix } from './temp-files.js';
 import { type MemoryTier, TierEntry } from './memory-tier.js';
 import type { OpenFile, OpenFiles } from './open-files.js';
 
-
 /** How single-colour tiles are linked to their one stored copy. */
 export type SingleColorLinking = false | 'symlink' | 'hardlink';
 
