@@ -81,8 +81,9 @@ test('connections past what the descriptors allow are closed at once; the worker
   assert.deepEqual([connectionsWithin(160), connectionsWithin(400), connectionsWithin(65_536), connectionsWithin(null)], [60, 150, 32_704, Infinity]);
   const own = await startServe(cfg.file, ['-w', '1', '--spare-workers', '0'], { wrap: ['prlimit', `--nofile=${LIMIT}:${LIMIT}`, '--'] });
   try {
-    const listening = own.logs().find((l) => l.msg === 'listening');
-    assert.equal(listening?.maxConnections, 60);
+    // The worker's line may come after the master's 'ready' (two writers on one pipe): wait for it.
+    const listening = await own.waitForLog((l) => l.name === 'mapproxy.worker' && l.msg === 'listening');
+    assert.equal(listening.maxConnections, 60);
     const port = Number(new URL(own.url).port);
     const sockets: net.Socket[] = [];
     let closedByServer = 0;
