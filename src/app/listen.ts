@@ -5,7 +5,7 @@
  * stay small (no config code, no libvips).
  */
 import type { Server as HttpServer } from 'node:http';
-import { createServer, type Server } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 
 /** An address to listen on; an empty host means every interface (MapProxy's `-b :8080`). */
 export interface BindAddress {
@@ -60,14 +60,17 @@ export function listenOn(server: Server, bind: BindAddress): Promise<void> {
 /**
  * Listen on `bind` and close again: whether the workers will be able to. The `serve` master calls
  * it before the first fork, so a port in use or a host name that does not resolve is one line on
- * stderr and exit 1, not workers that fail one after another until the crash-loop limit. Port 0
- * is not probed (each try would get another port). Rejects with the listen error.
+ * stderr and exit 1, not workers that fail one after another until the crash-loop limit. Resolves
+ * to the port listened on: for port 0 the free port picked, which every worker then takes (asking
+ * for port 0 again, a worker replacing the only one would get another port). Rejects with the
+ * listen error.
  */
-export async function probeBind(bind: BindAddress): Promise<void> {
-  if (bind.port === 0) return;
+export async function probeBind(bind: BindAddress): Promise<number> {
   const server = createServer();
   await listenOn(server, bind);
+  const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 /**

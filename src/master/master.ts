@@ -517,11 +517,12 @@ export async function runMaster(opts: MasterOptions): Promise<number> {
         return 1;
       }
     }
+    let port: number;
     try {
       // The workers listen, through this process (node:cluster); a port in use (also by
       // --metrics-bind, bound just now) would only show as workers failing one after another
       // until the crash-loop limit.
-      await probeBind({ host: opts.host, port: opts.port });
+      port = await probeBind({ host: opts.host, port: opts.port });
     } catch (err) {
       process.stderr.write(`mapproxy-ts: ${listenFailure({ host: opts.host, port: opts.port }, err as NodeJS.ErrnoException)}\n`);
       return 1;
@@ -531,7 +532,7 @@ export async function runMaster(opts: MasterOptions): Promise<number> {
     cluster.schedulingPolicy = cluster.SCHED_RR;
     // 'advanced': the configuration snapshot is cloned, not JSON-encoded (YAML's .inf and .nan).
     cluster.setupPrimary({ exec: workerEntry(), args: [], execArgv: workerExecArgv(), silent: false, serialization: 'advanced' });
-    return await new Supervisor(opts, checked.check.snapshot).run();
+    return await new Supervisor({ ...opts, port }, checked.check.snapshot).run();
   } finally {
     if (metricsServer) await closeMetricsServer(metricsServer);
     if (opts.pidFile) await removePidFile(opts.pidFile);

@@ -239,3 +239,18 @@ test('workers that die before they listen: restarts back off, the master gives u
   assert.ok(!master.some((l) => l.msg === 'ready'));
   assert.equal(s.readyMessages(), 0);
 });
+
+test('with port 0 the port picked first stays: the only worker dies and its replacement listens on it', async () => {
+  const own = await startServe(cfg.file, ['-w', '1', '--spare-workers', '0']);
+  try {
+    const [first] = own.listeningWorkers();
+    assert.ok(first);
+    // No worker listens for a moment, so node:cluster closes the port; the replacement must not
+    // ask for port 0 again (a new random port nobody knows).
+    process.kill(first, 'SIGKILL');
+    await waitFor(() => own.listeningWorkers().length === 1 && own.listeningWorkers()[0] !== first, 'the replacement listening');
+    assert.equal((await get(`${own.url}/healthz`)).status, 200);
+  } finally {
+    await own.kill();
+  }
+});

@@ -43,7 +43,7 @@ describe('probeBind', () => {
     await assert.rejects(probeBind({ host: '127.0.0.1', port }), { code: 'EADDRINUSE' });
     held.close();
     await once(held, 'close');
-    await probeBind({ host: '127.0.0.1', port });
+    assert.equal(await probeBind({ host: '127.0.0.1', port }), port);
     // The probe closed its socket: the port can be taken right after.
     const again = createServer();
     await listenOn(again, { host: '127.0.0.1', port });
@@ -51,7 +51,12 @@ describe('probeBind', () => {
     again.close();
   });
 
-  it('does not probe port 0 (every try would get another port)', async () => {
-    await probeBind({ host: '192.0.2.1', port: 0 }); // would fail with EADDRNOTAVAIL if it tried
+  it('port 0: resolves to the free port picked, free again after; an address not of this host is refused', async () => {
+    const port = await probeBind({ host: '127.0.0.1', port: 0 });
+    assert.ok(port > 0);
+    const again = createServer();
+    await listenOn(again, { host: '127.0.0.1', port });
+    again.close();
+    await assert.rejects(probeBind({ host: '192.0.2.1', port: 0 }), { code: 'EADDRNOTAVAIL' });
   });
 });
