@@ -26,6 +26,9 @@ Options:
       --max-requests N            replace a worker after N requests, without dropping any (default 0: never)
       --max-requests-jitter J     add a random 0..J to N per worker, so they are not replaced together
       --graceful-timeout S        seconds a stopping worker may take to finish its requests (default 30)
+      --timeout S                 kill and replace a worker whose event loop has been blocked for S
+                                  seconds, as gunicorn's --timeout (default 30; 0: never). Not a
+                                  request timeout: slow upstreams do not block a worker
       --threadpool-size N         libuv threads per worker for file reads and image work (default 2,
                                   or UV_THREADPOOL_SIZE when set; more for caches on NFS, see
                                   docs/deployment.md, "Thread pool")
@@ -47,6 +50,9 @@ Signals to the master:
   SIGTERM, SIGINT   stop: finish requests in flight (late ones get 503), exit 0
   SIGHUP            reload: check the configuration; if valid, replace the workers one by one
 `;
+
+/** serve's default `--timeout` (ms): gunicorn's default worker timeout, 30 s. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** A wrong `serve` command line: printed with the help, exit code 2. */
 export class ServeUsageError extends Error {}
@@ -90,6 +96,7 @@ export function parseServeArgs(args: string[]): MasterOptions | 'help' {
       'max-requests': { type: 'string' },
       'max-requests-jitter': { type: 'string' },
       'graceful-timeout': { type: 'string' },
+      timeout: { type: 'string' },
       'threadpool-size': { type: 'string' },
       'image-jobs': { type: 'string' },
       'pid-file': { type: 'string' },
@@ -118,6 +125,15 @@ export function parseServeArgs(args: string[]): MasterOptions | 'help' {
     }
     gracefulTimeoutMs = Math.round(s * 1000);
   }
+  const silence = values.timeout;
+  let timeoutMs = DEFAULT_TIMEOUT_MS;
+  if (silence !== undefined) {
+    const s = Number(silence);
+    if (silence.trim() === '' || !Number.isFinite(s) || s < 0) {
+      throw new ServeUsageError(`invalid --timeout "${silence}": expected seconds (0: never)`);
+    }
+    timeoutMs = Math.round(s * 1000);
+  }
   const pool = values['threadpool-size'];
   const threadpoolSize = pool === undefined ? undefined : integer('threadpool-size', pool, 1, 1);
   if (threadpoolSize !== undefined && threadpoolSize > MAX_THREADPOOL_SIZE) {
@@ -140,6 +156,7 @@ export function parseServeArgs(args: string[]): MasterOptions | 'help' {
     maxRequests: integer('max-requests', values['max-requests'], 0, 0),
     maxRequestsJitter: integer('max-requests-jitter', values['max-requests-jitter'], 0, 0),
     gracefulTimeoutMs,
+    timeoutMs,
     ...(values['no-fast-lane'] ? { fastLane: false } : {}),
     ...(threadpoolSize !== undefined ? { threadpoolSize } : {}),
     ...(imageJobs !== undefined ? { imageJobs } : {}),

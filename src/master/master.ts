@@ -21,6 +21,7 @@ import { ConfigError } from '../errors.js';
 import { closeLogging, getLogger, logSystemInfo, type LogFormat } from '../log/index.js';
 import {
   WORKER_OPTIONS_ENV,
+  heartbeatInterval,
   isProtocolMessage,
   type ConfigSnapshot,
   type DrainMode,
@@ -79,6 +80,11 @@ export interface MasterOptions {
    * applies it to the master (`setLogFormat`), which hands it to the workers in their environment.
    */
   readonly logFormat?: LogFormat;
+  /**
+   * `--timeout`: a worker that sends no heartbeat for this long (ms), its event loop blocked, is
+   * killed and replaced, as gunicorn's arbiter does with silent workers. 0 or absent: never.
+   */
+  readonly timeoutMs?: number;
 }
 
 /** Extra time a draining worker gets to exit on its own after its graceful timeout. */
@@ -99,6 +105,10 @@ interface Slot {
   killTimer?: NodeJS.Timeout;
   /** The configuration this worker builds (of its generation). */
   readonly snapshot?: ConfigSnapshot;
+  /** Its last heartbeat (`mpx:alive`), or its fork (ms since the epoch). */
+  aliveAt: number;
+  /** Killed for its silence (`--timeout`). */
+  silent?: boolean;
 }
 
 /** The worker entry next to this module, in src/ (tsx) or dist/. */
@@ -136,6 +146,10 @@ class Supervisor {
   /** When the first stop signal came (ms). */
   #stopSignalAt = 0;
 
+  /** Checks the workers' heartbeats (`--timeout`), and when it last did (ms). */
+  #watchdog: NodeJS.Timeout | null = null;
+  #watchedAt = 0;
+
   constructor(opts: MasterOptions, snapshot?: ConfigSnapshot) {
     this.#o = opts;
     this.#snapshot = snapshot;
@@ -171,8 +185,15 @@ class Supervisor {
     this.#log.info({ config: this.#o.config, workers: this.#o.workers, spares: this.#o.spareWorkers, node: process.version }, 'starting');
     // Before the first fork: workers learn from their environment to report their metrics here.
     createMetricsAggregator();
+    const timeoutMs = this.#o.timeoutMs ?? 0;
+    if (timeoutMs > 0) {
+      const everyMs = heartbeatInterval(timeoutMs);
+      this.#watchedAt = Date.now();
+      this.#watchdog = setInterval(() => this.#watch(timeoutMs, everyMs), everyMs);
+    }
     this.#reconcile();
     return done.finally(() => {
+      if (this.#watchdog) clearInterval(this.#watchdog);
       process.off('SIGTERM', this.#onStopSignal);
       process.off('SIGINT', this.#onStopSignal);
       process.off('SIGHUP', this.#onHup);
@@ -194,6 +215,7 @@ class Supervisor {
       ...(o.imageJobs !== undefined ? { imageJobs: o.imageJobs } : {}),
       standby: spare,
       configFromMaster: this.#snapshot !== undefined,
+      ...((o.timeoutMs ?? 0) > 0 ? { heartbeatMs: heartbeatInterval(o.timeoutMs ?? 0) } : {}),
     };
     // NOTIFY_SOCKET: only the master speaks to systemd.
     const env: Record<string, string | undefined> = { [WORKER_OPTIONS_ENV]: JSON.stringify(options), NOTIFY_SOCKET: undefined };
@@ -209,6 +231,7 @@ class Supervisor {
       state: 'starting',
       retiring: false,
       snapshot: this.#snapshot,
+      aliveAt: Date.now(),
     };
     this.#slots.set(worker.id, slot);
     worker.on('listening', (address: { port: number }) => this.#onListening(slot, address));
@@ -235,7 +258,9 @@ class Supervisor {
   #onMessage(slot: Slot, msg: unknown): void {
     if (!isProtocolMessage(msg)) return;
     const m = msg as WorkerMessage;
-    if (m.type === 'mpx:unlistened') {
+    if (m.type === 'mpx:alive') {
+      slot.aliveAt = Date.now();
+    } else if (m.type === 'mpx:unlistened') {
       this.#send(slot, { type: 'mpx:unlistened-ack' });
     } else if (m.type === 'mpx:config-request') {
       // The configuration of the worker's generation, even if a reload has checked a newer one.
@@ -269,13 +294,35 @@ class Supervisor {
         this.#log.fatal({ error: slot.startError }, `crash loop: ${verdict.giveUp}; giving up`);
         this.#stop(1);
       } else {
-        countWorkerRestart('crash');
+        countWorkerRestart(slot.silent === true ? 'timeout' : 'crash');
         this.#restartNotBefore = Math.max(this.#restartNotBefore, Date.now() + verdict.restartInMs);
         this.#log.info({ delayMs: verdict.restartInMs }, 'a new worker will be started');
       }
     }
     if (this.#stopping && this.#slots.size === 0) this.#finish(this.#exitCode);
     else this.#reconcile();
+  }
+
+  /**
+   * Kill every worker silent for longer than `timeoutMs` (checked every `everyMs`); the exit is then
+   * a crash like any other (replaced with backoff, counted in the crash loop). When this check
+   * itself comes late, the master was held up (stopped, the machine suspended) and has not read
+   * the beats sent meanwhile: every worker's silence counts from now instead.
+   */
+  #watch(timeoutMs: number, everyMs: number): void {
+    const now = Date.now();
+    const late = now - this.#watchedAt > 2 * everyMs;
+    this.#watchedAt = now;
+    for (const slot of this.#slots.values()) {
+      if (late) slot.aliveAt = now;
+      if (slot.silent === true || now - slot.aliveAt <= timeoutMs) continue;
+      slot.silent = true;
+      this.#log.error(
+        { worker: slot.worker.id, workerPid: slot.pid, silentMs: now - slot.aliveAt, timeoutMs },
+        'worker silent for longer than --timeout (its event loop is blocked): killing it',
+      );
+      slot.worker.process.kill('SIGKILL');
+    }
   }
 
   /** Live (not draining) workers, classified against the current generation. */

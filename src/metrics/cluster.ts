@@ -25,7 +25,7 @@ import {
 export const COLLECT_TIMEOUT_MS = 5_000;
 
 /** Why a worker was replaced (`countWorkerRestart`). */
-export type RestartReason = 'crash' | 'max-requests' | 'reload';
+export type RestartReason = 'crash' | 'timeout' | 'max-requests' | 'reload';
 
 /** Left workers kept apart (their last counts may still be replaced by a late final message). */
 const RECENT_DEPARTED = 32;
@@ -87,11 +87,11 @@ export class MetricsAggregator {
     const registers = [this.registry];
     this.#restarts = new Counter({
       name: 'mapproxy_worker_restarts_total',
-      help: 'Workers the master replaced, by reason (crash, max-requests, reload)',
+      help: 'Workers the master replaced, by reason (crash, timeout, max-requests, reload)',
       labelNames: ['reason'] as const,
       registers,
     });
-    for (const reason of ['crash', 'max-requests', 'reload'] as const) this.#restarts.inc({ reason }, 0);
+    for (const reason of ['crash', 'timeout', 'max-requests', 'reload'] as const) this.#restarts.inc({ reason }, 0);
     const live = this.#live;
     new Gauge({
       name: 'mapproxy_workers',

@@ -40,6 +40,18 @@ export class WorkerControl {
     return this;
   }
 
+  /**
+   * Tell the master every `intervalMs` that this process's event loop runs (`mpx:alive`), from
+   * now until it exits; the timer does not keep the process alive.
+   */
+  startHeartbeat(intervalMs: number): void {
+    const beat = (): void => {
+      if (process.connected) process.send?.({ type: 'mpx:alive' } satisfies WorkerMessage);
+    };
+    beat();
+    setInterval(beat, intervalMs).unref();
+  }
+
   /** The drain asked for, if any; `stop` wins over `reload`. */
   get mode(): DrainMode | null {
     return this.#mode;

@@ -10,6 +10,8 @@ const control = new WorkerControl().install();
 
 async function main(): Promise<number> {
   const opts = workerOptionsFromEnv(process.env);
+  // Before the modules load: the master times a worker's silence from its fork.
+  if (opts.heartbeatMs) control.startHeartbeat(opts.heartbeatMs);
   const { closeLogging, configureLoggingFromFile } = await import('../log/index.js');
   // The master applied the same file before forking, so it is known to be valid.
   if (opts.logConfig) await configureLoggingFromFile(opts.logConfig);

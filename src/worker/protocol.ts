@@ -40,6 +40,19 @@ export interface WorkerOptions {
    * a worker never loads the schema validator (ajv compiles MapProxy's schema into ~25 MiB).
    */
   readonly configFromMaster?: boolean;
+  /**
+   * Send `mpx:alive` this often (ms), from the first moment of the process: the master's
+   * `--timeout` kills a worker that stays silent (its event loop blocked) for too long. Absent: never.
+   */
+  readonly heartbeatMs?: number;
+}
+
+/**
+ * How often a worker sends `mpx:alive` for the master's `--timeout` of `timeoutMs`: four times
+ * within it (one late or lost beat is no silence), at most every 5 s, at least every 100 ms.
+ */
+export function heartbeatInterval(timeoutMs: number): number {
+  return Math.min(5000, Math.max(100, Math.floor(timeoutMs / 4)));
 }
 
 /** A configuration as the master validated it (`validateConfig`'s result), sent to workers. */
@@ -124,8 +137,13 @@ export interface UnlistenedMessage {
   readonly type: 'mpx:unlistened';
 }
 
+/** Worker → master, every `WorkerOptions.heartbeatMs`: its event loop runs. */
+export interface AliveMessage {
+  readonly type: 'mpx:alive';
+}
+
 /** Any message a worker sends. */
-export type WorkerMessage = StartFailedMessage | RetireMessage | StandbyMessage | ConfigRequestMessage | UnlistenedMessage;
+export type WorkerMessage = StartFailedMessage | RetireMessage | StandbyMessage | ConfigRequestMessage | UnlistenedMessage | AliveMessage;
 
 /** Parse `WorkerOptions` from the environment; throws with a clear message when missing. */
 export function workerOptionsFromEnv(env: NodeJS.ProcessEnv): WorkerOptions {

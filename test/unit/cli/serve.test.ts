@@ -16,6 +16,7 @@ test('defaults: 127.0.0.1:8080 like MapProxy, one worker per CPU, one spare, 30 
     maxRequests: 0,
     maxRequestsJitter: 0,
     gracefulTimeoutMs: 30_000,
+    timeoutMs: 30_000,
     pidFile: undefined,
     logConfig: undefined,
   });
@@ -23,7 +24,7 @@ test('defaults: 127.0.0.1:8080 like MapProxy, one worker per CPU, one spare, 30 
 
 test('every option', () => {
   const o = parseServeArgs(['-b', '0.0.0.0:9000', 'm.yaml', '-w', '3', '--spare-workers', '0', '--max-requests', '1000',
-    '--max-requests-jitter', '50', '--graceful-timeout', '2.5', '--no-fast-lane', '--threadpool-size', '3', '--image-jobs', '2', '--pid-file', 'run/s.pid', '--log-config', 'log.yaml']);
+    '--max-requests-jitter', '50', '--graceful-timeout', '2.5', '--timeout', '0', '--no-fast-lane', '--threadpool-size', '3', '--image-jobs', '2', '--pid-file', 'run/s.pid', '--log-config', 'log.yaml']);
   assert.deepEqual(o, {
     config: resolve('m.yaml'),
     host: '0.0.0.0',
@@ -33,6 +34,7 @@ test('every option', () => {
     maxRequests: 1000,
     maxRequestsJitter: 50,
     gracefulTimeoutMs: 2500,
+    timeoutMs: 0,
     fastLane: false,
     threadpoolSize: 3,
     imageJobs: 2,
@@ -67,6 +69,9 @@ test('usage errors name the option and what is allowed', () => {
     [['m.yaml', '--image-jobs', '1025'], 'invalid --image-jobs "1025": a pool has at most 1024 threads'],
     [['m.yaml', '--graceful-timeout', '0'], 'invalid --graceful-timeout "0": expected seconds greater than 0'],
     [['m.yaml', '--graceful-timeout', 'soon'], 'invalid --graceful-timeout "soon": expected seconds greater than 0'],
+    [['m.yaml', '--timeout=-1'], 'invalid --timeout "-1": expected seconds (0: never)'],
+    [['m.yaml', '--timeout', 'never'], 'invalid --timeout "never": expected seconds (0: never)'],
+    [['m.yaml', '--timeout', ''], 'invalid --timeout "": expected seconds (0: never)'],
   ];
   for (const [args, message] of cases) {
     assert.throws(() => parseServeArgs(args), (err: unknown) => {

@@ -21,6 +21,7 @@ test('the master renders its own series; restarts are counted by reason; workers
   countWorkerRestart('reload');
   const text = await renderClusterMetrics();
   assert.match(text, /^mapproxy_worker_restarts_total\{reason="crash"\} 1$/m);
+  assert.match(text, /^mapproxy_worker_restarts_total\{reason="timeout"\} 0$/m);
   assert.match(text, /^mapproxy_worker_restarts_total\{reason="max-requests"\} 0$/m);
   assert.match(text, /^mapproxy_worker_restarts_total\{reason="reload"\} 2$/m);
   assert.match(text, /^mapproxy_workers 0$/m);
