@@ -22,7 +22,11 @@ export class Conn {
   #buf = Buffer.alloc(0);
   #heads: boolean[] = [];
   readonly answers: Answer[] = [];
+  /** `Date.now()` when each answer was complete, as `answers` (for tests that time what follows). */
+  readonly arrivals: number[] = [];
   closed = false;
+  /** `Date.now()` when the connection closed (0 while open). */
+  closedAt = 0;
   #wake: (() => void) | null = null;
 
   private constructor(socket: net.Socket) {
@@ -32,6 +36,7 @@ export class Conn {
       this.#parse();
     });
     socket.on('close', () => {
+      this.closedAt = Date.now();
       this.closed = true;
       this.#wake?.();
     });
@@ -50,8 +55,11 @@ export class Conn {
     this.socket.write(bytes, 'latin1');
   }
 
-  /** Wait until `n` answers have arrived in all (or the connection closed). */
-  async until(n: number, ms = 5000): Promise<Answer[]> {
+  /**
+   * Wait until `n` answers have arrived in all (or the connection closed). The default bound is for
+   * a loaded machine (an answer may be a meta tile made first); pass `ms` where promptness is the point.
+   */
+  async until(n: number, ms = 30_000): Promise<Answer[]> {
     const deadline = Date.now() + ms;
     while (this.answers.length < n && !this.closed) {
       if (Date.now() > deadline) throw new Error(`${this.answers.length} of ${n} answers after ${ms} ms`);
@@ -63,8 +71,8 @@ export class Conn {
     return this.answers.slice(0, n);
   }
 
-  /** Resolves when the server has closed the connection. */
-  async closedByServer(ms = 5000): Promise<void> {
+  /** Resolves when the server has closed the connection (default bound for a loaded machine). */
+  async closedByServer(ms = 15_000): Promise<void> {
     const deadline = Date.now() + ms;
     while (!this.closed) {
       if (Date.now() > deadline) throw new Error(`connection still open after ${ms} ms`);
@@ -88,6 +96,7 @@ export class Conn {
       if (this.#buf.length < end + 4 + length) return;
       const head = lines.slice(1).filter((l) => !/^date:/i.test(l)).join('\r\n');
       this.answers.push({ status, head, headers, body: Buffer.from(this.#buf.subarray(end + 4, end + 4 + length)) });
+      this.arrivals.push(Date.now());
       this.#buf = this.#buf.subarray(end + 4 + length);
     }
   }

@@ -33,10 +33,10 @@ export interface ServeProcess {
   readyMessages(): number;
   /**
    * The first log line at index `from` or later that `match` accepts; rejects after `timeoutMs`
-   * with the output so far (and at once if the master exits first).
+   * with the output so far (and at once if the master exits first and its output has been read).
    */
   waitForLog(match: (line: LogLine) => boolean, opts?: { from?: number; timeoutMs?: number }): Promise<LogLine>;
-  /** Resolves with the exit code and signal of the master. */
+  /** Resolves with the exit code and signal of the master, once all its output has been read. */
   exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Pids of workers that logged `worker listening` and since then neither drain nor exited. */
   listeningWorkers(): number[];
@@ -91,8 +91,13 @@ export async function startServe(configFile: string, args: readonly string[] = [
   });
   child.stderr!.on('data', (d: string) => { out += d; });
   child.on('message', (m) => { if (m === 'ready') ready++; });
+  // 'close', not 'exit': Node may emit 'exit' before the last output is read from the pipes, and a
+  // test that reads output() or logs() once the master exited must see all of it. 'close' comes once
+  // the master exited and every process holding its stdout and stderr (its workers) closed them.
+  let closed = false;
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => {
+    child.once('close', (code, signal) => {
+      closed = true;
       resolve({ code, signal });
       wake();
     });
@@ -117,7 +122,7 @@ export async function startServe(configFile: string, args: readonly string[] = [
               return;
             }
           }
-          if (child.exitCode !== null || child.signalCode !== null) {
+          if (closed) {
             done();
             reject(new Error(`serve exited (${child.exitCode ?? child.signalCode}) before the expected log line:\n${out}`));
           }

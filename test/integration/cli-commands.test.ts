@@ -363,7 +363,8 @@ test('serve-develop on [::1]:0 and on a bare port (localhost): serves, then stop
   } finally {
     const ends = await Promise.all(servers.map(async (s) => {
       s.child.kill('SIGTERM');
-      const [code, signal] = (await once(s.child, 'exit')) as [number | null, string | null];
+      // 'close': all of stdout and stderr read ('exit' may come before the last line).
+      const [code, signal] = (await once(s.child, 'close')) as [number | null, string | null];
       return { code, signal, stderr: s.err() };
     }));
     for (const e of ends) assert.deepEqual(e, { code: 0, signal: null, stderr: '' });

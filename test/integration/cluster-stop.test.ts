@@ -51,7 +51,9 @@ test('SIGTERM under load: in-flight requests complete, late ones get 503 or a re
   // In flight for 300 ms, an uncached tile waits on the upstream inside a worker. (A request sent
   // just before the signal may reach its worker after the drain began: it gets a 503.)
   const settled = () => load.inFlight().filter((r) => r.path.includes('/08/') && r.start < Date.now() - 300);
-  await waitFor(() => load.records.some((r) => r.status === 200 && r.path.includes('/08/')), 'an uncached tile served');
+  // The first meta tiles are made all at once (1.5 s upstream, then 16 tiles each): on a loaded
+  // machine that takes longer than waitFor's default.
+  await waitFor(() => load.records.some((r) => r.status === 200 && r.path.includes('/08/')), 'an uncached tile served', 60_000);
   await waitFor(() => settled().length > 0, 'uncached tiles in flight');
   const inFlight = settled();
   const termAt = Date.now();

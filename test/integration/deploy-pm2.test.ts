@@ -141,26 +141,28 @@ test('pm2 start: the master in fork mode, online only once its workers listen', 
   const p = await master();
   assert.equal(p.pm2_env.status, 'online');
   assert.equal(p.pm2_env.exec_mode, 'fork_mode');
-  const ready = (await logs()).find((l) => l.msg === 'ready');
-  assert.ok(ready, 'the master logged ready into pm2\'s out_file');
+  // pm2's daemon copies the master's stdout into its out_file on its own time: the line may land
+  // there after `pm2 start` returned.
+  const ready = await waitForLog((l) => l.msg === 'ready', 0, 'the master\'s ready line in pm2\'s out_file');
   assert.equal(ready.pid, p.pid, 'pm2 runs the master itself');
   assert.equal((ready.workers as number[]).length, 2);
 });
 
 test('pm2 sendSignal SIGHUP: rolling reload under load, no request fails', async () => {
   const before = await master();
-  const oldWorkers = (await logs()).find((l) => l.msg === 'ready')!.workers as number[];
+  const oldWorkers = (await waitForLog((l) => l.msg === 'ready', 0, 'the ready line')).workers as number[];
   const cached = [wmts(3, 4, 2), wmts(3, 5, 2), wmts(3, 4, 3), wmts(3, 5, 3)];
   for (const p of cached) await getTile(p);
   const uncached = Array.from({ length: 400 }, (_, i) => wmts(10, 4 * (i % 20), 400 + 4 * Math.floor(i / 20)));
-  const load = startLoad({ origin: url(''), paths: uncached.flatMap((u, i) => [u, cached[i % 4]]), connections: 4, durationMs: 60_000 });
-  await waitFor(() => load.records.length >= 20, 'load running');
+  const load = startLoad({ origin: url(''), paths: uncached.flatMap((u, i) => [u, cached[i % 4]]), connections: 4, durationMs: 180_000 });
+  // Half the requests make a meta tile each: slow on a loaded machine, hence the longer bounds.
+  await waitFor(() => load.records.length >= 20, 'load running', 60_000);
   const from = (await logs()).length;
   await pm2('sendSignal', 'SIGHUP', 'mapproxy-ts');
   const done = await waitForLog((l) => l.msg === 'reload complete', from, 'reload complete');
   for (const pid of oldWorkers) await waitForLog((l) => l.msg === 'worker stopped' && l.workerPid === pid, from, `old worker ${pid} stopped`);
   const sent = load.records.length;
-  await waitFor(() => load.records.length >= sent + 20, 'requests served by the new workers');
+  await waitFor(() => load.records.length >= sent + 20, 'requests served by the new workers', 60_000);
   const result = await load.stop();
 
   assert.deepEqual(result.errors, {}, 'no failed or reset request');
@@ -193,6 +195,8 @@ test('pm2 reload of a fork-mode app is a stop and a start: a new master, request
 
 test('pm2 stop: SIGINT drains, the request in flight completes, every process exits', async () => {
   const p = await master();
+  // The new master's ready line reaches the out_file through pm2's daemon, perhaps only now.
+  await waitForLog((l) => l.msg === 'ready' && l.pid === p.pid, 0, 'the new master\'s ready line');
   const workers = (await logs()).filter((l) => l.msg === 'ready' && l.pid === p.pid).flatMap((l) => l.workers as number[]);
   assert.equal(workers.length, 2);
   const from = (await logs()).length;
@@ -226,7 +230,8 @@ test('pm2 start ecosystem.config.js: the example WMS app listens', async () => {
     const listening = () => new Promise<boolean>((resolve) => {
       const s = net.connect(wmsPort, '127.0.0.1').once('connect', () => { s.destroy(); resolve(true); }).once('error', () => resolve(false));
     });
-    await waitFor(listening, `the example WMS on port ${wmsPort}`, 3_000);
+    // A fork and a module load: seconds on a loaded 2-core machine.
+    await waitFor(listening, `the example WMS on port ${wmsPort}`, 30_000);
   } finally {
     await pm2('delete', 'mapproxy-ts-example-wms').catch(() => undefined);
   }

@@ -52,7 +52,8 @@ async function untilServing(child: ChildProcess): Promise<{ port: number; out: (
     err: () => err,
     async stop() {
       child.kill('SIGTERM');
-      const [code] = (await once(child, 'exit')) as [number | null];
+      // 'close', not 'exit': the last line ('stopping') may still be in the pipe at 'exit'.
+      const [code] = (await once(child, 'close')) as [number | null];
       return code;
     },
   };
@@ -108,7 +109,7 @@ async function onTerminal(args: string[]): Promise<string> {
     // Ctrl-C typed on the terminal: SIGINT to serve-develop, which stops with exit 0.
     child.stdin.end('\x03');
   });
-  const [code] = (await once(child, 'exit')) as [number | null];
+  const [code] = (await once(child, 'close')) as [number | null];
   assert.equal(code, 0, out);
   return out.replace(/\r/g, '');
 }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { startUpstream, expectedColor, pixelCenter, type Upstream } from '../helpers/upstream.js';
 import { tempConfig, startServerProcess, get, type ServerProcess } from '../helpers/server.js';
+import { waitFor } from '../helpers/serve.js';
 import { LOCK_STALE_MS } from '../../src/config/build.js';
 
 let upstream: Upstream;
@@ -122,7 +123,7 @@ test('a process SIGKILLed while holding a meta tile lock delays it by at most th
   const tileUrl = (s: ServerProcess) => `${s.url}/wmts/proof/GLOBAL_WEBMERCATOR/${String(LEVEL).padStart(2, '0')}/60/40.png`;
   const pending = get(tileUrl(victim)).catch(() => null);
   // Wait until the victim holds the lock and is waiting on the upstream.
-  for (let i = 0; i < 200 && upstream.count() === before; i++) await new Promise((r) => setTimeout(r, 25));
+  await waitFor(() => upstream.count() !== before, 'the victim\'s upstream request');
   assert.equal(upstream.count() - before, 1);
   const locks = await readdir(join(cfg.dir, 'tile_locks'));
   assert.ok(locks.some((f) => f.endsWith('-60-40-6.lck.lock')), `a lock for the meta tile exists: ${locks.join(', ')}`);

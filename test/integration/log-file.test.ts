@@ -134,7 +134,7 @@ function defineTests(): void {
       await closeLogging();
       // pino-roll prunes asynchronously after each roll; wait for it to settle.
       let files = await logFiles(t.dir);
-      for (let i = 0; i < 100 && files.length > 3; i++) {
+      for (let i = 0; i < 500 && files.length > 3; i++) {
         await new Promise((r) => setTimeout(r, 20));
         files = await logFiles(t.dir);
       }

@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { get } from '../helpers/server.js';
+import { waitFor } from '../helpers/serve.js';
 import { SERVE_MULTIAPP_DEVELOP_HELP } from '../../src/cli/serve-multiapp-develop.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -34,7 +35,8 @@ function start(args: string[]): { child: ChildProcess; output: () => string; exi
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  const exit = once(child, 'exit').then(([code]) => code as number | null);
+  // 'close': the exit code once all output is read ('exit' may come before the last of it).
+  const exit = once(child, 'close').then(([code]) => code as number | null);
   return { child, output: () => out, exit };
 }
 
@@ -146,7 +148,8 @@ test('serves the projects with the listing, reloads an edited project, stops on 
       assert.equal((await get(`${url}/one/tms/1.0.0/a/EPSG3857/0/0/0.png`)).status, 200);
       await new Promise((r) => setTimeout(r, 50));
     }
-    assert.match(server.output(), /"msg":"configuration reloaded"/);
+    // Logged before the edit was served, but stdout and the HTTP connection are read apart: wait for it.
+    await waitFor(() => /"msg":"configuration reloaded"/.test(server.output()), 'the reload line');
 
     server.child.kill('SIGTERM');
     assert.equal(await server.exit, 0);

@@ -75,7 +75,8 @@ async function serve(opts: MultiAppOptions): Promise<{ url: string; app: MultiAp
 
 /** Call `probe` until it returns something other than `undefined`. */
 async function until<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
-  for (let i = 0; i < 300; i++) {
+  // Up to 30 s: a reload builds an app, slow on a loaded machine.
+  for (let i = 0; i < 1500; i++) {
     const v = await probe();
     if (v !== undefined) return v;
     await new Promise((r) => setTimeout(r, 20));

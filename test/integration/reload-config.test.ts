@@ -89,7 +89,8 @@ async function serve(app: App): Promise<{ url: string; server: Server }> {
 
 /** Call `probe` until it returns a value that is not `undefined` (the reload runs in the background). */
 async function until<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
-  for (let i = 0; i < 300; i++) {
+  // Up to 30 s: reloads build an app and requests create meta tiles, slow on a loaded machine.
+  for (let i = 0; i < 1500; i++) {
     const v = await probe();
     if (v !== undefined) return v;
     await new Promise((r) => setTimeout(r, 20));

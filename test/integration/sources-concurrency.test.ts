@@ -10,6 +10,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { tempConfig, startServerProcess, get, type ServerProcess } from '../helpers/server.js';
+import { waitFor } from '../helpers/serve.js';
 
 let upstream: Upstream;
 let cfg: Awaited<ReturnType<typeof tempConfig>>;
@@ -56,7 +57,7 @@ test('concurrent_requests: 1 allows one upstream request at a time across two se
   const tiles = [[0, 0], [1, 0], [2, 0], [3, 0], [0, 1], [1, 1], [2, 1], [3, 1]];
   const pending = Promise.all(tiles.map(([x, y], i) => get(`${servers[i % 2].url}/wmts/l/GLOBAL_WEBMERCATOR/02/${x}/${y}.png`)));
   // While the upstream is busy, the one slot is held by one of the processes.
-  for (let i = 0; i < 500 && upstream.count() === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  await waitFor(() => upstream.count() > 0, 'the first upstream request');
   const held = await readdir(join(cfg.dir, 'locks'));
   const answers = await pending;
   upstream.setDelay(0);

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { startUpstream, expectedColor, pixelCenter, xyzTileBbox, FALLBACK_COLOR, MERC_MAX, type Upstream, type UpstreamBbox } from '../helpers/upstream.js';
 import { tempConfig, startApp, get, type RunningApp } from '../helpers/server.js';
+import { waitFor } from '../helpers/serve.js';
 
 /** MapProxy's tc path of (x, y, z). */
 function tcPath(x: number, y: number, z: number, ext = 'png'): string {
@@ -211,7 +212,7 @@ test('bulk_meta_tiles: the tiles of a meta tile are fetched in parallel under on
   upstream.reset();
   upstream.setDelay(400);
   const pending = get(`${app.url}/wmts/bulk/GLOBAL_WEBMERCATOR/02/1/1.png`);
-  for (let i = 0; i < 400 && upstream.count() < 4; i++) await new Promise((r) => setTimeout(r, 10));
+  await waitFor(() => upstream.count() >= 4, 'the four tile requests at the upstream');
   const locks = await readdir(join(cfg.dir, 'bulk_locks'));
   const res = await pending;
   upstream.setDelay(0);

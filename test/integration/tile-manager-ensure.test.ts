@@ -12,6 +12,7 @@ import { buildConfig, type BuiltConfig } from '../../src/config/build.js';
 import type { TileCoord } from '../../src/grid/types.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { tempConfig } from '../helpers/server.js';
+import { waitFor } from '../helpers/serve.js';
 import { FileTileStorage } from '../../src/cache/storage/file.js';
 import { LOCK_SUFFIX, lockPathFor } from '../../src/cache/lock.js';
 
@@ -90,7 +91,7 @@ test('with minimize_meta_requests, after a dead holder: its temp files of these 
     await tm.ensureTiles(coords);
     assert.equal(upstream.count(), 1);
     // Removed in the background, after the lock was taken over.
-    for (let i = 0; i < 500 && (await stat(leftover).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(async () => !(await stat(leftover).then(() => true, () => false)), 'the leftover to be removed');
     await assert.rejects(stat(leftover), { code: 'ENOENT' });
     assert.equal(await readFile(outside, 'utf8'), 'half a tile');
     for (const c of coords) await stat(tcFile(b.dir, c));
