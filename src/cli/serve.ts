@@ -27,8 +27,8 @@ Options:
       --max-requests-jitter J     add a random 0..J to N per worker, so they are not replaced together
       --graceful-timeout S        seconds a stopping worker may take to finish its requests (default 30)
       --timeout S                 kill and replace a worker whose event loop has been blocked for S
-                                  seconds, as gunicorn's --timeout (default 30; 0: never). Not a
-                                  request timeout: slow upstreams do not block a worker
+                                  seconds, as gunicorn's --timeout (default 30, at least 2; 0:
+                                  never). Not a request timeout: slow upstreams block no worker
       --threadpool-size N         libuv threads per worker for file reads and image work (default 2,
                                   or UV_THREADPOOL_SIZE when set; more for caches on NFS, see
                                   docs/deployment.md, "Thread pool")
@@ -53,6 +53,13 @@ Signals to the master:
 
 /** serve's default `--timeout` (ms): gunicorn's default worker timeout, 30 s. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
+
+/**
+ * The shortest `--timeout` (s): a worker's silence counts from its fork, and starting Node before
+ * the first heartbeat takes a few hundred ms on a busy machine; shorter would kill healthy workers
+ * as they boot, until the crash loop stops the master.
+ */
+export const MIN_TIMEOUT_S = 2;
 
 /** A wrong `serve` command line: printed with the help, exit code 2. */
 export class ServeUsageError extends Error {}
@@ -129,8 +136,8 @@ export function parseServeArgs(args: string[]): MasterOptions | 'help' {
   let timeoutMs = DEFAULT_TIMEOUT_MS;
   if (silence !== undefined) {
     const s = Number(silence);
-    if (silence.trim() === '' || !Number.isFinite(s) || s < 0) {
-      throw new ServeUsageError(`invalid --timeout "${silence}": expected seconds (0: never)`);
+    if (silence.trim() === '' || !Number.isFinite(s) || (s !== 0 && s < MIN_TIMEOUT_S)) {
+      throw new ServeUsageError(`invalid --timeout "${silence}": expected 0 (never) or at least ${MIN_TIMEOUT_S} seconds`);
     }
     timeoutMs = Math.round(s * 1000);
   }

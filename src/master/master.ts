@@ -105,7 +105,7 @@ interface Slot {
   killTimer?: NodeJS.Timeout;
   /** The configuration this worker builds (of its generation). */
   readonly snapshot?: ConfigSnapshot;
-  /** Its last heartbeat (`mpx:alive`), or its fork (ms since the epoch). */
+  /** Its last heartbeat (`mpx:alive`), or its fork (`performance.now()`, ms: a clock that is never set back). */
   aliveAt: number;
   /** Killed for its silence (`--timeout`). */
   silent?: boolean;
@@ -188,7 +188,7 @@ class Supervisor {
     const timeoutMs = this.#o.timeoutMs ?? 0;
     if (timeoutMs > 0) {
       const everyMs = heartbeatInterval(timeoutMs);
-      this.#watchedAt = Date.now();
+      this.#watchedAt = performance.now();
       this.#watchdog = setInterval(() => this.#watch(timeoutMs, everyMs), everyMs);
     }
     this.#reconcile();
@@ -231,7 +231,7 @@ class Supervisor {
       state: 'starting',
       retiring: false,
       snapshot: this.#snapshot,
-      aliveAt: Date.now(),
+      aliveAt: performance.now(),
     };
     this.#slots.set(worker.id, slot);
     worker.on('listening', (address: { port: number }) => this.#onListening(slot, address));
@@ -259,7 +259,7 @@ class Supervisor {
     if (!isProtocolMessage(msg)) return;
     const m = msg as WorkerMessage;
     if (m.type === 'mpx:alive') {
-      slot.aliveAt = Date.now();
+      slot.aliveAt = performance.now();
     } else if (m.type === 'mpx:unlistened') {
       this.#send(slot, { type: 'mpx:unlistened-ack' });
     } else if (m.type === 'mpx:config-request') {
@@ -310,15 +310,18 @@ class Supervisor {
    * the beats sent meanwhile: every worker's silence counts from now instead.
    */
   #watch(timeoutMs: number, everyMs: number): void {
-    const now = Date.now();
+    const now = performance.now();
     const late = now - this.#watchedAt > 2 * everyMs;
     this.#watchedAt = now;
     for (const slot of this.#slots.values()) {
       if (late) slot.aliveAt = now;
       if (slot.silent === true || now - slot.aliveAt <= timeoutMs) continue;
       slot.silent = true;
+      const silentMs = Math.round(now - slot.aliveAt);
+      // Named in 'worker failed to start' and in the crash loop's line when it was still booting.
+      slot.startError ??= `no heartbeat for ${silentMs} ms (--timeout ${timeoutMs / 1000} s)`;
       this.#log.error(
-        { worker: slot.worker.id, workerPid: slot.pid, silentMs: now - slot.aliveAt, timeoutMs },
+        { worker: slot.worker.id, workerPid: slot.pid, silentMs, timeoutMs },
         'worker silent for longer than --timeout (its event loop is blocked): killing it',
       );
       slot.worker.process.kill('SIGKILL');

@@ -6,6 +6,8 @@
  */
 import { isProtocolMessage, type ConfigSnapshot, type DrainMode, type MasterMessage, type WorkerMessage } from './protocol.js';
 
+const ignore = (): void => undefined;
+
 /** Drain and listen requests of the master (and of SIGTERM, and of the master going away). */
 export class WorkerControl {
   #mode: DrainMode | null = null;
@@ -46,7 +48,8 @@ export class WorkerControl {
    */
   startHeartbeat(intervalMs: number): void {
     const beat = (): void => {
-      if (process.connected) process.send?.({ type: 'mpx:alive' } satisfies WorkerMessage);
+      // With a callback a send to a master that just died is dropped, not an uncaught EPIPE.
+      if (process.connected) process.send?.({ type: 'mpx:alive' } satisfies WorkerMessage, ignore);
     };
     beat();
     setInterval(beat, intervalMs).unref();

@@ -52,7 +52,8 @@ function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> 
 }
 
 function send(msg: WorkerMessage): void {
-  if (process.connected) process.send?.(msg);
+  // The callback: a send to a master that just died is dropped, not an uncaught EPIPE.
+  if (process.connected) process.send?.(msg, () => undefined);
 }
 
 /**

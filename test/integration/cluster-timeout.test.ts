@@ -57,17 +57,17 @@ test('a worker silent past --timeout is killed and replaced; the restart is coun
 });
 
 test('a master held up for longer than --timeout kills no worker when it runs again', async () => {
-  const serve = await startServe(fx.cfg.file, ['-w', '1', '--spare-workers', '0', '--timeout', '1']);
+  const serve = await startServe(fx.cfg.file, ['-w', '1', '--spare-workers', '0', '--timeout', '2']);
   try {
     const [worker] = serve.listeningWorkers();
     assert.ok(worker);
     const from = serve.logs().length;
     // The worker's beats wait unread in the channel meanwhile; the master's check comes first.
     process.kill(serve.pid, 'SIGSTOP');
-    await sleep(2500);
+    await sleep(3500);
     process.kill(serve.pid, 'SIGCONT');
     // Two more timeouts with both running: the beats are read again.
-    await sleep(2500);
+    await sleep(4000);
     assert.deepEqual(serve.logs().slice(from).filter((l) => l.msg === SILENT || l.msg === 'worker died'), []);
     assert.deepEqual(serve.listeningWorkers(), [worker]);
     assert.equal((await get(`${serve.url}/healthz`)).status, 200);

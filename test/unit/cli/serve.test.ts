@@ -69,9 +69,11 @@ test('usage errors name the option and what is allowed', () => {
     [['m.yaml', '--image-jobs', '1025'], 'invalid --image-jobs "1025": a pool has at most 1024 threads'],
     [['m.yaml', '--graceful-timeout', '0'], 'invalid --graceful-timeout "0": expected seconds greater than 0'],
     [['m.yaml', '--graceful-timeout', 'soon'], 'invalid --graceful-timeout "soon": expected seconds greater than 0'],
-    [['m.yaml', '--timeout=-1'], 'invalid --timeout "-1": expected seconds (0: never)'],
-    [['m.yaml', '--timeout', 'never'], 'invalid --timeout "never": expected seconds (0: never)'],
-    [['m.yaml', '--timeout', ''], 'invalid --timeout "": expected seconds (0: never)'],
+    [['m.yaml', '--timeout=-1'], 'invalid --timeout "-1": expected 0 (never) or at least 2 seconds'],
+    [['m.yaml', '--timeout', 'never'], 'invalid --timeout "never": expected 0 (never) or at least 2 seconds'],
+    [['m.yaml', '--timeout', ''], 'invalid --timeout "": expected 0 (never) or at least 2 seconds'],
+    [['m.yaml', '--timeout', '1.5'], 'invalid --timeout "1.5": expected 0 (never) or at least 2 seconds'],
+    [['m.yaml', '--timeout', '0.0004'], 'invalid --timeout "0.0004": expected 0 (never) or at least 2 seconds'],
   ];
   for (const [args, message] of cases) {
     assert.throws(() => parseServeArgs(args), (err: unknown) => {
