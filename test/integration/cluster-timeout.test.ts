@@ -99,3 +99,28 @@ test('the default --timeout is 30 s (a beat every 5 s); --timeout 0 sends no bea
     await never.kill();
   }
 });
+
+test('a worker silent past --timeout while it boots is named as such in "worker failed to start"', async () => {
+  const serve = await startServe(fx.cfg.file, ['-w', '1', '--spare-workers', '0', '--timeout', '2']);
+  try {
+    const [first] = serve.listeningWorkers();
+    assert.ok(first);
+    const from = serve.logs().length;
+    process.kill(first, 'SIGKILL');
+    // Stop the replacement as soon as it exists, long before it listens (a start blocked in a build).
+    let booting = 0;
+    await waitFor(async () => {
+      const children = (await readFile(`/proc/${serve.pid}/task/${serve.pid}/children`, 'latin1')).trim().split(/\s+/).map(Number);
+      booting = children.find((pid) => pid > 0 && pid !== first) ?? 0;
+      return booting > 0;
+    }, 'the replacement forked');
+    process.kill(booting, 'SIGSTOP');
+    const failed = await serve.waitForLog((l) => l.msg === 'worker failed to start' && l.workerPid === booting, { from });
+    assert.equal(failed.signal, 'SIGKILL');
+    assert.match(String(failed.error), /^no heartbeat for \d+ ms \(--timeout 2 s\)$/);
+    await waitFor(() => serve.listeningWorkers().length === 1, 'a worker listening again', 30_000);
+    assert.equal((await get(`${serve.url}/healthz`)).status, 200);
+  } finally {
+    await serve.kill();
+  }
+});
