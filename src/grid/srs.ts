@@ -3,9 +3,38 @@
  * (`globals.srs.proj4_defs`), the WMS 1.3.0 axis order of each CRS and bbox transformation through
  * an envelope of points, as MapProxy 1.15 (pyproj backend) does it.
  */
-import proj4 from 'proj4';
+import { createRequire } from 'node:module';
+import type proj4 from 'proj4';
 import { ConfigError, MapProxyError } from '../errors.js';
 import type { Bbox, Srs } from './types.js';
+
+type Proj4 = typeof proj4;
+let proj4Loaded: Proj4 | undefined;
+
+/**
+ * proj4, loaded on the first transformation that needs it (or user definition), not at import: the
+ * built-in EPSG:4326 <-> EPSG:3857 pair has its own formulas below, so a worker serving web mercator
+ * and WGS84 tiles never loads it (about 300 kB of code to parse; a few MiB of RSS per worker).
+ */
+function proj4Lib(): Proj4 {
+  proj4Loaded ??= createRequire(import.meta.url)('proj4') as Proj4;
+  return proj4Loaded;
+}
+
+/** Whether proj4 has been loaded in this process (for tests and diagnostics). */
+export function proj4IsLoaded(): boolean {
+  return proj4Loaded !== undefined;
+}
+
+/** Every built-in code with its definition (for tests: each is checked against proj4). */
+export function builtinSrsDefinitions(): ReadonlyArray<readonly [string, string]> {
+  return Object.entries(BUILTIN);
+}
+
+/** The `+proj=` name of a proj4 string (`merc`, `longlat`), or undefined when it has none (WKT). */
+function projNameOf(def: string): string | undefined {
+  return /(?:^|\s)\+proj=(\S+)/.exec(def)?.[1];
+}
 
 /** An SRS code with no known definition. */
 export class UnknownSrsError extends MapProxyError {
@@ -132,7 +161,7 @@ export function isKnownSrs(code: string | number): boolean {
 export function registerSrsDefinition(code: string, proj4String: string): void {
   const norm = normalizeSrsCode(code);
   try {
-    proj4.Proj(proj4String);
+    proj4Lib().Proj(proj4String);
   } catch (err) {
     throw new ConfigError([
       // Quoted as config paths are shown (config/util.ts formatPath): codes have a colon.
@@ -166,16 +195,26 @@ class SrsImpl implements Srs {
   readonly code: string;
   readonly srsKey: string;
   readonly isLatLong: boolean;
-  readonly #proj: ReturnType<typeof proj4.Proj>;
+  readonly #def: string;
+  #proj: ReturnType<Proj4['Proj']> | undefined;
   readonly #userDefined: boolean;
   readonly #converters = new Map<string, PointTransform>();
 
   constructor(code: string, srsKey: string, def: string, userDefined: boolean) {
     this.code = code;
     this.srsKey = srsKey;
-    this.#proj = proj4.Proj(def);
+    this.#def = def;
     this.#userDefined = userDefined;
-    this.isLatLong = LATLONG_NAMES.has(String((this.#proj as unknown as { projName?: string }).projName));
+    // A built-in definition is a proj4 string whose `+proj=` names it; a user's (a WKT too) is
+    // asked of proj4, as it parses it.
+    const name = userDefined ? (this.#projection() as unknown as { projName?: string }).projName : projNameOf(def);
+    this.isLatLong = LATLONG_NAMES.has(String(name));
+  }
+
+  /** proj4's projection of this definition, made on first use. */
+  #projection(): ReturnType<Proj4['Proj']> {
+    this.#proj ??= proj4Lib().Proj(this.#def);
+    return this.#proj;
   }
 
   get isAxisOrderNE(): boolean {
@@ -243,7 +282,7 @@ class SrsImpl implements Srs {
       if (builtinPair && this.srsKey === 'EPSG:4326' && other.srsKey === 'EPSG:3857') conv = lonLatToWebMercator;
       else if (builtinPair && this.srsKey === 'EPSG:3857' && other.srsKey === 'EPSG:4326') conv = webMercatorToLonLat;
       else {
-        const c = proj4(this.#proj, other.#proj);
+        const c = proj4Lib()(this.#projection(), other.#projection());
         conv = (x, y) => c.forward([x, y]) as [number, number];
       }
       this.#converters.set(other.code, conv);

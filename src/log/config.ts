@@ -17,7 +17,6 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import yaml from 'js-yaml';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { openLogFile, type LogFile, type LogFileOptions } from './file.js';
 import { LEVELS, adoptDestination, closeLogging, configureLogging, ownedDestination, type LevelName } from './logger.js';
@@ -164,6 +163,8 @@ export async function loadLogConfig(file: string): Promise<LogConfig> {
     const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'is a directory' : e.message;
     throw new ConfigError([{ path: '', message: `cannot read log configuration: ${why}` }], file);
   }
+  // Loaded here, not at import: a worker without --log-config never parses the YAML library.
+  const { default: yaml } = await import('js-yaml');
   let doc: unknown;
   try {
     doc = yaml.load(text, { filename: file });
