@@ -118,10 +118,10 @@ export function classifyHead(buf: string): Head {
  * Status line and header block by answer (the headers objects of the app's replay slots), as
  * flat bytes: built once per remembered answer, then only written.
  */
-const heads = new WeakMap<OutgoingHttpHeaders, Buffer>();
+const heads = new WeakMap<OutgoingHttpHeaders, string>();
 
 /** `HTTP/1.1 200 OK` and the answer's own headers, as node:http's writeHead writes them. */
-function headOf(headers: OutgoingHttpHeaders): Buffer {
+function headOf(headers: OutgoingHttpHeaders): string {
   let head = heads.get(headers);
   if (head !== undefined) return head;
   let text = 'HTTP/1.1 200 OK\r\n';
@@ -130,10 +130,8 @@ function headOf(headers: OutgoingHttpHeaders): Buffer {
     if (Array.isArray(value)) for (const v of value) text += `${name}: ${v}\r\n`;
     else text += `${name}: ${String(value)}\r\n`;
   }
-  // node:http writes header strings as latin1, so does the lane.
-  head = Buffer.from(text, 'latin1');
-  heads.set(headers, head);
-  return head;
+  heads.set(headers, text);
+  return text;
 }
 
 let dateSecond = -1;
@@ -430,7 +428,8 @@ export class LaneConnection {
     answer.served?.();
     const socket = this.socket;
     socket.cork();
-    socket.write(headOf(answer.headers));
+    // node:http writes header strings as latin1, so does the lane.
+    socket.write(headOf(answer.headers), 'latin1');
     socket.write(dateAndTail(this.#tail));
     socket.write(answer.body);
     socket.uncork();
