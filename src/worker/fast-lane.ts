@@ -122,7 +122,7 @@ const heads = new WeakMap<OutgoingHttpHeaders, string>();
 
 /** `HTTP/1.1 200 OK` and the answer's own headers, as node:http's writeHead writes them. */
 function headOf(headers: OutgoingHttpHeaders): string {
-  let head = heads.get(headers);
+  const head = heads.get(headers);
   if (head !== undefined) return head;
   let text = 'HTTP/1.1 200 OK\r\n';
   for (const [name, value] of Object.entries(headers)) {
