@@ -4,6 +4,7 @@
  * listeners are installed before that (by `main.ts`) and the requests are kept until `runWorker`
  * acts on them. Imports nothing heavy.
  */
+import cluster from 'node:cluster';
 import { isProtocolMessage, type ConfigSnapshot, type DrainMode, type MasterMessage, type WorkerMessage } from './protocol.js';
 
 const ignore = (): void => undefined;
@@ -16,6 +17,7 @@ export class WorkerControl {
   #wakeListen: () => void = () => undefined;
   #gotConfig: (snapshot: ConfigSnapshot) => void = () => undefined;
   #unlistenedAck: () => void = () => undefined;
+  #masterGone = false;
   /** Resolves with the configuration the master sent (`mpx:config`). */
   readonly config: Promise<ConfigSnapshot> = new Promise((resolve) => { this.#gotConfig = resolve; });
   /** Resolves at the first drain request. */
@@ -33,8 +35,16 @@ export class WorkerControl {
       else if (m.type === 'mpx:config') this.#gotConfig(m.snapshot);
       else if (m.type === 'mpx:unlistened-ack') this.#unlistenedAck();
     });
-    // Without the master nobody would stop or replace this worker.
-    process.on('disconnect', () => this.requestDrain('stop'));
+    // Without the master nobody would stop or replace this worker, and no new connection reaches
+    // it (the master held the listening socket): it drains, finishing what it has in flight, and
+    // exits. node:cluster's own handler would exit at once, dropping those requests, unless the
+    // disconnect was asked for; it looks after emitting the worker's 'disconnect', so that says so.
+    const worker = cluster.worker;
+        if (worker !== undefined) worker.on('disconnect', () => { worker.exitedAfterDisconnect = true; });
+    process.on('disconnect', () => {
+      this.#masterGone = true;
+      this.requestDrain('stop');
+    });
     process.on('SIGTERM', () => this.requestDrain('stop'));
     // A terminal's Ctrl-C or hang-up reaches the whole process group; the master decides for all.
     process.on('SIGINT', () => undefined);
@@ -53,6 +63,11 @@ export class WorkerControl {
     };
     beat();
     setInterval(beat, intervalMs).unref();
+  }
+
+  /** True once the IPC channel to the master has closed (the master died or exited). */
+  get masterGone(): boolean {
+    return this.#masterGone;
   }
 
   /** The drain asked for, if any; `stop` wins over `reload`. */

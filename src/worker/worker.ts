@@ -122,7 +122,8 @@ export async function runWorker(opts: WorkerOptions, control: WorkerControl): Pr
   const mode = control.mode ?? 'stop';
   // A reload drain becomes a stop when the whole server stops meanwhile.
   control.onDrain((next) => void server.drain(next, opts.gracefulTimeoutMs));
-  log().info({ mode, inFlight: server.inFlight, served: server.served }, 'draining');
+  if (control.masterGone) log().warn({ inFlight: server.inFlight, served: server.served }, 'the master process is gone: finishing the requests in flight, then exiting');
+  else log().info({ mode, inFlight: server.inFlight, served: server.served }, 'draining');
   const result = await server.drain(mode, opts.gracefulTimeoutMs);
   if (result.forced > 0) log().warn({ connections: result.forced }, 'graceful timeout: closed connections still open');
   // The master keeps this worker's last counts, so cluster totals never go down.

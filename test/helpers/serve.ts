@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -40,7 +41,7 @@ export interface ServeProcess {
   exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Pids of workers that logged `worker listening` and since then neither drain nor exited. */
   listeningWorkers(): number[];
-  /** SIGKILL the master (its workers exit on their own when the IPC channel closes). */
+  /** SIGKILL the master and then the processes it had started (its workers). */
   kill(): Promise<void>;
 }
 
@@ -150,8 +151,18 @@ export async function startServe(configFile: string, args: readonly string[] = [
     },
     async kill() {
       if (child.exitCode !== null || child.signalCode !== null) return;
+      const children = childPids(child.pid);
       child.kill('SIGKILL');
       await once(child, 'exit');
+      // Workers without their master finish what they have in flight (up to the graceful
+      // timeout) before they exit; a test's teardown does not wait for that.
+      for (const pid of children) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
     },
   };
   if (opts.waitReady === false) return proc;
@@ -164,6 +175,18 @@ export async function startServe(configFile: string, args: readonly string[] = [
     throw err;
   }
   return proc;
+}
+
+/** The pids of the processes `pid` started that are still its children (none when it is gone). */
+export function childPids(pid: number | undefined): number[] {
+  if (pid === undefined) return [];
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter((s) => s !== '').map(Number),
+    );
+  } catch {
+    return [];
+  }
 }
 
 /** Whether a process with this pid exists. */
