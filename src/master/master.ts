@@ -143,8 +143,8 @@ class Supervisor {
   /** The configuration the workers build: the last one that passed the check. */
   #snapshot: ConfigSnapshot | undefined;
 
-  /** When the first stop signal came (ms). */
-  #stopSignalAt = 0;
+  /** When the first stop signal came (`performance.now()`, ms; none yet: -Infinity). */
+  #stopSignalAt = Number.NEGATIVE_INFINITY;
 
   /** Checks the workers' heartbeats (`--timeout`), and when it last did (ms). */
   #watchdog: NodeJS.Timeout | null = null;
@@ -158,13 +158,13 @@ class Supervisor {
   readonly #onStopSignal = (signal: NodeJS.Signals): void => {
     if (!this.#stopping) {
       this.#log.info({ signal }, 'stopping: draining the workers');
-      this.#stopSignalAt = Date.now();
+      this.#stopSignalAt = performance.now();
       this.#stop(0);
       return;
     }
     // The same stop sent twice at once (`timeout` signals the process and then its group, as do
     // some supervisors) is one stop; a second one a moment later means "now".
-    if (Date.now() - this.#stopSignalAt < REPEATED_SIGNAL_MS) {
+    if (performance.now() - this.#stopSignalAt < REPEATED_SIGNAL_MS) {
       this.#log.info({ signal }, 'stop signal again at once: still draining');
       return;
     }
@@ -289,13 +289,14 @@ class Supervisor {
     } else {
       const beforeReady = slot.state === 'starting';
       this.#log.error({ ...fields, error: slot.startError }, beforeReady ? 'worker failed to start' : 'worker died');
-      const verdict = this.#policy.crashed(Date.now(), beforeReady);
+      // The monotonic clock: a wall clock set back would hold restarts back by the step.
+      const verdict = this.#policy.crashed(performance.now(), beforeReady);
       if ('giveUp' in verdict) {
         this.#log.fatal({ error: slot.startError }, `crash loop: ${verdict.giveUp}; giving up`);
         this.#stop(1);
       } else {
         countWorkerRestart(slot.silent === true ? 'timeout' : 'crash');
-        this.#restartNotBefore = Math.max(this.#restartNotBefore, Date.now() + verdict.restartInMs);
+        this.#restartNotBefore = Math.max(this.#restartNotBefore, performance.now() + verdict.restartInMs);
         this.#log.info({ delayMs: verdict.restartInMs }, 'a new worker will be started');
       }
     }
@@ -343,7 +344,7 @@ class Supervisor {
 
   /** Forks are held back after a crash (backoff); schedules a retry and says whether to wait. */
   #mustWait(): boolean {
-    const wait = this.#restartNotBefore - Date.now();
+    const wait = this.#restartNotBefore - performance.now();
     if (wait <= 0) return false;
     this.#restartTimer ??= setTimeout(() => {
       this.#restartTimer = null;
