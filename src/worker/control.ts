@@ -18,6 +18,7 @@ export class WorkerControl {
   #gotConfig: (snapshot: ConfigSnapshot) => void = () => undefined;
   #unlistenedAck: () => void = () => undefined;
   #masterGone = false;
+  #serving = false;
   /** Resolves with the configuration the master sent (`mpx:config`). */
   readonly config: Promise<ConfigSnapshot> = new Promise((resolve) => { this.#gotConfig = resolve; });
   /** Resolves at the first drain request. */
@@ -36,11 +37,17 @@ export class WorkerControl {
       else if (m.type === 'mpx:unlistened-ack') this.#unlistenedAck();
     });
     // Without the master nobody would stop or replace this worker, and no new connection reaches
-    // it (the master held the listening socket): it drains, finishing what it has in flight, and
-    // exits. node:cluster's own handler would exit at once, dropping those requests, unless the
-    // disconnect was asked for; it looks after emitting the worker's 'disconnect', so that says so.
+    // it (the master held the listening socket). node:cluster's own handler then exits at once
+    // unless the disconnect was asked for, checking that after it emitted the worker's
+    // 'disconnect'. Before this worker serves that is right: nothing is in flight, and what it
+    // waits for (its configuration, the master's answer to its listen) will never come. Once it
+    // serves, it says the disconnect was expected and drains instead, finishing its requests.
     const worker = cluster.worker;
-        if (worker !== undefined) worker.on('disconnect', () => { worker.exitedAfterDisconnect = true; });
+    if (worker !== undefined) {
+      worker.on('disconnect', () => {
+        if (this.#serving) worker.exitedAfterDisconnect = true;
+      });
+    }
     process.on('disconnect', () => {
       this.#masterGone = true;
       this.requestDrain('stop');
@@ -63,6 +70,14 @@ export class WorkerControl {
     };
     beat();
     setInterval(beat, intervalMs).unref();
+  }
+
+  /**
+   * This worker listens and may have requests in flight: from now on, losing the master drains it
+   * instead of ending it at once.
+   */
+  serving(): void {
+    this.#serving = true;
   }
 
   /** True once the IPC channel to the master has closed (the master died or exited). */

@@ -112,6 +112,7 @@ export async function runWorker(opts: WorkerOptions, control: WorkerControl): Pr
     await app.close();
     return WORKER_BOOT_ERROR;
   }
+  control.serving();
   setReady(true);
   // What this worker runs with, as the master passed it on (`serve --no-fast-lane`, --max-requests; 0: none).
   // imageJobs: image operations at once on that pool (src/image/pool.ts; --image-jobs, else one fewer than its threads).

@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -41,7 +41,7 @@ export interface ServeProcess {
   exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Pids of workers that logged `worker listening` and since then neither drain nor exited. */
   listeningWorkers(): number[];
-  /** SIGKILL the master and then the processes it had started (its workers). */
+  /** SIGKILL the master's process group: the master and its workers, also once the master is gone. */
   kill(): Promise<void>;
 }
 
@@ -56,6 +56,26 @@ export interface StartServeOptions {
 }
 
 /**
+ * SIGKILL the process group led by `pid` (a `serve` master started by `startServe`): the master,
+ * its workers and its configuration check, also workers left draining after the master died
+ * (they stay in its group). Never with an unknown pid: `kill(-0)` would be this process's group.
+ */
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined || pid <= 0) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // nobody left in the group
+  }
+}
+
+/** Groups of masters started here and not killed yet: gone with this process, whatever ends it. */
+const groups = new Set<number>();
+process.on('exit', () => {
+  for (const pid of groups) killGroup(pid);
+});
+
+/**
  * Start `serve <configFile> -b 127.0.0.1:0 <args>` (pass `-b` in args to override). Resolves once
  * the master logged `ready`, or at once with `waitReady: false`.
  */
@@ -67,7 +87,10 @@ export async function startServe(configFile: string, args: readonly string[] = [
     cwd: ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    // A process group of its own, so that `kill()` reaches every process of the cluster.
+    detached: true,
   });
+  if (child.pid !== undefined) groups.add(child.pid);
   let out = '';
   let partial = '';
   const lines: LogLine[] = [];
@@ -150,19 +173,10 @@ export async function startServe(configFile: string, args: readonly string[] = [
       return [...live];
     },
     async kill() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const children = childPids(child.pid);
-      child.kill('SIGKILL');
-      await once(child, 'exit');
-      // Workers without their master finish what they have in flight (up to the graceful
-      // timeout) before they exit; a test's teardown does not wait for that.
-      for (const pid of children) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone already
-        }
-      }
+      const running = child.exitCode === null && child.signalCode === null;
+      killGroup(child.pid);
+      groups.delete(child.pid ?? 0);
+      if (running) await once(child, 'exit');
     },
   };
   if (opts.waitReady === false) return proc;
@@ -177,23 +191,20 @@ export async function startServe(configFile: string, args: readonly string[] = [
   return proc;
 }
 
-/** The pids of the processes `pid` started that are still its children (none when it is gone). */
-export function childPids(pid: number | undefined): number[] {
-  if (pid === undefined) return [];
-  try {
-    return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
-      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter((s) => s !== '').map(Number),
-    );
-  } catch {
-    return [];
-  }
-}
-
-/** Whether a process with this pid exists. */
+/**
+ * Whether a process with this pid exists and has not exited: a zombie (exited, not yet reaped, as
+ * an orphaned worker can stay where PID 1 does not reap) counts as gone.
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    // The state follows the command name in parentheses, which may itself contain ') '.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { get } from '../helpers/server.js';
@@ -43,7 +43,8 @@ test('SIGKILL of the master: the worker finishes its request in flight, releases
   const meta = await sharp(answer.body).metadata();
   assert.deepEqual([meta.format, meta.width, meta.height], ['png', 256, 256]);
 
-  // Then it exits on its own, well within the graceful timeout (its stdout closes with it).
+  // Then it exits on its own, well within the graceful timeout ('close' of the master's output
+  // comes once the worker, which shares it, has exited too).
   await waitFor(() => !isAlive(worker), 'the worker to exit', 15_000);
   await serve.exited();
   const gone = serve.logs().slice(from).find((l) => l.pid === worker && l.msg === 'the master process is gone: finishing the requests in flight, then exiting');
@@ -55,4 +56,46 @@ test('SIGKILL of the master: the worker finishes its request in flight, releases
   const files = await filesUnder(join(fx.cfg.dir, 'cache'));
   assert.ok(files.length >= 16, `the meta tile's tiles were stored: ${files.join(', ')}`);
   assert.deepEqual(files.filter((f) => !f.endsWith('.png')), [], 'no temp file is left');
+});
+
+test('SIGKILL of the master while a worker waits for its configuration: the worker exits at once', async (t) => {
+  const serve = await startServe(fx.cfg.file, ['-w', '1', '--spare-workers', '0', '--timeout', '0']);
+  t.after(() => serve.kill());
+  const [first] = serve.listeningWorkers();
+  process.kill(first, 'SIGKILL');
+  // Hold the master as soon as the replacement exists: the worker boots, asks for its
+  // configuration and waits for an answer that will never come.
+  let booting = 0;
+  await waitFor(async () => {
+    const children = (await readFile(`/proc/${serve.pid}/task/${serve.pid}/children`, 'latin1')).trim().split(/\s+/).map(Number);
+    booting = children.find((pid) => pid > 0 && pid !== first) ?? 0;
+    return booting > 0;
+  }, 'the replacement forked');
+  process.kill(serve.pid, 'SIGSTOP');
+  // Booted and waiting: asleep, its CPU time unchanged for 300 ms.
+  let cpu = -1;
+  let sameSince = Date.now();
+  await waitFor(async () => {
+    const stat = await readFile(`/proc/${booting}/stat`, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const now = Number(fields[11]) + Number(fields[12]);
+    if (now !== cpu) {
+      cpu = now;
+      sameSince = Date.now();
+    }
+    return fields[0] === 'S' && Date.now() - sameSince >= 300;
+  }, 'the replacement booted and waiting', 30_000);
+  const from = serve.logs().length;
+  serve.child.kill('SIGKILL');
+  // 'close' of the master's output comes once the worker, which shares it, has exited too.
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    serve.exited(),
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the booting worker ${booting} did not exit within 10 s:\n${serve.output()}`)), 10_000);
+    }),
+  ]).finally(() => clearTimeout(timer));
+  assert.equal(isAlive(booting), false);
+  assert.deepEqual(serve.logs().slice(from).filter((l) => Number(l.level) >= 50), [], 'no error on the way out');
+  assert.doesNotMatch(serve.output(), /EPIPE|Unhandled|\n\s+at /, 'no stack trace on stderr');
 });
