@@ -3,7 +3,7 @@
 // Its own file: node:test runs each file in a fresh process, so nothing else has loaded proj4 here.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import proj4 from 'proj4';
+import { createRequire } from 'node:module';
 import { buildGrids } from '../../../src/grid/index.js';
 import { builtinSrsDefinitions, getSrs, proj4IsLoaded, registerSrsDefinition, resetSrsRegistry } from '../../../src/grid/srs.js';
 
@@ -17,13 +17,18 @@ test('the default grids and 4326 <-> 3857 work without loading proj4', () => {
   assert.deepEqual(getSrs('EPSG:4326').transformBboxTo(merc, [-180, -85.06, 180, 85.06]), [-20037508.342789244, -20037508.342789244, 20037508.342789244, 20037508.342789244]);
   assert.deepEqual(merc.transformTo(getSrs('EPSG:4326'), [[20037508.342789244, 0]]), [[180, 0]]);
   assert.equal(proj4IsLoaded(), false);
+  // Nor did any module of the grid code import it statically.
+  const loaded = Object.keys(createRequire(import.meta.url).cache).filter((f) => f.includes('/node_modules/proj4/'));
+  assert.deepEqual(loaded, []);
 });
 
-test('isLatLong of every built-in definition is what proj4 says of it', () => {
+test('isLatLong of every built-in definition is what proj4 says of it', async () => {
+  const { default: proj4 } = await import('proj4');
   for (const [code, def] of builtinSrsDefinitions()) {
     const name = (proj4.Proj(def) as unknown as { projName: string }).projName;
     assert.equal(getSrs(code).isLatLong, ['longlat', 'latlong', 'lonlat', 'latlon', 'identity'].includes(name), `${code} (${name})`);
   }
+  // Loaded by this test, not by the SRS code.
   assert.equal(proj4IsLoaded(), false);
 });
 
