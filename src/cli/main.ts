@@ -92,11 +92,11 @@ const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?
 /**
  * Parse a `-b` address the way MapProxy's serve-develop does: `port` → localhost:port,
  * `host:port`, `:port` → every interface (host `''`), `host` → host:8080; IPv6 hosts in brackets
- * (`[::1]:8080`). `localhost` is listened on as 127.0.0.1 (see `bindHost`). Throws UsageError
- * for anything else.
+ * (`[::1]:8080`). `localhost` is listened on as 127.0.0.1 (see `bindHost`). gunicorn reads its
+ * `-b` the same way. Throws UsageError naming `--<option>` for anything else.
  */
-export function parseBind(value: string): { host: string; port: number } {
-  const bad = (why: string): UsageError => new UsageError(`invalid --bind "${value}": ${why}`);
+export function parseBind(value: string, option = 'bind'): { host: string; port: number } {
+  const bad = (why: string): UsageError => new UsageError(`invalid --${option} "${value}": ${why}`);
   const v = value.trim();
   if (/^\d+$/.test(v)) return { host: bindHost(DEFAULT_HOST), port: portNumber(v, bad) };
   if (!v.startsWith('[') && (v.match(/:/g) ?? []).length > 1) throw bad('an IPv6 address needs brackets, as in [::1]:8080');

@@ -9,8 +9,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
 import { configureLoggingFromFile, parseLogFormat, setLogFormat, type LogFormat } from '../log/index.js';
 import { MAX_THREADPOOL_SIZE, runMaster, type MasterOptions } from '../master/index.js';
-import { DEFAULT_BIND, parseArgsMessage } from './main.js';
-import { bindHost } from '../app/listen.js';
+import { DEFAULT_BIND, parseArgsMessage, parseBind, UsageError } from './main.js';
 
 /** `serve --help`. */
 export const SERVE_HELP = `Usage: mapproxy-ts serve <mapproxy.yaml> [options]
@@ -20,7 +19,8 @@ Serve a MapProxy configuration with a master process and a pool of pre-forked wo
 The configuration is checked before any worker starts.
 
 Options:
-  -b, --bind host:port            address to listen on (default 127.0.0.1:8080; a bare port means localhost)
+  -b, --bind host:port            address to listen on (default 127.0.0.1:8080; a bare port means
+                                  localhost, :port every interface, a bare host port 8080)
   -w, --workers N                 number of worker processes (default: available CPUs, here ${availableParallelism()})
       --spare-workers N           workers kept booted to replace a crashed or recycled one at once (default 1)
       --max-requests N            replace a worker after N requests, without dropping any (default 0: never)
@@ -65,17 +65,17 @@ export const MIN_TIMEOUT_S = 2;
 export class ServeUsageError extends Error {}
 
 /**
- * Parse `host:port`, `:port` or `port` (MapProxy's -b); a bare port means localhost. `option`
- * names the option in the usage error (`--bind`, `--metrics-bind`).
+ * Parse a `--bind` or `--metrics-bind` address as serve-develop does (`parseBind`: MapProxy's and
+ * gunicorn's forms): `port` → localhost, `host:port`, `:port` → every interface, `host` →
+ * host:8080, `[ipv6]:port`. `option` names the option in the usage error.
  */
 export function parseServeBind(value: string, option = 'bind'): { host: string; port: number } {
-  const m = /^(?:(\[[^\]]+\]|[^:]*):)?(\d{1,5})$/.exec(value.trim());
-  if (!m) throw new ServeUsageError(`invalid --${option} "${value}": expected host:port or port`);
-  const port = Number(m[2]);
-  if (port > 65535) throw new ServeUsageError(`invalid --${option} "${value}": port must be 0-65535`);
-  let host = m[1] || 'localhost';
-  if (host.startsWith('[')) host = host.slice(1, -1);
-  return { host: bindHost(host), port };
+  try {
+    return parseBind(value, option);
+  } catch (err) {
+    if (err instanceof UsageError) throw new ServeUsageError(err.message);
+    throw err;
+  }
 }
 
 function logFormatOption(value: string): LogFormat {

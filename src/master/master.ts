@@ -16,7 +16,7 @@ import { randomInt } from 'node:crypto';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { listenFailure, probeBind } from '../app/listen.js';
+import { hostPort, listenFailure, probeBind } from '../app/listen.js';
 import { ConfigError } from '../errors.js';
 import { closeLogging, getLogger, logSystemInfo, type LogFormat } from '../log/index.js';
 import {
@@ -394,8 +394,7 @@ class Supervisor {
     const status = { STATUS: `serving with ${n} worker${n === 1 ? '' : 's'}` };
     if (!this.#announced) {
       this.#announced = true;
-      const host = this.#o.host.includes(':') ? `[${this.#o.host}]` : this.#o.host;
-      this.#log.info({ url: `http://${host}:${this.#port}/`, port: this.#port, workers }, 'ready');
+      this.#log.info({ url: `http://${hostPort(this.#o.host, this.#port ?? this.#o.port)}/`, port: this.#port, workers }, 'ready');
       notifyParentReady();
       void notifySystemd({ READY: '1', ...status }, this.#log);
     } else if (this.#reloading) {

@@ -113,9 +113,9 @@ async function capture(args: string[]): Promise<{ code: number; stdout: string; 
 
 test('--metrics-bind: usage errors as for --bind (exit 2, the help on stderr); documented in --help', async () => {
   const cases: Array<[string, string]> = [
-    ['host:port', 'expected host:port or port'],
-    ['127.0.0.1:70000', 'port must be 0-65535'],
-    ['', 'expected host:port or port'],
+    ['host:port', 'port must be a number 0-65535 (got "port")'],
+    ['127.0.0.1:70000', 'port must be a number 0-65535 (got "70000")'],
+    ['', 'expected host:port, [ipv6]:port, :port or port'],
   ];
   for (const [value, why] of cases) {
     assert.deepEqual(await capture(['m.yaml', '--metrics-bind', value]), {

@@ -43,19 +43,27 @@ test('every option', () => {
   });
 });
 
-test('--bind: a bare port means localhost, listened on as 127.0.0.1; IPv6 in brackets', () => {
+test('--bind: a bare port means localhost, listened on as 127.0.0.1; :port every interface; a bare host port 8080; IPv6 in brackets', () => {
   assert.deepEqual([parseServeArgs(['m.yaml', '-b', 'localhost:9002'])].map((o) => o !== 'help' && [o.host, o.port]), [['127.0.0.1', 9002]]);
   assert.deepEqual([parseServeArgs(['m.yaml', '-b', '9001'])].map((o) => o !== 'help' && [o.host, o.port]), [['127.0.0.1', 9001]]);
   assert.deepEqual([parseServeArgs(['m.yaml', '--bind', '[::1]:80'])].map((o) => o !== 'help' && [o.host, o.port]), [['::1', 80]]);
-  assert.deepEqual([parseServeArgs(['m.yaml', '-b', ':81'])].map((o) => o !== 'help' && [o.host, o.port]), [['127.0.0.1', 81]]);
+  // As MapProxy's serve-develop, gunicorn's -b and our serve-develop: an empty host is every interface.
+  assert.deepEqual([parseServeArgs(['m.yaml', '-b', ':81'])].map((o) => o !== 'help' && [o.host, o.port]), [['', 81]]);
+  assert.deepEqual([parseServeArgs(['m.yaml', '-b', '0.0.0.0'])].map((o) => o !== 'help' && [o.host, o.port]), [['0.0.0.0', 8080]]);
+  assert.deepEqual([parseServeArgs(['m.yaml', '-b', 'LocalHost'])].map((o) => o !== 'help' && [o.host, o.port]), [['127.0.0.1', 8080]]);
+  assert.deepEqual([parseServeArgs(['m.yaml', '--metrics-bind', ':9464'])].map((o) => o !== 'help' && o.metricsBind), [{ host: '', port: 9464 }]);
 });
 
 test('usage errors name the option and what is allowed', () => {
   const cases: Array<[string[], string]> = [
     [[], 'serve needs exactly one configuration file'],
     [['a.yaml', 'b.yaml'], 'serve needs exactly one configuration file'],
-    [['m.yaml', '-b', 'host:port'], 'invalid --bind "host:port": expected host:port or port'],
-    [['m.yaml', '-b', '70000'], 'invalid --bind "70000": port must be 0-65535'],
+    [['m.yaml', '-b', 'host:port'], 'invalid --bind "host:port": port must be a number 0-65535 (got "port")'],
+    [['m.yaml', '-b', '70000'], 'invalid --bind "70000": port must be a number 0-65535 (got "70000")'],
+    [['m.yaml', '-b', ''], 'invalid --bind "": expected host:port, [ipv6]:port, :port or port'],
+    [['m.yaml', '-b', '::1:80'], 'invalid --bind "::1:80": an IPv6 address needs brackets, as in [::1]:8080'],
+    [['m.yaml', '-b', '[10.0.0.1]:80'], 'invalid --bind "[10.0.0.1]:80": "10.0.0.1" is not an IPv6 address'],
+    [['m.yaml', '-b', 'bad_host:80'], 'invalid --bind "bad_host:80": "bad_host" is not a host name or address'],
     [['m.yaml', '-w', '0'], 'invalid --workers "0": expected a whole number of at least 1'],
     [['m.yaml', '-w', 'two'], 'invalid --workers "two": expected a whole number of at least 1'],
     [['m.yaml', '--spare-workers=-1'], 'invalid --spare-workers "-1": expected a whole number of at least 0'],
