@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadConfigFile } from '../config/index.js';
 import { ConfigError } from '../errors.js';
 import { loadLogConfig } from '../log/index.js';
-import { DEFAULT_BIND, parseArgsMessage } from './main.js';
+import { DEFAULT_BIND, parseArgsMessage, parseBind, UsageError } from './main.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TEMPLATE_DIR = path.join(ROOT, 'templates');
@@ -165,10 +165,14 @@ export async function writableDirs(configFile: string): Promise<string[]> {
   return unique.filter((d) => !unique.some((o) => o !== d && d.startsWith(o + path.sep)));
 }
 
-function parseBindValue(value: string): { host: string; port: string } {
-  const m = /^(?:(\[[^\]]+\]|[^:]*):)?(\d{1,5})$/.exec(value.trim());
-  if (!m || Number(m[2]) > 65535) throw new CreateUsageError(`invalid --bind "${value}": expected host:port or port`);
-  return { host: (m[1] || 'localhost').replace(/^\[(.*)\]$/, '$1'), port: m[2] };
+/** `--bind` as `serve` will read it (`parseBind`), so a file is never written with one it refuses. */
+function parseBindValue(value: string): { host: string; port: number } {
+  try {
+    return parseBind(value);
+  } catch (err) {
+    if (err instanceof UsageError) throw new CreateUsageError(err.message);
+    throw err;
+  }
 }
 
 interface Options {
@@ -241,7 +245,7 @@ async function filesFor(o: Options, warnings: string[]): Promise<{ path: string;
         package: js(pathToFileURL(path.join(ROOT, 'dist', 'index.js')).href),
         config: js(o.config),
         host: js(host),
-        port: js(Number(port)),
+        port: js(port),
       };
       return [{ path: file, content: renderTemplate(await template('app.mjs.tmpl'), vars) }];
     }
