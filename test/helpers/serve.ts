@@ -210,6 +210,20 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/**
+ * The pid of a child of `masterPid` other than `known` (a worker it forks to replace one), as soon
+ * as it exists: polled in /proc, so a test can act on it long before it listens.
+ */
+export async function newChildOf(masterPid: number, known: readonly number[]): Promise<number> {
+  let found = 0;
+  await waitFor(() => {
+    const children = readFileSync(`/proc/${masterPid}/task/${masterPid}/children`, 'latin1').trim().split(/\s+/).map(Number);
+    found = children.find((pid) => pid > 0 && !known.includes(pid)) ?? 0;
+    return found > 0;
+  }, `a new child of ${masterPid}`);
+  return found;
+}
+
 /** Poll `cond` every 25 ms until it is true; rejects with `what` after `timeoutMs`. */
 export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
   const end = Date.now() + timeoutMs;

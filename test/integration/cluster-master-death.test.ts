@@ -9,7 +9,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { get } from '../helpers/server.js';
-import { clusterFixture, isAlive, startServe, waitFor, wmtsTile } from '../helpers/serve.js';
+import { clusterFixture, isAlive, newChildOf, startServe, waitFor, wmtsTile } from '../helpers/serve.js';
 
 const fx = clusterFixture();
 
@@ -65,12 +65,7 @@ test('SIGKILL of the master while a worker waits for its configuration: the work
   process.kill(first, 'SIGKILL');
   // Hold the master as soon as the replacement exists: the worker boots, asks for its
   // configuration and waits for an answer that will never come.
-  let booting = 0;
-  await waitFor(async () => {
-    const children = (await readFile(`/proc/${serve.pid}/task/${serve.pid}/children`, 'latin1')).trim().split(/\s+/).map(Number);
-    booting = children.find((pid) => pid > 0 && pid !== first) ?? 0;
-    return booting > 0;
-  }, 'the replacement forked');
+  const booting = await newChildOf(serve.pid, [first]);
   process.kill(serve.pid, 'SIGSTOP');
   // Booted and waiting: asleep, its CPU time unchanged for 300 ms.
   let cpu = -1;

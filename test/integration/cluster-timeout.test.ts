@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { get } from '../helpers/server.js';
-import { clusterFixture, isAlive, startServe, waitFor, wmtsTile } from '../helpers/serve.js';
+import { clusterFixture, isAlive, newChildOf, startServe, waitFor, wmtsTile } from '../helpers/serve.js';
 import { family, parseSamples } from './metrics-helpers.js';
 import { WORKER_OPTIONS_ENV, type WorkerOptions } from '../../src/worker/protocol.js';
 
@@ -108,12 +108,7 @@ test('a worker silent past --timeout while it boots is named as such in "worker 
     const from = serve.logs().length;
     process.kill(first, 'SIGKILL');
     // Stop the replacement as soon as it exists, long before it listens (a start blocked in a build).
-    let booting = 0;
-    await waitFor(async () => {
-      const children = (await readFile(`/proc/${serve.pid}/task/${serve.pid}/children`, 'latin1')).trim().split(/\s+/).map(Number);
-      booting = children.find((pid) => pid > 0 && pid !== first) ?? 0;
-      return booting > 0;
-    }, 'the replacement forked');
+    const booting = await newChildOf(serve.pid, [first]);
     process.kill(booting, 'SIGSTOP');
     const failed = await serve.waitForLog((l) => l.msg === 'worker failed to start' && l.workerPid === booting, { from });
     assert.equal(failed.signal, 'SIGKILL');
