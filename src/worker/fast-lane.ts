@@ -115,8 +115,9 @@ export function classifyHead(buf: string): Head {
 }
 
 /**
- * Status line and header block by answer (the headers objects of the app's replay slots), as
- * flat bytes: built once per remembered answer, then only written.
+ * Status line and header block by answer (the headers objects of the app's replay slots), as one
+ * latin1 string: built once per remembered answer, then only written (a string in V8's heap at
+ * its own size; a Buffer of it would be a slice pinning an 8 KiB pool slab).
  */
 const heads = new WeakMap<OutgoingHttpHeaders, string>();
 
