@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadConfigFile } from '../config/index.js';
 import { ConfigError } from '../errors.js';
+import { hostPort } from '../app/listen.js';
 import { loadLogConfig } from '../log/index.js';
 import { DEFAULT_BIND, parseArgsMessage, parseBind, UsageError } from './main.js';
 
@@ -246,6 +247,7 @@ async function filesFor(o: Options, warnings: string[]): Promise<{ path: string;
         config: js(o.config),
         host: js(host),
         port: js(port),
+        address: hostPort(host, port),
       };
       return [{ path: file, content: renderTemplate(await template('app.mjs.tmpl'), vars) }];
     }

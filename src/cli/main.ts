@@ -101,7 +101,7 @@ export function parseBind(value: string, option = 'bind'): { host: string; port:
   if (/^\d+$/.test(v)) return { host: bindHost(DEFAULT_HOST), port: portNumber(v, bad) };
   if (!v.startsWith('[') && (v.match(/:/g) ?? []).length > 1) throw bad('an IPv6 address needs brackets, as in [::1]:8080');
   const m = /^(\[[^\]]*\]|[^:[\]]*)(?::(.*))?$/.exec(v);
-  if (!m) throw bad('expected host:port, [ipv6]:port, :port or port');
+  if (!m) throw bad('expected host:port, [ipv6]:port, :port, port or host');
   let host = m[1];
   if (host.startsWith('[')) {
     host = host.slice(1, -1);
@@ -110,7 +110,7 @@ export function parseBind(value: string, option = 'bind'): { host: string; port:
     throw bad(`"${host}" is not a host name or address`);
   }
   if (m[2] === undefined) {
-    if (host === '') throw bad('expected host:port, [ipv6]:port, :port or port');
+    if (host === '') throw bad('expected host:port, [ipv6]:port, :port, port or host');
     return { host: bindHost(host), port: DEFAULT_PORT };
   }
   return { host: bindHost(host), port: portNumber(m[2], bad) };

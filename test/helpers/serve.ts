@@ -69,6 +69,17 @@ function killGroup(pid: number | undefined): void {
   }
 }
 
+/** Whether the process group led by `pid` still has a member. */
+function groupAlive(pid: number | undefined): boolean {
+  if (pid === undefined || pid <= 0) return false;
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Groups of masters started here and not killed yet: gone with this process, whatever ends it. */
 const groups = new Set<number>();
 process.on('exit', () => {
@@ -91,6 +102,11 @@ export async function startServe(configFile: string, args: readonly string[] = [
     detached: true,
   });
   if (child.pid !== undefined) groups.add(child.pid);
+  // Once the master and everyone holding its output are gone, forget the group: its number may
+  // lead another group later.
+  child.once('close', () => {
+    if (!groupAlive(child.pid)) groups.delete(child.pid ?? 0);
+  });
   let out = '';
   let partial = '';
   const lines: LogLine[] = [];
@@ -212,7 +228,8 @@ export function isAlive(pid: number): boolean {
 
 /**
  * The pid of a child of `masterPid` other than `known` (a worker it forks to replace one), as soon
- * as it exists: polled in /proc, so a test can act on it long before it listens.
+ * as it exists: polled in /proc, so a test can act on it long before it listens. Any new child:
+ * during a reload (SIGHUP) that may be the configuration check process instead.
  */
 export async function newChildOf(masterPid: number, known: readonly number[]): Promise<number> {
   let found = 0;

@@ -325,10 +325,10 @@ test('-b: invalid addresses are usage errors (exit 2) naming the value', async (
   const more: Array<[string, string]> = [
     ['127.0.0.1:70000', 'port must be a number 0-65535 (got "70000")'],
     ['127.0.0.1:', 'port must be a number 0-65535 (got "")'],
-    ['[::1', 'expected host:port, [ipv6]:port, :port or port'],
+    ['[::1', 'expected host:port, [ipv6]:port, :port, port or host'],
     ['[localhost]:80', '"localhost" is not an IPv6 address'],
     [':', 'port must be a number 0-65535 (got "")'],
-    ['', 'expected host:port, [ipv6]:port, :port or port'],
+    ['', 'expected host:port, [ipv6]:port, :port, port or host'],
     ['my_host:80', '"my_host" is not a host name or address'],
   ];
   for (const [b, why] of more) assert.throws(() => parseBind(b), { name: 'Error', message: `invalid --bind "${b}": ${why}` }, b);

@@ -224,6 +224,29 @@ test('app: an ES module that exports the request listener and serves the configu
     } finally {
       child.kill('SIGTERM');
     }
+
+    // `--bind :port` as serve reads it: every interface, shown as *.
+    const every = path.join(dir, 'every.mjs');
+    assert.equal((await create('-t', 'app', '-f', conf, '--bind', ':0', every)).code, 0);
+    const everyText = await readFile(every, 'utf8');
+    assert.match(everyText, /HOST and PORT from the environment, default \*:0$/m);
+    assert.match(everyText, /^ {2}const host = process\.env\.HOST \|\| "";$/m);
+    const child2 = spawn(process.execPath, [every], { env: { ...process.env, HOST: '', PORT: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let out = '';
+      child2.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const port = await new Promise<string>((resolve, reject) => {
+        child2.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = / on http:\/\/\*:(\d+)\/\n/.exec(out);
+          if (m) resolve(m[1]);
+        });
+        child2.once('exit', (code) => reject(new Error(`app exited with ${code}: ${out}`)));
+      });
+      assert.equal((await fetch(`http://127.0.0.1:${port}/tms/1.0.0/`)).status, 200);
+    } finally {
+      child2.kill('SIGTERM');
+    }
   });
 });
 
@@ -314,6 +337,9 @@ test('systemd: serve with absolute paths, writable cache and log directories, qu
       `ExecStart=${process.execPath} ${BIN} serve ${q(conf)} --bind 127.0.0.1:8080 --graceful-timeout 30 --log-config ${q(log)}`,
     ]);
     assert.deepEqual(line('ReadWritePaths'), [`ReadWritePaths=${q(path.join(dir, 'cfg', 'cache_data'))} /var/log/maps`]);
+    // Every interface, as serve reads `:port`: the value goes into the unit as given.
+    assert.equal((await create('-t', 'systemd', '-f', conf, '-b', ':8080', '--force', path.join(dir, 'every.service'))).code, 0);
+    assert.match(await readFile(path.join(dir, 'every.service'), 'utf8'), /^ExecStart=.* serve .* --bind :8080 --graceful-timeout 30$/m);
     assert.deepEqual(line('WorkingDirectory'), [`WorkingDirectory=${path.join(dir, 'cfg')}`]);
     assert.deepEqual(line('User'), ['User=maps']);
     assert.deepEqual(line('TimeoutStopSec'), ['TimeoutStopSec=40']);

@@ -115,7 +115,7 @@ test('--metrics-bind: usage errors as for --bind (exit 2, the help on stderr); d
   const cases: Array<[string, string]> = [
     ['host:port', 'port must be a number 0-65535 (got "port")'],
     ['127.0.0.1:70000', 'port must be a number 0-65535 (got "70000")'],
-    ['', 'expected host:port, [ipv6]:port, :port or port'],
+    ['', 'expected host:port, [ipv6]:port, :port, port or host'],
   ];
   for (const [value, why] of cases) {
     assert.deepEqual(await capture(['m.yaml', '--metrics-bind', value]), {

@@ -60,7 +60,7 @@ test('usage errors name the option and what is allowed', () => {
     [['a.yaml', 'b.yaml'], 'serve needs exactly one configuration file'],
     [['m.yaml', '-b', 'host:port'], 'invalid --bind "host:port": port must be a number 0-65535 (got "port")'],
     [['m.yaml', '-b', '70000'], 'invalid --bind "70000": port must be a number 0-65535 (got "70000")'],
-    [['m.yaml', '-b', ''], 'invalid --bind "": expected host:port, [ipv6]:port, :port or port'],
+    [['m.yaml', '-b', ''], 'invalid --bind "": expected host:port, [ipv6]:port, :port, port or host'],
     [['m.yaml', '-b', '::1:80'], 'invalid --bind "::1:80": an IPv6 address needs brackets, as in [::1]:8080'],
     [['m.yaml', '-b', '[10.0.0.1]:80'], 'invalid --bind "[10.0.0.1]:80": "10.0.0.1" is not an IPv6 address'],
     [['m.yaml', '-b', 'bad_host:80'], 'invalid --bind "bad_host:80": "bad_host" is not a host name or address'],
