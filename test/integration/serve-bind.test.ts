@@ -1,7 +1,8 @@
 /**
- * `serve -b :port` (and `--metrics-bind :port`) listens on every interface, as MapProxy's serve-develop, gunicorn's `-b` and
- * our serve-develop read it (it meant localhost before). Checked over both loopbacks: 127.0.0.1,
- * and ::1 where this host has it. The `ready` line names the address as serve-develop does.
+ * `serve -b :port` (and `--metrics-bind :port`) listens on every interface, as MapProxy's
+ * serve-develop, gunicorn's `-b` and our serve-develop read it (it meant localhost before).
+ * Checked over both loopbacks: 127.0.0.1, and ::1 where this host has it. The `ready` line names
+ * the address as serve-develop does.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
