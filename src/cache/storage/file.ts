@@ -15,7 +15,7 @@ import type { HeldFile, StoredTile, TileStorage } from '../types.js';
 import { type Dimensions, type FileLayout, isFileLayout, levelLocation, tilePath } from './layouts.js';
 import { isMissing, removeTempFilesOf, tempSuffix } from './temp-files.js';
 import { type MemoryTier, TierEntry } from './memory-tier.js';
-import type { OpenFile, OpenFiles } from './open-files.js';
+import { giveBackDescriptors, type OpenFile, type OpenFiles } from './open-files.js';
 
 /** How single-colour tiles are linked to their one stored copy. */
 export type SingleColorLinking = false | 'symlink' | 'hardlink';
@@ -520,16 +520,15 @@ function statCb(loc: string, link: boolean): Promise<fs.Stats | null> {
 /**
  * open, fstat, read with the callback API (one promise for the three); null for a missing or
  * empty file (closed then). The caller owns the returned fd. Tiles are replaced by rename, never
- * rewritten in place, so the open inode keeps its size. On EMFILE/ENFILE the open-file level gives
- * back half its descriptors and the open is tried once more.
+ * rewritten in place, so the open inode keeps its size. On EMFILE/ENFILE the open-file level
+ * keeping the most files gives back half its descriptors and the open is tried once more, once
+ * they are closed.
  */
 function openAndRead(loc: string, files: OpenFiles | null): Promise<{ fd: number; data: Buffer; st: FileStamp } | null> {
   return new Promise((resolve, reject) => {
     const onOpen = (retry: boolean) => (err: NodeJS.ErrnoException | null, fd: number): void => {
       if (err) {
-        if (retry && files && files.size > 0 && (err.code === 'EMFILE' || err.code === 'ENFILE')) {
-          files.shrink();
-          fs.open(loc, 'r', onOpen(false));
+        if (retry && files && (err.code === 'EMFILE' || err.code === 'ENFILE') && giveBackDescriptors(() => fs.open(loc, 'r', onOpen(false)))) {
           return;
         }
         return isMissing(err) ? resolve(null) : reject(err);

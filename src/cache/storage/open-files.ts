@@ -150,14 +150,27 @@ export class OpenFiles {
     return true;
   }
 
-  /** Close the least recently used half (after EMFILE: this process needs the descriptors). */
-  shrink(): void {
+  /**
+   * Close the least recently used half (after EMFILE: this process needs the descriptors). `done`
+   * runs once those descriptors are closed (closing goes through the thread pool: an open tried
+   * before that would fail again); files a reader is still reading are closed by their last
+   * reader, not waited for.
+   */
+  shrink(done?: () => void): void {
     let n = Math.ceil(this.#entries.size / 2);
+    let pending = 1;
+    const closed = (): void => {
+      if (--pending === 0) done?.();
+    };
     for (const [k, e] of this.#entries) {
       if (n-- <= 0) break;
       this.#entries.delete(k);
-      release(e);
+      if (release(e, true)) {
+        pending++;
+        fs.close(e.fd, closed);
+      }
     }
+    closed();
   }
 
   /**
@@ -212,11 +225,30 @@ export class OpenFiles {
   }
 }
 
-function release(e: OpenFile): void {
-  if (e.evicted) return;
+/**
+ * Let go of `e`: closed now when nobody reads it, else by its last reader. With `callerCloses`
+ * the caller closes it instead (and true says it must).
+ */
+/**
+ * After EMFILE/ENFILE: the OpenFiles of this process keeping the most files (of any configuration
+ * of a MultiMapProxy) closes its least recently used half; `done` once they are closed. False
+ * (and `done` not called) when no tile file is kept open.
+ */
+export function giveBackDescriptors(done: () => void): boolean {
+  let largest: OpenFiles | undefined;
+  for (const level of levels) if (largest === undefined || level.size > largest.size) largest = level;
+  if (largest === undefined || largest.size === 0) return false;
+  largest.shrink(done);
+  return true;
+}
+
+function release(e: OpenFile, callerCloses = false): boolean {
+  if (e.evicted) return false;
   e.evicted = true;
   budget.open--;
-  if (e.readers === 0) fs.close(e.fd, () => undefined);
+  if (e.readers !== 0) return false;
+  if (!callerCloses) fs.close(e.fd, () => undefined);
+  return true;
 }
 
 /** Tile files kept open by every OpenFiles of this process, against `processOpenFilesCap`. */

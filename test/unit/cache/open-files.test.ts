@@ -5,13 +5,14 @@
  * /proc/self/fd, the real descriptors of this process).
  */
 import { test } from 'node:test';
+import { pbkdf2 } from 'node:crypto';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import { readdirSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FileTileStorage } from '../../../src/cache/storage/file.js';
-import { OpenFiles } from '../../../src/cache/storage/open-files.js';
+import { OpenFiles, giveBackDescriptors } from '../../../src/cache/storage/open-files.js';
 import { MemoryTier } from '../../../src/cache/storage/memory-tier.js';
 import type { HeldFile, HeldTile } from '../../../src/cache/types.js';
 
@@ -318,4 +319,39 @@ test('a tile rewritten in place with another length is not sent cut to the old o
     files.close();
     await cleanup();
   }
+});
+
+test('after EMFILE the level keeping the most files closes its older half, and says when they are closed', async () => {
+  const small = new OpenFiles({ max: 10, revalidateMs: 3_600_000 });
+  const large = new OpenFiles({ max: 10, revalidateMs: 3_600_000 });
+  const a = await setup(small);
+  const b = await setup(large);
+  try {
+    for (let x = 0; x < 2; x++) await a.storage.store([x, 0, 3], Buffer.from(`a ${x}`));
+    for (let x = 0; x < 6; x++) await b.storage.store([x, 0, 3], Buffer.from(`b ${x}`));
+    const before = openFds();
+    for (let x = 0; x < 2; x++) await a.storage.load([x, 0, 3]);
+    for (let x = 0; x < 6; x++) await b.storage.load([x, 0, 3]);
+    await fdsBecome(before + 8);
+    // The open retried in the callback must find the descriptors free: they are closed by then,
+    // also when the closes wait in the thread pool behind other work (held busy here).
+    const busy = Array.from({ length: Number(process.env.UV_THREADPOOL_SIZE ?? 4) }, () =>
+      new Promise((r) => pbkdf2('x', 'y', 200_000, 32, 'sha256', r)));
+    const closedAtCallback = await new Promise<number>((resolve) => {
+      assert.equal(giveBackDescriptors(() => resolve(openFds())), true);
+    });
+    await Promise.all(busy);
+    assert.equal(closedAtCallback, before + 5);
+    assert.deepEqual([small.size, large.size], [2, 3]);
+    // The most recently used three of the larger level are still answered from their files.
+    for (let x = 3; x < 6; x++) assert.equal((await b.storage.load([x, 0, 3]))?.data.toString(), `b ${x}`);
+    assert.equal(openFds(), before + 5);
+  } finally {
+    small.close();
+    large.close();
+    await a.cleanup();
+    await b.cleanup();
+  }
+  // With no file kept anywhere there is nothing to give back.
+  assert.equal(giveBackDescriptors(() => assert.fail('not called')), false);
 });
