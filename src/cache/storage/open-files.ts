@@ -101,8 +101,7 @@ export class OpenFiles {
     // The process-wide bound first (all configurations of a MultiMapProxy share the descriptors):
     // the level keeping the most files lets go of its oldest, so busy levels share the bound.
     if (budget.open >= processOpenFilesCap()) {
-      let largest: OpenFiles | undefined;
-      for (const level of levels) if (largest === undefined || level.size > largest.size) largest = level;
+      const largest = largestLevel();
       if (largest === undefined || !largest.#dropOldest()) {
         fs.close(file.fd, () => undefined);
         return undefined;
@@ -156,11 +155,11 @@ export class OpenFiles {
    * before that would fail again); files a reader is still reading are closed by their last
    * reader, not waited for.
    */
-  shrink(done?: () => void): void {
+  shrink(done: () => void): void {
     let n = Math.ceil(this.#entries.size / 2);
     let pending = 1;
     const closed = (): void => {
-      if (--pending === 0) done?.();
+      if (--pending === 0) done();
     };
     for (const [k, e] of this.#entries) {
       if (n-- <= 0) break;
@@ -225,23 +224,28 @@ export class OpenFiles {
   }
 }
 
-/**
- * Let go of `e`: closed now when nobody reads it, else by its last reader. With `callerCloses`
- * the caller closes it instead (and true says it must).
- */
-/**
- * After EMFILE/ENFILE: the OpenFiles of this process keeping the most files (of any configuration
- * of a MultiMapProxy) closes its least recently used half; `done` once they are closed. False
- * (and `done` not called) when no tile file is kept open.
- */
-export function giveBackDescriptors(done: () => void): boolean {
+/** The OpenFiles of this process keeping the most files (of any configuration of a MultiMapProxy). */
+function largestLevel(): OpenFiles | undefined {
   let largest: OpenFiles | undefined;
   for (const level of levels) if (largest === undefined || level.size > largest.size) largest = level;
+  return largest;
+}
+
+/**
+ * After EMFILE/ENFILE: the level keeping the most files closes its least recently used half;
+ * `done` once they are closed. False (and `done` not called) when no tile file is kept open.
+ */
+export function giveBackDescriptors(done: () => void): boolean {
+  const largest = largestLevel();
   if (largest === undefined || largest.size === 0) return false;
   largest.shrink(done);
   return true;
 }
 
+/**
+ * Let go of `e`: closed now when nobody reads it, else by its last reader. With `callerCloses`
+ * the caller closes it instead (and true says it must).
+ */
 function release(e: OpenFile, callerCloses = false): boolean {
   if (e.evicted) return false;
   e.evicted = true;
