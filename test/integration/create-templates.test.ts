@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -205,24 +205,15 @@ test('app: an ES module that exports the request listener and serves the configu
       err: `mapproxy-ts create: app.js would be loaded as CommonJS; the app is an ES module: name it app.mjs\n\n${CREATE_HELP}`,
     });
     if (!existsSync(path.join(ROOT, 'dist', 'index.js'))) return; // the app imports the built package
-    const child = spawn(process.execPath, [file], { env: { ...process.env, HOST: '127.0.0.1', PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const app = await runApp(file, { HOST: '127.0.0.1', PORT: '0' }, / on (http:\/\/127\.0\.0\.1:\d+)\/\n/);
     try {
-      let out = '';
-      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      const url = await new Promise<string>((resolve, reject) => {
-        child.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          const m = / on (http:\/\/127\.0\.0\.1:\d+)\/\n/.exec(out);
-          if (m) resolve(m[1]);
-        });
-        child.once('exit', (code) => reject(new Error(`app exited with ${code}: ${out}`)));
-      });
-      assert.match(out, new RegExp(`^mapproxy-ts serving ${conf.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} on `, 'm'));
+      const url = app.match[1];
+      assert.match(app.output(), new RegExp(`^mapproxy-ts serving ${conf.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} on `, 'm'));
       const res = await fetch(`${url}/tms/1.0.0/`);
       assert.equal(res.status, 200);
       assert.match(await res.text(), /<TileMap [^>]*title="OpenStreetMap \(terrestris OSM-WMS\)"[^>]*href="[^"]*\/tms\/1\.0\.0\/osm\/webmercator"/);
     } finally {
-      child.kill('SIGTERM');
+      app.child.kill('SIGTERM');
     }
 
     // `--bind :port` as serve reads it: every interface, shown as *.
@@ -231,24 +222,30 @@ test('app: an ES module that exports the request listener and serves the configu
     const everyText = await readFile(every, 'utf8');
     assert.match(everyText, /HOST and PORT from the environment, default \*:0$/m);
     assert.match(everyText, /^ {2}const host = process\.env\.HOST \|\| "";$/m);
-    const child2 = spawn(process.execPath, [every], { env: { ...process.env, HOST: '', PORT: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const everyApp = await runApp(every, { HOST: '', PORT: '' }, / on http:\/\/\*:(\d+)\/\n/);
     try {
-      let out = '';
-      child2.stderr.on('data', (d: Buffer) => (out += d.toString()));
-      const port = await new Promise<string>((resolve, reject) => {
-        child2.stdout.on('data', (d: Buffer) => {
-          out += d.toString();
-          const m = / on http:\/\/\*:(\d+)\/\n/.exec(out);
-          if (m) resolve(m[1]);
-        });
-        child2.once('exit', (code) => reject(new Error(`app exited with ${code}: ${out}`)));
-      });
-      assert.equal((await fetch(`http://127.0.0.1:${port}/tms/1.0.0/`)).status, 200);
+      assert.equal((await fetch(`http://127.0.0.1:${everyApp.match[1]}/tms/1.0.0/`)).status, 200);
     } finally {
-      child2.kill('SIGTERM');
+      everyApp.child.kill('SIGTERM');
     }
   });
 });
+
+/** Run a written app file with `env`; resolves once its output matches `ready` (rejects if it exits first). */
+async function runApp(file: string, env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; match: RegExpExecArray; output: () => string }> {
+  const child = spawn(process.execPath, [file], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const match = await new Promise<RegExpExecArray>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = ready.exec(out);
+      if (m) resolve(m);
+    });
+    child.once('exit', (code) => reject(new Error(`app exited with ${code}: ${out}`)));
+  });
+  return { child, match, output: () => out };
+}
 
 interface Pm2App {
   name: string;
