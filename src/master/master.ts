@@ -234,6 +234,10 @@ class Supervisor {
       aliveAt: performance.now(),
     };
     this.#slots.set(worker.id, slot);
+    // node:cluster's hand-over of connections (see `#onHandleLost`): only watched, never answered.
+    worker.process.on('internalMessage', (m: { cmd?: unknown } | null) => {
+      if (m?.cmd === 'NODE_HANDLE_NACK') this.#onHandleLost(slot);
+    });
     worker.on('listening', (address: { port: number }) => this.#onListening(slot, address));
     worker.on('message', (msg: unknown) => this.#onMessage(slot, msg));
     worker.on('exit', (code: number | null, signal: string | null) => this.#onExit(slot, code, signal));
@@ -278,6 +282,28 @@ class Supervisor {
       this.#log.info({ worker: slot.worker.id, workerPid: slot.pid, served: m.served }, 'max requests reached: replacing the worker');
       this.#reconcile();
     }
+  }
+
+  /**
+   * node:cluster hands each connection the master accepts to a worker over IPC, and hands that
+   * worker the next one only once it has answered. A worker out of file descriptors cannot receive
+   * the connection: it answers NODE_HANDLE_NACK, and Node (20) neither sends the
+   * connection again nor closes it, so the answer node:cluster waits for never comes. From then
+   * on that worker gets no new connection, even once its descriptors are free again: with one
+   * worker every new request would hang. So it is replaced as after `--max-requests`: the new
+   * worker listens first, the old one finishes what its open connections ask (they still work)
+   * and exits. The connection of the failed hand-over stays open in the master unanswered, until
+   * its client gives up: Node keeps it out of reach.
+   */
+  #onHandleLost(slot: Slot): void {
+    if (slot.state !== 'ready' || slot.retiring || this.#stopping) return;
+    slot.retiring = true;
+    countWorkerRestart('descriptors');
+    this.#log.error(
+      { worker: slot.worker.id, workerPid: slot.pid },
+      'a connection could not be handed to the worker (out of file descriptors: raise LimitNOFILE / ulimit -n); it gets no more connections: replacing it',
+    );
+    this.#reconcile();
   }
 
   #onExit(slot: Slot, code: number | null, signal: string | null): void {

@@ -25,7 +25,7 @@ import {
 export const COLLECT_TIMEOUT_MS = 5_000;
 
 /** Why a worker was replaced (`countWorkerRestart`). */
-export type RestartReason = 'crash' | 'timeout' | 'max-requests' | 'reload';
+export type RestartReason = 'crash' | 'timeout' | 'max-requests' | 'reload' | 'descriptors';
 
 /** Left workers kept apart (their last counts may still be replaced by a late final message). */
 const RECENT_DEPARTED = 32;
@@ -91,7 +91,7 @@ export class MetricsAggregator {
       labelNames: ['reason'] as const,
       registers,
     });
-    for (const reason of ['crash', 'timeout', 'max-requests', 'reload'] as const) this.#restarts.inc({ reason }, 0);
+    for (const reason of ['crash', 'timeout', 'max-requests', 'reload', 'descriptors'] as const) this.#restarts.inc({ reason }, 0);
     const live = this.#live;
     new Gauge({
       name: 'mapproxy_workers',

@@ -49,7 +49,7 @@ test('a worker silent past --timeout is killed and replaced; the restart is coun
     assert.equal(tile.status, 200);
     assert.equal(tile.headers.get('content-type'), 'image/png');
     const metrics = parseSamples((await get(`${serve.url}/metrics`)).body.toString());
-    assert.deepEqual(family(metrics, 'mapproxy_worker_restarts_total'), { 'reason="crash"': 0, 'reason="timeout"': 1, 'reason="max-requests"': 0, 'reason="reload"': 0 });
+    assert.deepEqual(family(metrics, 'mapproxy_worker_restarts_total'), { 'reason="crash"': 0, 'reason="timeout"': 1, 'reason="max-requests"': 0, 'reason="reload"': 0, 'reason="descriptors"': 0 });
     assert.equal(serve.logs().slice(from).filter((l) => l.msg === SILENT).length, 1);
   } finally {
     await serve.kill();

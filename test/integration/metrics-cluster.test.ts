@@ -131,7 +131,7 @@ test('/metrics shows the exact counts summed over both workers, through a worker
     assert.equal(sample(s, 'mapproxy_http_requests_total', { service: 'none', status: '404' }), 1);
     assert.equal(sample(s, 'mapproxy_http_request_duration_seconds_count', { service: 'wmts' }), 8);
     assert.equal(sample(s, 'mapproxy_workers'), 2);
-    assert.deepEqual(family(s, 'mapproxy_worker_restarts_total'), { 'reason="crash"': 0, 'reason="timeout"': 0, 'reason="max-requests"': 0, 'reason="reload"': 0 });
+    assert.deepEqual(family(s, 'mapproxy_worker_restarts_total'), { 'reason="crash"': 0, 'reason="timeout"': 0, 'reason="max-requests"': 0, 'reason="reload"': 0, 'reason="descriptors"': 0 });
   }
   // The master's port is not a worker's: only the scrape through a worker is a request of the app.
   assert.equal(sample(viaWorker, 'mapproxy_http_requests_total', { service: 'metrics', status: '200' }), 0);
@@ -167,7 +167,7 @@ test('a retired worker hands over its counts; a SIGKILLed one keeps its last rep
   assert.equal(sample(s, 'mapproxy_cache_hits_total', { cache: 'm_cache' }), hits + 2);
   assert.equal(sample(s, 'mapproxy_http_requests_total', { service: 'wmts', status: '200' }), wmts200 + 2);
   assert.equal(sample(s, 'mapproxy_cache_misses_total', { cache: 'm_cache' }), 2);
-  assert.deepEqual(family(s, 'mapproxy_worker_restarts_total'), { 'reason="crash"': 1, 'reason="timeout"': 0, 'reason="max-requests"': 1, 'reason="reload"': 0 });
+  assert.deepEqual(family(s, 'mapproxy_worker_restarts_total'), { 'reason="crash"': 1, 'reason="timeout"': 0, 'reason="max-requests"': 1, 'reason="reload"': 0, 'reason="descriptors"': 0 });
   // Through a new worker too.
   const viaWorker = await scrape(port);
   assert.equal(sample(viaWorker, 'mapproxy_cache_hits_total', { cache: 'm_cache' }), hits + 2);

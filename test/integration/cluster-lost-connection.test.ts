@@ -1,0 +1,88 @@
+/**
+ * A worker out of file descriptors when node:cluster hands it a connection: it cannot receive the
+ * connection, Node gives up on it after a few tries, and node:cluster never hands that worker
+ * another one (it waits for an answer that will not come). The master sees the failed hand-over
+ * and replaces the worker, so the service answers again instead of hanging every new request.
+ * Real master and worker processes; the worker's descriptors are really exhausted (a module
+ * loaded into the workers opens /dev/null until EMFILE on SIGUSR2, test/fixtures/descriptors).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { clusterFixture, isAlive, startServe, waitFor, wmtsTile } from '../helpers/serve.js';
+import { family, parseSamples } from './metrics-helpers.js';
+
+const fx = clusterFixture();
+const EXHAUST = join(fileURLToPath(new URL('.', import.meta.url)), '../fixtures/descriptors/exhaust.mjs');
+const LOST =
+  'a connection could not be handed to the worker (out of file descriptors: raise LimitNOFILE / ulimit -n); it gets no more connections: replacing it';
+
+/** One GET on a connection of its own (no agent, no keep-alive pool): the master hands it over anew. */
+function getAlone(url: string, timeoutMs = 20_000): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}
+
+test('a worker that cannot take a connection for want of descriptors is replaced; new requests are answered again', async (t) => {
+  const serve = await startServe(fx.cfg.file, ['-w', '1', '--spare-workers', '0'], {
+    wrap: ['prlimit', '--nofile=256:256', '--'],
+    env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${EXHAUST}`.trim(), EXHAUST_HOLD_MS: '3000' },
+  });
+  t.after(() => serve.kill());
+  const [old] = serve.listeningWorkers();
+  assert.ok(old);
+  assert.equal((await getAlone(`${serve.url}/healthz`)).status, 200);
+  // A client on a keep-alive connection the worker took before: it goes on being answered.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  const kept = (path: string) =>
+    new Promise<number>((resolve, reject) => {
+      http.get(`${serve.url}${path}`, { agent }, (res) => res.resume().on('end', () => resolve(res.statusCode ?? 0))).on('error', reject);
+    });
+  assert.equal(await kept('/healthz'), 200);
+
+  const from = serve.logs().length;
+  process.kill(old, 'SIGUSR2');
+  const exhausted = await serve.waitForLog((l) => l.name === 'test.exhaust' && l.pid === old, { from });
+  assert.equal(exhausted.code, 'EMFILE');
+
+  // The hand-over of this connection fails: it stays open in the master, unanswered.
+  const handedOver = getAlone(`${serve.url}/healthz`, 3000).then(() => 'answered', (err: Error) => err.message);
+  const lost = await serve.waitForLog((l) => l.msg === LOST, { from });
+  assert.deepEqual([lost.name, lost.level, lost.workerPid], ['mapproxy.master', 50, old]);
+  assert.equal(await handedOver, 'no answer within 3000 ms');
+
+  // A new worker takes over; the old one is drained, not killed.
+  await waitFor(() => serve.listeningWorkers().length === 1 && serve.listeningWorkers()[0] !== old, 'a new worker listening');
+  const tile = await getAlone(serve.url + wmtsTile(1, 1, 2));
+  assert.equal(tile.status, 200);
+  assert.equal(tile.body.subarray(1, 4).toString('latin1'), 'PNG');
+  for (let i = 0; i < 5; i++) assert.equal((await getAlone(`${serve.url}/healthz`)).status, 200);
+  await serve.waitForLog((l) => l.msg === 'draining a worker' && l.workerPid === old, { from });
+  await serve.waitForLog((l) => l.msg === 'worker stopped' && l.workerPid === old, { from, timeoutMs: 30_000 });
+  assert.equal(isAlive(old), false);
+  assert.deepEqual(serve.logs().slice(from).filter((l) => l.msg === 'worker died'), [], 'no worker died');
+
+  const metrics = parseSamples((await getAlone(`${serve.url}/metrics`)).body.toString());
+  assert.deepEqual(family(metrics, 'mapproxy_worker_restarts_total'), {
+    'reason="crash"': 0,
+    'reason="timeout"': 0,
+    'reason="max-requests"': 0,
+    'reason="reload"': 0,
+    'reason="descriptors"': 1,
+  });
+  assert.equal(serve.logs().slice(from).filter((l) => l.msg === LOST).length, 1);
+  // The connection the master kept does not hold its stop up.
+  serve.child.kill('SIGTERM');
+  assert.deepEqual(await serve.exited(), { code: 0, signal: null });
+});
