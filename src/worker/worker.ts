@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { buildApp, type App } from '../app/build-app.js';
 import { listenFailure } from '../app/listen.js';
-import { connectionsWithin, descriptorLimit } from '../cache/storage/open-files.js';
+import { connectionsWithin, descriptorLimit, openDescriptors } from '../cache/storage/open-files.js';
 import { imageJobState, libuvPoolSize, setImageJobLimit } from '../image/index.js';
 import { getLogger } from '../log/index.js';
 import { installMetrics, sendFinalMetrics, setReady } from '../metrics/index.js';
@@ -24,7 +24,7 @@ const DROP_LOG_EVERY_MS = 60_000;
 /**
  * What a worker does with a connection past its bound (`connectionsWithin`: what the descriptor
  * limit leaves; without one, a worker out of descriptors could not take a connection node:cluster
- * hands it, and the master waited for it forever): it is closed, and a warning logged at most
+ * hands it, and would get no other until replaced): it is closed, and a warning logged at most
  * once a minute with the count so far.
  */
 function dropLogger(max: number): () => void {
@@ -91,7 +91,8 @@ export async function runWorker(opts: WorkerOptions, control: WorkerControl): Pr
     await app.close();
     return 0;
   }
-  const maxConnections = connectionsWithin(descriptorLimit());
+  const descriptorsAtStart = openDescriptors();
+  const maxConnections = connectionsWithin(descriptorLimit(), descriptorsAtStart);
   const server = new DrainingServer(app, {
     fastLane: opts.fastLane !== false,
     maxRequests: opts.maxRequests,
@@ -117,7 +118,7 @@ export async function runWorker(opts: WorkerOptions, control: WorkerControl): Pr
   // What this worker runs with, as the master passed it on (`serve --no-fast-lane`, --max-requests; 0: none).
   // imageJobs: image operations at once on that pool (src/image/pool.ts; --image-jobs, else one fewer than its threads).
   const threadpool = libuvPoolSize(process.env.UV_THREADPOOL_SIZE);
-  log().info({ fastLane: opts.fastLane !== false, maxRequests: opts.maxRequests ?? 0, threadpool, imageJobs: imageJobState().limit, maxConnections: Number.isFinite(maxConnections) ? maxConnections : null }, 'listening');
+  log().info({ fastLane: opts.fastLane !== false, maxRequests: opts.maxRequests ?? 0, threadpool, imageJobs: imageJobState().limit, maxConnections: Number.isFinite(maxConnections) ? maxConnections : null, descriptorsAtStart }, 'listening');
   await control.drainRequested;
   setReady(false);
   const mode = control.mode ?? 'stop';

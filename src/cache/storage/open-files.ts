@@ -299,14 +299,27 @@ export function openFilesWithin(requested: number, limit: number | null): number
 }
 
 /**
- * How many client connections a worker takes at once: the half of the descriptor limit that tile
- * files leave, less a reserve for upstream connections, logs, locks and tile writes (an eighth of
- * the limit, at most 64), and at least 16. A worker whose descriptors run out cannot take a
- * connection node:cluster hands it, and the master then waits for it forever (every request of
- * that worker hangs, even once the connections are gone); past this bound the worker closes a new
- * connection at once instead. Infinity when the limit is unknown or unlimited.
+ * Descriptors this process has open now (the entries of /proc/self/fd, less the one reading it),
+ * or null where that directory does not exist.
  */
-export function connectionsWithin(limit: number | null): number {
+export function openDescriptors(): number | null {
+  try {
+    return fs.readdirSync('/proc/self/fd').length - 1;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * How many client connections a worker takes at once: the half of the descriptor limit that tile
+ * files leave, less what the process holds already when it starts to listen (`open`: Node's own
+ * descriptors, logs; about 25) and a reserve for upstream connections, locks and tile writes (an
+ * eighth of the limit, at most 64), and at least 16. A worker out of descriptors cannot take a
+ * connection node:cluster hands it, and node:cluster then hands it none again (the master
+ * replaces it, src/master/master.ts); past this bound the worker closes a new connection at once
+ * instead. Infinity when the limit is unknown or unlimited.
+ */
+export function connectionsWithin(limit: number | null, open: number | null = 0): number {
   if (limit === null || !Number.isFinite(limit)) return Number.POSITIVE_INFINITY;
-  return Math.max(16, Math.floor(limit / 2) - Math.min(64, Math.floor(limit / 8)));
+  return Math.max(16, Math.floor(limit / 2) - Math.min(64, Math.floor(limit / 8)) - (open ?? 0));
 }
