@@ -9,7 +9,7 @@ import { buildConfig, type BuiltConfig } from '../config/build.js';
 import type { MapProxyConfig } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import { getLogger } from '../log/index.js';
-import { handlerFromConfig } from './from-config.js';
+import { handlerFromConfig, type AppBuildOptions } from './from-config.js';
 import type { RequestHandler } from './router.js';
 
 /** A request listener with the built configuration behind it. */
@@ -35,7 +35,7 @@ export interface ValidatedConfig {
 }
 
 /** Build the app of a validated configuration. Rejects with `ConfigError` for semantic problems. */
-export async function buildApp(v: ValidatedConfig, opts: { readonly debug?: boolean } = {}): Promise<App> {
+export async function buildApp(v: ValidatedConfig, opts: AppBuildOptions = {}): Promise<App> {
   const log = getLogger('mapproxy.config');
   for (const w of v.warnings) log.warn({ path: w.path }, w.message);
   const built = buildConfig(v.config as unknown as MapProxyConfig, { dir: v.dir, file: v.file });

@@ -5,6 +5,7 @@
  */
 import { loadConfigFile, validateConfig } from '../config/index.js';
 import { buildApp, type App } from './build-app.js';
+import type { OperationalPaths } from './operational-paths.js';
 
 export type { App } from './build-app.js';
 
@@ -20,6 +21,12 @@ export interface CreateAppOptions {
    * `make_wsgi_app(debug=True)`). Never in production: it shows the server's internals.
    */
   readonly debug?: boolean;
+  /**
+   * Where the operational routes answer (beyond MapProxy): `{ healthPath, readyPath, metricsPath }`,
+   * each a path or `false` for none (default `/healthz`, `/readyz`, `/metrics`); `false`: none
+   * of them, for a host application that has its own.
+   */
+  readonly observability?: OperationalPaths | false;
 }
 
 /**
@@ -30,9 +37,9 @@ export async function createApp(configFile: string, opts: CreateAppOptions = {})
   if (opts.reloader) {
     // Imported when asked for: reloader.ts builds its apps with this function.
     const { createReloadingApp } = await import('./reloader.js');
-    return createReloadingApp(configFile, { build: (f) => createApp(f, { debug: opts.debug }) });
+    return createReloadingApp(configFile, { build: (f) => createApp(f, { debug: opts.debug, observability: opts.observability }) });
   }
   const { config: raw, files, dir } = await loadConfigFile(configFile);
   const { config, warnings } = validateConfig(raw, { file: configFile, dir });
-  return buildApp({ config: config as unknown as Record<string, unknown>, file: configFile, dir, files, warnings }, { debug: opts.debug });
+  return buildApp({ config: config as unknown as Record<string, unknown>, file: configFile, dir, files, warnings }, { debug: opts.debug, observability: opts.observability });
 }

@@ -9,6 +9,15 @@ import { toServiceMetadata } from '../service/metadata.js';
 import type { Service, TileLayer } from '../service/types.js';
 import { createHandler, type RequestHandler } from './router.js';
 import { cacheDirsOf, type CacheDirsSource } from '../metrics/index.js';
+import type { OperationalPaths } from './operational-paths.js';
+
+/** How an app is built beyond its configuration (`createApp`, `buildApp`, `handlerFromConfig`). */
+export interface AppBuildOptions {
+  /** Unexpected errors answered with their stack trace (development only). */
+  readonly debug?: boolean;
+  /** Where `/healthz`, `/readyz` and `/metrics` answer (`false`: none of them); default those paths. */
+  readonly observability?: OperationalPaths | false;
+}
 
 /** What `handlerFromConfig` reads (a structural subset of `BuiltConfig`). */
 export interface AppServicesConfig {
@@ -35,7 +44,7 @@ export interface AppServicesConfig {
  * Build every configured service and the request listener. Throws `ConfigError` for an invalid
  * `services.wmts.restful_template`.
  */
-export function handlerFromConfig(conf: AppServicesConfig, opts: { readonly debug?: boolean } = {}): RequestHandler {
+export function handlerFromConfig(conf: AppServicesConfig, opts: AppBuildOptions = {}): RequestHandler {
   const services: Record<string, Service> = {};
   const ows: Record<string, Service> = {};
   const { tms, wmts } = conf.services;
@@ -67,7 +76,7 @@ export function handlerFromConfig(conf: AppServicesConfig, opts: { readonly debu
     ows,
     accessControlAllowOrigin: conf.accessControlAllowOrigin,
     // /readyz: 503 when a cache or lock directory cannot be written.
-    observability: conf.caches ? { writableDirs: cacheDirsOf({ caches: conf.caches }) } : undefined,
+    observability: opts.observability === false ? false : { ...opts.observability, ...(conf.caches ? { writableDirs: cacheDirsOf({ caches: conf.caches }) } : {}) },
     debug: opts.debug,
   });
 }

@@ -17,6 +17,7 @@ import { escapeXml } from '../service/xml.js';
 import { mountRequest, resolveRequest, shiftPathSegment, type RequestTarget } from './proxy.js';
 import { createApp } from './create-app.js';
 import { createReloadingApp, type ReloadingApp } from './reloader.js';
+import type { OperationalPaths } from './operational-paths.js';
 import { writeResponse } from './respond.js';
 import { createObservabilityRoutes, METHOD_NOT_ALLOWED, productVersion, type ObservabilityOptions } from './router.js';
 
@@ -101,6 +102,9 @@ export function createMultiApp(dir: string, opts: MultiAppOptions = {}): MultiAp
   const closing = new Set<Promise<void>>();
   let closed = false;
   const operational = createObservabilityRoutes(opts.observability ?? {});
+  const top = opts.observability ?? {};
+  const projectObservability: OperationalPaths | false =
+    top === false ? false : { healthPath: top.healthPath, readyPath: top.readyPath, metricsPath: top.metricsPath };
   const reserved = operational.reservedNames;
   const warnedReserved = new Set<string>();
 
@@ -125,7 +129,8 @@ export function createMultiApp(dir: string, opts: MultiAppOptions = {}): MultiAp
   const load = async (name: string, file: string, previousFailure: string | undefined): Promise<ReloadingApp | undefined> => {
     log.info({ project: name, file }, `initializing project app ${name}`);
     try {
-      return await createReloadingApp(file, { checkIntervalMs: reloadInterval, build: (f) => createApp(f, { debug: opts.debug }) });
+      // A project's own routes (/<name>/healthz...) follow the top ones: off there, off here.
+      return await createReloadingApp(file, { checkIntervalMs: reloadInterval, build: (f) => createApp(f, { debug: opts.debug, observability: projectObservability }) });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       // A project that stays broken is reported once, not at every retry.

@@ -28,6 +28,7 @@ import { escapeXml } from '../service/xml.js';
 import { resolveRequest } from './proxy.js';
 import { HotAnswers, hotKey, type FastAnswer, type FastAnswerLookup, type HotAnswer } from './hot-answers.js';
 import { writeResponse } from './respond.js';
+import { checkOperationalPath, firstSegment, type OperationalPaths } from './operational-paths.js';
 
 /** Options of `createHandler`. */
 export interface HandlerOptions {
@@ -61,16 +62,7 @@ export interface HandlerOptions {
  * name, query ignored) before any service, so it takes precedence over a service or a
  * MultiMapProxy project of the same name; `reservedNames` lists the names a project must not use.
  */
-export interface ObservabilityOptions {
-  /** Liveness: `200 ok` while the process answers at all. Default `/healthz`; false: no route. */
-  readonly healthPath?: string | false;
-  /**
-   * Readiness: `200 ready` when `ready()` holds and every `writableDirs` entry can be written;
-   * `503 not ready` otherwise (starting, draining, cache directory not writable). Default `/readyz`.
-   */
-  readonly readyPath?: string | false;
-  /** Prometheus text exposition of `metrics()`. Default `/metrics`; false: no route (404). */
-  readonly metricsPath?: string | false;
+export interface ObservabilityOptions extends OperationalPaths {
   /** Default: `isReady()` of src/metrics (the flag a worker flips with `setReady`). */
   readonly ready?: () => boolean | Promise<boolean>;
   /** Cache and lock directories `/readyz` checks (`cacheDirsOf(builtConfig)`). Default: none. */
@@ -151,23 +143,6 @@ export function productVersion(): string {
   return (packageVersion = 'unknown');
 }
 
-function firstSegment(path: string): string {
-  const slash = path.indexOf('/', 1);
-  return slash < 0 ? path.slice(1) : path.slice(1, slash);
-}
-
-function checkPath(key: string, value: unknown, fallback: string): string | null {
-  if (value === false) return null;
-  if (value === undefined) return fallback;
-  if (typeof value !== 'string' || !/^\/[^/?#\s]+(?:\/[^/?#\s]+)*$/.test(value)) {
-    throw new ConfigError([{
-      path: `observability.${key}`,
-      message: `must be false or an absolute path like ${JSON.stringify(fallback)} (not "/", no query, no trailing slash), got ${JSON.stringify(value)}`,
-    }]);
-  }
-  return value;
-}
-
 /** Where the operational routes of `ObservabilityOptions` are (null: off). */
 export interface ObservabilityPaths {
   readonly healthPath: string | null;
@@ -190,7 +165,7 @@ export function observabilityPaths(opts: ObservabilityOptions | false = {}, serv
   const taken = new Set(serviceSegments);
   const seen = new Set<string>();
   const resolve = (key: 'healthPath' | 'readyPath' | 'metricsPath', fallback: string): string | null => {
-    const path = checkPath(key, o[key], fallback);
+    const path = checkOperationalPath(key, o[key], fallback);
     if (path === null) return null;
     if (seen.has(path)) {
       throw new ConfigError([{ path: `observability.${key}`, message: `${path} is already the path of another operational route` }]);

@@ -30,7 +30,7 @@ Options:
 
 /** The help of the commands main.ts parses itself, by command. */
 export const HELP: Readonly<Record<string, string>> = {
-  'serve-develop': `Usage: mapproxy-ts serve-develop <mapproxy.yaml> [-b address] [--log-format F] [--debug]
+  'serve-develop': `Usage: mapproxy-ts serve-develop <mapproxy.yaml> [options]
 
 Serve a MapProxy configuration in one process, for local testing. The configuration (and
 every base: file) is reloaded when it changes; an invalid edit keeps the old one serving.
@@ -42,6 +42,9 @@ Options:
                        terminal, json otherwise)
       --debug          answer internal errors (500) with their stack trace instead of
                        "internal error" (development only: it shows the server's internals)
+      --health-path P  where liveness answers (default /healthz); off: nowhere
+      --ready-path P   where readiness answers (default /readyz); off: nowhere
+      --metrics-path P where the Prometheus metrics answer (default /metrics); off: nowhere
   -h, --help           show this help
 `,
   'check-config': `Usage: mapproxy-ts check-config <mapproxy.yaml>
@@ -172,14 +175,23 @@ export async function main(argv: string[]): Promise<number> {
       case 'serve-develop': {
         const { values, positionals } = parseArgs({
           args: rest,
-          options: { bind: { type: 'string', short: 'b' }, 'log-format': { type: 'string' }, debug: { type: 'boolean' } },
+          options: {
+            bind: { type: 'string', short: 'b' },
+            'log-format': { type: 'string' },
+            debug: { type: 'boolean' },
+            'health-path': { type: 'string' },
+            'ready-path': { type: 'string' },
+            'metrics-path': { type: 'string' },
+          },
           allowPositionals: true,
         });
         if (positionals.length !== 1) throw new UsageError('serve-develop needs exactly one configuration file');
         const bind = values.bind === undefined ? DEFAULT_BIND : parseBind(values.bind);
+        const { parseOperationalFlags } = await import('../app/operational-paths.js');
+        const observability = parseOperationalFlags(values, (m) => new UsageError(m));
         await developLogFormat(values['log-format']);
         const { serveDevelop } = await import('./serve-develop.js');
-        return await serveDevelop(positionals[0], bind, { debug: values.debug === true });
+        return await serveDevelop(positionals[0], bind, { debug: values.debug === true, observability });
       }
       case 'check-config': {
         const { positionals } = parseArgs({ args: rest, options: {}, allowPositionals: true });

@@ -5,11 +5,16 @@
  */
 import { createServer } from 'node:http';
 import { answerHalfClosed, hostPort, listenFailure, listenOn } from '../app/listen.js';
+import type { OperationalPaths } from '../app/operational-paths.js';
 import { ConfigError } from '../errors.js';
 import { getLogger } from '../log/index.js';
 
 /** Serve `configPath` on `bind` until a signal arrives; resolves to the exit code. */
-export async function serveDevelop(configPath: string, bind: { host: string; port: number }, opts: { readonly debug?: boolean } = {}): Promise<number> {
+export async function serveDevelop(
+  configPath: string,
+  bind: { host: string; port: number },
+  opts: { readonly debug?: boolean; readonly observability?: OperationalPaths } = {},
+): Promise<number> {
   let stopped: string | undefined;
   let onSignal: (name: string) => void = () => {};
   const signal = new Promise<string>((resolve) => {
@@ -23,7 +28,7 @@ export async function serveDevelop(configPath: string, bind: { host: string; por
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    return await run(configPath, bind, signal, () => stopped, opts.debug === true);
+    return await run(configPath, bind, signal, () => stopped, opts);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -35,14 +40,14 @@ async function run(
   bind: { host: string; port: number },
   signal: Promise<string>,
   stopped: () => string | undefined,
-  debug: boolean,
+  opts: { readonly debug?: boolean; readonly observability?: OperationalPaths },
 ): Promise<number> {
   const log = getLogger('mapproxy.system');
   const { createApp } = await import('../app/create-app.js');
   let app;
   try {
     // Development: pick up edits of the configuration (and its base: files) without a restart.
-    app = await createApp(configPath, { reloader: true, debug });
+    app = await createApp(configPath, { reloader: true, debug: opts.debug === true, observability: opts.observability });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`mapproxy-ts: ${err.message}\n`);

@@ -9,6 +9,7 @@ import { stat } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseOperationalFlags, type OperationalPaths } from '../app/operational-paths.js';
 import { answerHalfClosed, hostPort, listenFailure, listenOn } from '../app/listen.js';
 import { getLogger } from '../log/index.js';
 import { DEFAULT_BIND, developLogFormat, parseArgsMessage, parseBind, UsageError } from './main.js';
@@ -27,6 +28,9 @@ Options:
                        terminal, json otherwise)
       --debug          answer internal errors (500) with their stack trace instead of
                        "internal error" (development only: it shows the server's internals)
+      --health-path P  where liveness answers (default /healthz); off: nowhere
+      --ready-path P   where readiness answers (default /readyz); off: nowhere
+      --metrics-path P where the Prometheus metrics answer (default /metrics); off: nowhere
   -h, --help           show this help
 `;
 
@@ -45,6 +49,7 @@ export async function serveMultiappDevelopCommand(args: string[], io: CommandIo 
   let bind: { host: string; port: number };
   let allowListing: boolean;
   let debug: boolean;
+  let observability: OperationalPaths;
   try {
     const { values, positionals } = parseArgs({
       args,
@@ -53,6 +58,9 @@ export async function serveMultiappDevelopCommand(args: string[], io: CommandIo 
         'allow-listing': { type: 'boolean' },
         'log-format': { type: 'string' },
         debug: { type: 'boolean' },
+        'health-path': { type: 'string' },
+        'ready-path': { type: 'string' },
+        'metrics-path': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,
@@ -66,6 +74,7 @@ export async function serveMultiappDevelopCommand(args: string[], io: CommandIo 
     bind = values.bind === undefined ? DEFAULT_BIND : parseBind(values.bind);
     allowListing = values['allow-listing'] === true;
     debug = values.debug === true;
+    observability = parseOperationalFlags(values, (m) => new UsageError(m));
     await developLogFormat(values['log-format']);
   } catch (err) {
     const why = err instanceof UsageError ? err.message : parseArgsMessage(err);
@@ -91,7 +100,7 @@ export async function serveMultiappDevelopCommand(args: string[], io: CommandIo 
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    return await run(dir, bind, { allowListing, debug }, signal, io);
+    return await run(dir, bind, { allowListing, debug, observability }, signal, io);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -101,7 +110,7 @@ export async function serveMultiappDevelopCommand(args: string[], io: CommandIo 
 async function run(
   dir: string,
   bind: { host: string; port: number },
-  opts: { readonly allowListing: boolean; readonly debug: boolean },
+  opts: { readonly allowListing: boolean; readonly debug: boolean; readonly observability: OperationalPaths },
   signal: Promise<string>,
   io: CommandIo,
 ): Promise<number> {

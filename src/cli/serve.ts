@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { parseOperationalFlags } from '../app/operational-paths.js';
 import { ConfigError } from '../errors.js';
 import { configureLoggingFromFile, parseLogFormat, setLogFormat, type LogFormat } from '../log/index.js';
 import { MAX_THREADPOOL_SIZE, runMaster, type MasterOptions } from '../master/index.js';
@@ -42,6 +43,10 @@ Options:
       --log-format json|pretty    lines on stdout: JSON (default) or human-readable, for all processes
       --metrics-bind host:port    also serve /metrics (summed over the workers) from the master on
                                   this address, e.g. an internal one; /metrics stays on --bind too
+                                  unless --metrics-path off
+      --health-path PATH|off      where liveness answers (default /healthz); off: nowhere
+      --ready-path PATH|off       where readiness answers (default /readyz); off: nowhere
+      --metrics-path PATH|off     where /metrics answers on --bind (default /metrics); off: nowhere
       --multiapp                  MultiMapProxy: serve every <dir>/<name>.yaml under /<name>/
       --allow-listing             with --multiapp: list the projects on the page at /
   -h, --help                      show this help
@@ -110,6 +115,9 @@ export function parseServeArgs(args: string[]): MasterOptions | 'help' {
       'log-config': { type: 'string' },
       'log-format': { type: 'string' },
       'metrics-bind': { type: 'string' },
+      'health-path': { type: 'string' },
+      'ready-path': { type: 'string' },
+      'metrics-path': { type: 'string' },
       multiapp: { type: 'boolean' },
       'allow-listing': { type: 'boolean' },
       'no-fast-lane': { type: 'boolean' },
@@ -153,6 +161,7 @@ export function parseServeArgs(args: string[]): MasterOptions | 'help' {
   }
   const metricsBind = values['metrics-bind'] === undefined ? undefined : parseServeBind(values['metrics-bind'], 'metrics-bind');
   const logFormat = values['log-format'] === undefined ? undefined : logFormatOption(values['log-format']);
+  const observability = parseOperationalFlags(values, (m) => new ServeUsageError(m));
   return {
     config: resolve(positionals[0]),
     ...(values.multiapp ? { multiapp: { allowListing: values['allow-listing'] === true } } : {}),
@@ -172,6 +181,7 @@ export function parseServeArgs(args: string[]): MasterOptions | 'help' {
     // Only when given, so the defaults read as before.
     ...(metricsBind ? { metricsBind } : {}),
     ...(logFormat ? { logFormat } : {}),
+    ...(Object.keys(observability).length > 0 ? { observability } : {}),
   };
 }
 

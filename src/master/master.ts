@@ -17,6 +17,7 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { hostPort, listenFailure, probeBind } from '../app/listen.js';
+import type { OperationalPaths } from '../app/operational-paths.js';
 import { ConfigError } from '../errors.js';
 import { closeLogging, getLogger, logSystemInfo, type LogFormat } from '../log/index.js';
 import {
@@ -85,6 +86,8 @@ export interface MasterOptions {
    * killed and replaced, as gunicorn's arbiter does with silent workers. 0 or absent: never.
    */
   readonly timeoutMs?: number;
+  /** `--health-path`, `--ready-path`, `--metrics-path` for the workers (false: off). */
+  readonly observability?: OperationalPaths;
 }
 
 /** Extra time a draining worker gets to exit on its own after its graceful timeout. */
@@ -216,6 +219,7 @@ class Supervisor {
       standby: spare,
       configFromMaster: this.#snapshot !== undefined,
       ...((o.timeoutMs ?? 0) > 0 ? { heartbeatMs: heartbeatInterval(o.timeoutMs ?? 0) } : {}),
+      ...(o.observability ? { observability: o.observability } : {}),
     };
     // NOTIFY_SOCKET: only the master speaks to systemd.
     const env: Record<string, string | undefined> = { [WORKER_OPTIONS_ENV]: JSON.stringify(options), NOTIFY_SOCKET: undefined };

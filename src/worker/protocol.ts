@@ -1,9 +1,10 @@
 /**
  * The contract between the master and its workers: the options a worker is started with (passed
  * in its environment, so a worker needs no command line of its own) and the IPC messages both
- * send over node:cluster's channel. No imports, so the master can use it without loading any
- * request-serving code.
+ * send over node:cluster's channel. Types only from elsewhere, so the master can use it without
+ * loading any request-serving code.
  */
+import type { OperationalPaths } from '../app/operational-paths.js';
 
 /** Environment variable holding a worker's `WorkerOptions` as JSON. */
 export const WORKER_OPTIONS_ENV = 'MAPPROXY_TS_WORKER_OPTIONS';
@@ -45,6 +46,8 @@ export interface WorkerOptions {
    * `--timeout` kills a worker that stays silent (its event loop blocked) for too long. Absent: never.
    */
   readonly heartbeatMs?: number;
+  /** `--health-path`, `--ready-path`, `--metrics-path` (false: off); absent: the defaults. */
+  readonly observability?: OperationalPaths;
 }
 
 /**

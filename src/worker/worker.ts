@@ -69,13 +69,13 @@ export async function runWorker(opts: WorkerOptions, control: WorkerControl): Pr
   if (opts.imageJobs !== undefined) setImageJobLimit(opts.imageJobs);
   try {
     if (opts.multiapp) {
-      app = (await import('../app/multiapp.js')).createMultiApp(opts.config, { allowListing: opts.multiapp.allowListing, reload: true });
+      app = (await import('../app/multiapp.js')).createMultiApp(opts.config, { allowListing: opts.multiapp.allowListing, reload: true, observability: opts.observability });
     } else if (opts.configFromMaster) {
       // Asked for now that the control listens: a message sent before would have been dropped.
       send({ type: 'mpx:config-request' });
-      app = await buildApp(await withTimeout(control.config, CONFIG_WAIT_MS, 'no configuration from the master'));
+      app = await buildApp(await withTimeout(control.config, CONFIG_WAIT_MS, 'no configuration from the master'), { observability: opts.observability });
     } else {
-      app = await (await import('../app/create-app.js')).createApp(opts.config);
+      app = await (await import('../app/create-app.js')).createApp(opts.config, { observability: opts.observability });
     }
   } catch (err) {
     const e = err as Error & { code?: string };

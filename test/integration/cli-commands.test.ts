@@ -73,7 +73,7 @@ Options:
   -v, --version    print the version
 `;
 
-const SERVE_HELP = `Usage: mapproxy-ts serve-develop <mapproxy.yaml> [-b address] [--log-format F] [--debug]
+const SERVE_HELP = `Usage: mapproxy-ts serve-develop <mapproxy.yaml> [options]
 
 Serve a MapProxy configuration in one process, for local testing. The configuration (and
 every base: file) is reloaded when it changes; an invalid edit keeps the old one serving.
@@ -85,6 +85,9 @@ Options:
                        terminal, json otherwise)
       --debug          answer internal errors (500) with their stack trace instead of
                        "internal error" (development only: it shows the server's internals)
+      --health-path P  where liveness answers (default /healthz); off: nowhere
+      --ready-path P   where readiness answers (default /readyz); off: nowhere
+      --metrics-path P where the Prometheus metrics answer (default /metrics); off: nowhere
   -h, --help           show this help
 `;
 

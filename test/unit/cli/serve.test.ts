@@ -54,6 +54,18 @@ test('--bind: a bare port means localhost, listened on as 127.0.0.1; :port every
   assert.deepEqual([parseServeArgs(['m.yaml', '--metrics-bind', ':9464'])].map((o) => o !== 'help' && o.metricsBind), [{ host: '', port: 9464 }]);
 });
 
+test('--health-path, --ready-path, --metrics-path: a path or off; absent ones keep their defaults', () => {
+  const o = parseServeArgs(['m.yaml', '--health-path', 'off', '--ready-path', '/healthz', '--metrics-path', '/ops/metrics']);
+  assert.ok(o !== 'help');
+  assert.deepEqual(o.observability, { healthPath: false, readyPath: '/healthz', metricsPath: '/ops/metrics' });
+  const some = parseServeArgs(['m.yaml', '--metrics-path', 'off']);
+  assert.ok(some !== 'help');
+  assert.deepEqual(some.observability, { metricsPath: false });
+  const none = parseServeArgs(['m.yaml']);
+  assert.ok(none !== 'help');
+  assert.equal('observability' in none, false);
+});
+
 test('usage errors name the option and what is allowed', () => {
   const cases: Array<[string[], string]> = [
     [[], 'serve needs exactly one configuration file'],
@@ -82,6 +94,16 @@ test('usage errors name the option and what is allowed', () => {
     [['m.yaml', '--timeout', ''], 'invalid --timeout "": expected 0 (never) or at least 2 seconds'],
     [['m.yaml', '--timeout', '1.5'], 'invalid --timeout "1.5": expected 0 (never) or at least 2 seconds'],
     [['m.yaml', '--timeout', '0.0004'], 'invalid --timeout "0.0004": expected 0 (never) or at least 2 seconds'],
+    [['m.yaml', '--metrics-path', 'metrics'], 'invalid --metrics-path "metrics": expected off or an absolute path like /metrics (not "/", no query, no trailing slash)'],
+    [['m.yaml', '--health-path', '/'], 'invalid --health-path "/": expected off or an absolute path like /healthz (not "/", no query, no trailing slash)'],
+    [['m.yaml', '--ready-path', '/ops/ready/'], 'invalid --ready-path "/ops/ready/": expected off or an absolute path like /readyz (not "/", no query, no trailing slash)'],
+    [['m.yaml', '--ready-path', '/ready?x=1'], 'invalid --ready-path "/ready?x=1": expected off or an absolute path like /readyz (not "/", no query, no trailing slash)'],
+    [['m.yaml', '--metrics-path', ''], 'invalid --metrics-path "": expected off or an absolute path like /metrics (not "/", no query, no trailing slash)'],
+    [['m.yaml', '--metrics-path', '/wmts/metrics'], 'invalid --metrics-path "/wmts/metrics": /wmts is where a service answers'],
+    [['m.yaml', '--health-path', '/demo'], 'invalid --health-path "/demo": /demo is where a service answers'],
+    [['m.yaml', '--ready-path', '/healthz'], 'invalid --ready-path "/healthz": the health route answers there (move it with --health-path)'],
+    [['m.yaml', '--health-path', '/readyz'], 'invalid --health-path "/readyz": the readiness route answers there (move it with --ready-path)'],
+    [['m.yaml', '--health-path', '/ops', '--metrics-path', '/ops'], 'invalid --metrics-path "/ops": the health route answers there (move it with --health-path)'],
   ];
   for (const [args, message] of cases) {
     assert.throws(() => parseServeArgs(args), (err: unknown) => {
