@@ -57,3 +57,47 @@ export class RestartPolicy {
     return { restartInMs: Math.min(this.#initial * 2 ** (n - 1), this.#max) };
   }
 }
+
+/** Options of `LostConnectionPolicy`. */
+export interface LostConnectionPolicyOptions {
+  /** This many lost hand-overs within `windowMs` are a loop (5). */
+  readonly maxInWindow?: number;
+  /** The window of that count (5 minutes). */
+  readonly windowMs?: number;
+  /** Lost hand-overs over the master's life that are too many (at least 16). */
+  readonly maxTotal?: number;
+}
+
+/**
+ * When a master whose workers keep losing connection hand-overs (src/master/master.ts,
+ * `#onHandleLost`) should give up rather than replace yet another worker: each loss leaves the
+ * master a socket it can never close, so a worker that runs out of descriptors as soon as it
+ * starts would have the master collect them until it runs out itself. A loop (several losses
+ * within minutes) or a total of losses beyond what the master's own descriptors can spare ends
+ * it, for its supervisor to start a fresh one.
+ */
+export class LostConnectionPolicy {
+  readonly #maxInWindow: number;
+  readonly #window: number;
+  readonly #maxTotal: number;
+  #recent: number[] = [];
+  #total = 0;
+
+  constructor(opts: LostConnectionPolicyOptions = {}) {
+    this.#maxInWindow = opts.maxInWindow ?? 5;
+    this.#window = opts.windowMs ?? 5 * 60_000;
+    this.#maxTotal = Math.max(16, opts.maxTotal ?? 16);
+  }
+
+  /** A hand-over was lost at `now` (ms): why to give up, or undefined to replace the worker. */
+  lost(now: number): string | undefined {
+    this.#total++;
+    this.#recent = this.#recent.filter((t) => now - t < this.#window);
+    this.#recent.push(now);
+    if (this.#recent.length >= this.#maxInWindow) {
+      return `${this.#recent.length} connections could not be handed to a worker within ${Math.round(this.#window / 60_000)} minutes`;
+    }
+    if (this.#total >= this.#maxTotal) return `${this.#total} connections could not be handed to a worker since the start`;
+    return undefined;
+  }
+}

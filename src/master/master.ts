@@ -30,7 +30,8 @@ import {
   type WorkerMessage,
   type WorkerOptions,
 } from '../worker/protocol.js';
-import { RestartPolicy } from './backoff.js';
+import { LostConnectionPolicy, RestartPolicy } from './backoff.js';
+import { descriptorLimit } from '../cache/storage/open-files.js';
 import { monotonicUsec, notifyParentReady, notifySystemd } from './notify.js';
 import { removePidFile, writePidFile } from './pid-file.js';
 import { checkConfigInChild, type ChildCheck } from './check-process.js';
@@ -120,6 +121,12 @@ function workerEntry(): string {
   return fileURLToPath(new URL(`../worker/main${extname(self)}`, import.meta.url));
 }
 
+/** This process's descriptor limit; null where unknown, unlimited as unknown. */
+function descriptorLimitOrNull(): number | null {
+  const limit = descriptorLimit();
+  return limit !== null && Number.isFinite(limit) ? limit : null;
+}
+
 /** A stop signal within this long of the first is the same stop, not a demand to kill (ms). */
 export const REPEATED_SIGNAL_MS = 1000;
 
@@ -129,6 +136,7 @@ class Supervisor {
   readonly #log: Logger = getLogger('mapproxy.master');
   readonly #slots = new Map<number, Slot>();
   readonly #policy = new RestartPolicy();
+  readonly #lost = new LostConnectionPolicy({ maxTotal: Math.floor((descriptorLimitOrNull() ?? 1024) / 8) });
   #generation = 0;
   #restartNotBefore = 0;
   #restartTimer: NodeJS.Timeout | null = null;
@@ -290,23 +298,31 @@ class Supervisor {
 
   /**
    * node:cluster hands each connection the master accepts to a worker over IPC, and hands that
-   * worker the next one only once it has answered. A worker out of file descriptors cannot receive
-   * the connection: it answers NODE_HANDLE_NACK, and Node (20) neither sends the
-   * connection again nor closes it, so the answer node:cluster waits for never comes. From then
-   * on that worker gets no new connection, even once its descriptors are free again: with one
-   * worker every new request would hang. So it is replaced as after `--max-requests`: the new
-   * worker listens first, the old one finishes what its open connections ask (they still work)
-   * and exits. The connection of the failed hand-over stays open in the master unanswered, until
-   * its client gives up: Node keeps it out of reach.
+   * worker the next one only once it has answered. A worker out of file descriptors (or on a
+   * system out of them) cannot receive the connection: it answers NODE_HANDLE_NACK, and Node (20)
+   * neither sends the connection again nor closes it, so the answer node:cluster waits for never
+   * comes. From then on that worker gets no new connection, even once its descriptors are free
+   * again: with one worker every new request would hang. So it is replaced as after
+   * `--max-requests`: the new worker listens first, the old one finishes what its open
+   * connections ask (they still work) and exits. A worker still starting can be handed a
+   * connection before the master has seen it listen: it is drained as soon as it is replaced.
+   * The connection of the failed hand-over stays open in the master, unanswered, until the master
+   * exits (Node keeps it out of reach); `#lost` ends the master when that keeps happening.
    */
   #onHandleLost(slot: Slot): void {
-    if (slot.state !== 'ready' || slot.retiring || this.#stopping) return;
+    if (slot.state === 'draining' || slot.retiring || this.#stopping) return;
     slot.retiring = true;
     countWorkerRestart('descriptors');
     this.#log.error(
       { worker: slot.worker.id, workerPid: slot.pid },
-      'a connection could not be handed to the worker (out of file descriptors: raise LimitNOFILE / ulimit -n); it gets no more connections: replacing it',
+      'a connection could not be handed to the worker (out of file descriptors: raise LimitNOFILE / ulimit -n, or the system\'s fs.file-max); it gets no more connections: replacing it',
     );
+    const giveUp = this.#lost.lost(performance.now());
+    if (giveUp !== undefined) {
+      this.#log.fatal(`${giveUp} (each leaves this process a socket it cannot close); giving up`);
+      this.#stop(1);
+      return;
+    }
     this.#reconcile();
   }
 

@@ -17,7 +17,7 @@ import { family, parseSamples } from './metrics-helpers.js';
 const fx = clusterFixture();
 const EXHAUST = join(fileURLToPath(new URL('.', import.meta.url)), '../fixtures/descriptors/exhaust.mjs');
 const LOST =
-  'a connection could not be handed to the worker (out of file descriptors: raise LimitNOFILE / ulimit -n); it gets no more connections: replacing it';
+  "a connection could not be handed to the worker (out of file descriptors: raise LimitNOFILE / ulimit -n, or the system's fs.file-max); it gets no more connections: replacing it";
 
 /** One GET on a connection of its own (no agent, no keep-alive pool): the master hands it over anew. */
 function getAlone(url: string, timeoutMs = 20_000): Promise<{ status: number; body: Buffer }> {
@@ -36,7 +36,7 @@ function getAlone(url: string, timeoutMs = 20_000): Promise<{ status: number; bo
 test('a worker that cannot take a connection for want of descriptors is replaced; new requests are answered again', async (t) => {
   const serve = await startServe(fx.cfg.file, ['-w', '1', '--spare-workers', '0'], {
     wrap: ['prlimit', '--nofile=256:256', '--'],
-    env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${EXHAUST}`.trim(), EXHAUST_HOLD_MS: '3000' },
+    env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${EXHAUST}`.trim(), EXHAUST_HOLD_MS: '20000' },
   });
   t.after(() => serve.kill());
   const [old] = serve.listeningWorkers();
@@ -55,6 +55,8 @@ test('a worker that cannot take a connection for want of descriptors is replaced
   process.kill(old, 'SIGUSR2');
   const exhausted = await serve.waitForLog((l) => l.name === 'test.exhaust' && l.pid === old, { from });
   assert.equal(exhausted.code, 'EMFILE');
+  // A connection the worker holds already needs no new descriptor: it is still answered.
+  assert.equal(await kept('/healthz'), 200);
 
   // The hand-over of this connection fails: it stays open in the master, unanswered.
   const handedOver = getAlone(`${serve.url}/healthz`, 3000).then(() => 'answered', (err: Error) => err.message);
@@ -85,4 +87,32 @@ test('a worker that cannot take a connection for want of descriptors is replaced
   // The connection the master kept does not hold its stop up.
   serve.child.kill('SIGTERM');
   assert.deepEqual(await serve.exited(), { code: 0, signal: null });
+});
+
+test('workers that keep running out of descriptors: after 5 lost connections the master gives up (exit 1)', async (t) => {
+  // Every worker exhausts its descriptors 300 ms after it starts and holds them: each new worker
+  // loses the next connection handed to it.
+  const serve = await startServe(fx.cfg.file, ['-w', '1', '--spare-workers', '0'], {
+    wrap: ['prlimit', '--nofile=256:256', '--'],
+    env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${EXHAUST}`.trim(), EXHAUST_AFTER_MS: '300', EXHAUST_HOLD_MS: '60000' },
+  });
+  t.after(() => serve.kill());
+  const clients: Array<Promise<unknown>> = [];
+  let stopped = false;
+  const exited = serve.exited().finally(() => (stopped = true));
+  // One new connection every 200 ms until the master stops (each lost one waits 1 s, then gives up).
+  while (!stopped) {
+    clients.push(getAlone(`${serve.url}/healthz`, 1000).catch(() => undefined));
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 200))]);
+  }
+  assert.deepEqual(await exited, { code: 1, signal: null });
+  await Promise.all(clients);
+  const lost = serve.logs().filter((l) => l.msg === LOST);
+  assert.equal(lost.length, 5, serve.output());
+  assert.equal(new Set(lost.map((l) => l.workerPid)).size, 5, 'five workers, each replaced once');
+  const fatal = serve.logs().find((l) => l.level === 60);
+  assert.equal(
+    fatal?.msg,
+    '5 connections could not be handed to a worker within 5 minutes (each leaves this process a socket it cannot close); giving up',
+  );
 });

@@ -87,7 +87,8 @@ test('connections past what the descriptors allow are closed at once; the worker
     // The worker's line may come after the master's 'ready' (two writers on one pipe): wait for it.
     const listening = await own.waitForLog((l) => l.name === 'mapproxy.worker' && l.msg === 'listening');
     const atStart = Number(listening.descriptorsAtStart);
-    assert.ok(atStart >= 10 && atStart <= 40, `descriptors at start: ${atStart}`);
+    // About 20 (dist) or 25 (tsx); more would leave fewer than the 30 connections of the bursts below.
+    assert.ok(atStart >= 10 && atStart <= 30, `descriptors at start: ${atStart}`);
     const max = Number(listening.maxConnections);
     assert.equal(max, 60 - atStart);
     const port = Number(new URL(own.url).port);
@@ -104,6 +105,8 @@ test('connections past what the descriptors allow are closed at once; the worker
     const warned = await own.waitForLog((l) => String(l.msg).startsWith('connection limit reached'));
     assert.equal(warned.maxConnections, max);
     for (const s of sockets) s.destroy();
+    // Once the worker has seen the closes (until then a new connection may still be one too many).
+    await waitFor(async () => (await fetchAlone(`${own.url}/healthz`).catch(() => null))?.status === 200, 'the worker to answer again');
     for (let i = 0; i < 5; i++) assert.equal((await fetchAlone(`${own.url}/healthz`)).status, 200);
     assert.equal((await fetchAlone(`${own.url}/wmts/1.0.0/WMTSCapabilities.xml`)).status, 200);
     // Every hand-over was received: no worker was replaced for want of descriptors.

@@ -1,7 +1,7 @@
 /** The master's restart policy: exponential backoff and crash-loop detection. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RestartPolicy } from '../../../src/master/backoff.js';
+import { LostConnectionPolicy, RestartPolicy } from '../../../src/master/backoff.js';
 
 test('restart delays double from 100 ms per crash in the window, up to 10 s', () => {
   const p = new RestartPolicy();
@@ -37,4 +37,25 @@ test('a worker that listens ends the series; crashes of serving workers never gi
   assert.ok('giveUp' in p.crashed(4, true));
   const q = new RestartPolicy({ maxStartFailures: 3 });
   for (let i = 0; i < 20; i++) assert.ok('restartInMs' in q.crashed(i, false));
+});
+
+test('lost hand-overs: 5 within 5 minutes is a loop; fewer, spread out, are replaced until the total bound', () => {
+  const p = new LostConnectionPolicy();
+  const min = 60_000;
+  // One every 2 minutes: never 5 in a window.
+  for (let i = 0; i < 15; i++) assert.equal(p.lost(i * 2 * min), undefined, `loss ${i + 1}`);
+  // The 16th (the least total bound) ends it, however spread out.
+  assert.equal(p.lost(40 * min), '16 connections could not be handed to a worker since the start');
+
+  const loop = new LostConnectionPolicy({ maxTotal: 128 });
+  for (let i = 0; i < 4; i++) assert.equal(loop.lost(i * 2000), undefined);
+  assert.equal(loop.lost(8000), '5 connections could not be handed to a worker within 5 minutes');
+
+  const big = new LostConnectionPolicy({ maxTotal: 128 });
+  for (let i = 0; i < 127; i++) assert.equal(big.lost(i * 2 * min), undefined);
+  assert.equal(big.lost(300 * min), '128 connections could not be handed to a worker since the start');
+  // A limit too small for an eighth to mean anything still allows 16.
+  const small = new LostConnectionPolicy({ maxTotal: 3 });
+  for (let i = 0; i < 15; i++) assert.equal(small.lost(i * 2 * min), undefined);
+  assert.match(small.lost(100 * min) ?? '', /^16 connections/);
 });
