@@ -5,7 +5,8 @@
  */
 import { loadConfigFile, validateConfig } from '../config/index.js';
 import { buildApp, type App } from './build-app.js';
-import type { OperationalPaths } from './operational-paths.js';
+import { SERVICE_SEGMENTS, type OperationalPaths } from './operational-paths.js';
+import { observabilityPaths } from './router.js';
 
 export type { App } from './build-app.js';
 
@@ -34,6 +35,8 @@ export interface CreateAppOptions {
  * paths) when the configuration is invalid or uses something not supported yet.
  */
 export async function createApp(configFile: string, opts: CreateAppOptions = {}): Promise<App> {
+  // Under no service segment, whatever this configuration serves: a later one (reloader) may add it.
+  if (opts.observability !== undefined) observabilityPaths(opts.observability, SERVICE_SEGMENTS);
   if (opts.reloader) {
     // Imported when asked for: reloader.ts builds its apps with this function.
     const { createReloadingApp } = await import('./reloader.js');

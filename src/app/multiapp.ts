@@ -17,7 +17,7 @@ import { escapeXml } from '../service/xml.js';
 import { mountRequest, resolveRequest, shiftPathSegment, type RequestTarget } from './proxy.js';
 import { createApp } from './create-app.js';
 import { createReloadingApp, type ReloadingApp } from './reloader.js';
-import type { OperationalPaths } from './operational-paths.js';
+import { SERVICE_SEGMENTS, type OperationalPaths } from './operational-paths.js';
 import { writeResponse } from './respond.js';
 import { createObservabilityRoutes, METHOD_NOT_ALLOWED, productVersion, type ObservabilityOptions } from './router.js';
 
@@ -101,7 +101,9 @@ export function createMultiApp(dir: string, opts: MultiAppOptions = {}): MultiAp
   const apps = new Map<string, Entry>();
   const closing = new Set<Promise<void>>();
   let closed = false;
-  const operational = createObservabilityRoutes(opts.observability ?? {});
+  // Under no service segment, whatever the projects serve: every project's own routes follow
+  // these, and one with a service of that name would not build.
+  const operational = createObservabilityRoutes(opts.observability ?? {}, SERVICE_SEGMENTS);
   const top = opts.observability ?? {};
   const projectObservability: OperationalPaths | false =
     top === false ? false : { healthPath: top.healthPath, readyPath: top.readyPath, metricsPath: top.metricsPath };

@@ -35,8 +35,12 @@ export const OPERATIONAL_DEFAULTS: Readonly<Record<OperationalPathKey, string>> 
  */
 export const SERVICE_SEGMENTS: readonly string[] = Object.freeze(['service', 'ows', 'wms', 'wmts', 'tms', 'tiles', 'kml', 'demo']);
 
-/** An absolute path of one or more segments: not `/`, no query, no trailing slash, no blanks. */
-const ROUTE_PATH = /^\/[^/?#\s]+(?:\/[^/?#\s]+)*$/;
+/**
+ * An absolute path of one or more segments of RFC 3986's unreserved characters, none of them `.`
+ * or `..`: nothing a client or a proxy would encode or normalise (routes are compared with the
+ * decoded path, and curl or a kubelet drop dot segments), no query, no trailing slash.
+ */
+const ROUTE_PATH = /^(?:\/(?!\.\.?(?:\/|$))[A-Za-z0-9._~-]+)+$/;
 
 /** `/a/b` → `a`. */
 export function firstSegment(path: string): string {
@@ -51,7 +55,7 @@ export function checkOperationalPath(key: string, value: unknown, fallback: stri
   if (typeof value !== 'string' || !ROUTE_PATH.test(value)) {
     throw new ConfigError([{
       path: `observability.${key}`,
-      message: `must be false or an absolute path like ${JSON.stringify(fallback)} (not "/", no query, no trailing slash), got ${JSON.stringify(value)}`,
+      message: `must be false or an absolute path like ${JSON.stringify(fallback)} (segments of letters, digits and - . _ ~; not "/", "." or "..", no trailing slash), got ${JSON.stringify(value)}`,
     }]);
   }
   return value;
@@ -80,7 +84,7 @@ export function parseOperationalFlags(values: Readonly<Record<string, unknown>>,
     if (v === 'off') {
       out[key] = false;
     } else if (!ROUTE_PATH.test(v)) {
-      throw bad(`invalid --${flag} "${v}": expected off or an absolute path like ${OPERATIONAL_DEFAULTS[key]} (not "/", no query, no trailing slash)`);
+      throw bad(`invalid --${flag} "${v}": expected off or an absolute path like ${OPERATIONAL_DEFAULTS[key]} (segments of letters, digits and - . _ ~; not /, . or .., no trailing slash)`);
     } else if (SERVICE_SEGMENTS.includes(firstSegment(v))) {
       throw bad(`invalid --${flag} "${v}": /${firstSegment(v)} is where a service answers`);
     } else {

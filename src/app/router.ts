@@ -319,7 +319,16 @@ export function createHandler(opts: HandlerOptions): RequestHandler {
   };
 
   // The access log (off unless the log configuration turns it on) skips the probe paths.
-  const access = createAccessLog({ exclude: observabilityPaths(opts.observability ?? {}).probePaths });
+  const access = createAccessLog({
+    exclude: observabilityPaths(opts.observability ?? {}).probePaths,
+    routePath: (req) => {
+      try {
+        return resolveRequest(req).path;
+      } catch {
+        return undefined;
+      }
+    },
+  });
 
   const hot = new HotAnswers(opts.hotAnswers);
 

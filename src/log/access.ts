@@ -56,16 +56,22 @@ export function accessLogOn(): boolean {
 
 /**
  * Build the access-log hook of a server. `exclude`: request paths (without query) never logged,
- * default `/healthz` and `/readyz`; paths listed in the log configuration are added.
+ * default `/healthz` and `/readyz`; paths listed in the log configuration are added. `routePath`:
+ * the path the server routes by (decoded, below `X-Script-Name` or a MultiMapProxy project), also
+ * compared with both lists, so a probe is left out however it is mounted; undefined when the
+ * request cannot be routed.
  */
-export function createAccessLog(opts: { exclude?: Iterable<string> } = {}): AccessLogHook {
+export function createAccessLog(opts: { exclude?: Iterable<string>; routePath?: (req: IncomingMessage) => string | undefined } = {}): AccessLogHook {
   const exclude = new Set(opts.exclude ?? DEFAULT_ACCESS_EXCLUDE);
   return (req, res) => {
     const log = getLogger(ACCESS_LOGGER);
     if (!log.isLevelEnabled('info')) return;
     const url = req.url ?? '/';
     const p = pathOf(url);
-    if (exclude.has(p) || accessLogState().exclude.has(p)) return;
+    const configured = accessLogState().exclude;
+    if (exclude.has(p) || configured.has(p)) return;
+    const routed = opts.routePath?.(req);
+    if (routed !== undefined && routed !== p && (exclude.has(routed) || configured.has(routed))) return;
     const start = performance.now();
     const socket = req.socket;
     const written0 = socket.bytesWritten;

@@ -87,7 +87,8 @@ Options:
                        "internal error" (development only: it shows the server's internals)
       --health-path P  where liveness answers (default /healthz); off: nowhere
       --ready-path P   where readiness answers (default /readyz); off: nowhere
-      --metrics-path P where the Prometheus metrics answer (default /metrics); off: nowhere
+      --metrics-path P
+                       where the Prometheus metrics answer (default /metrics); off: nowhere
   -h, --help           show this help
 `;
 

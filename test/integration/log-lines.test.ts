@@ -13,6 +13,9 @@ import { closeHttpAgents, httpGet } from '../../src/source/http-client.js';
 import { configureLogging, createAccessLog, getLogger, logSystemInfo } from '../../src/log/index.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { get, startApp, tempConfig } from '../helpers/server.js';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createApp, createMultiApp } from '../../src/index.js';
 
 type Line = Record<string, unknown> & { level: number; name: string; msg: string };
 let lines: Line[] = [];
@@ -294,6 +297,50 @@ sources: {dbg: {type: debug}}
     assert.equal(access[0].bytes, tile.body.length);
   } finally {
     await app.close();
+    await cfg.cleanup();
+  }
+});
+
+test('access log: moved probe paths are left out also under X-Script-Name and under a MultiMapProxy project', async () => {
+  configureLogging({ level: 'warn', accessLog: true, destination: capture });
+  const yaml = `
+services: {tms: {}}
+layers: [{name: d, title: D, sources: [c]}]
+caches: {c: {grids: [GLOBAL_WEBMERCATOR], sources: [dbg], disable_storage: true}}
+sources: {dbg: {type: debug}}
+`;
+  const cfg = await tempConfig(yaml);
+  await mkdir(join(cfg.dir, 'projects'));
+  await writeFile(join(cfg.dir, 'projects', 'one.yaml'), yaml);
+  const observability = { healthPath: '/-/alive', readyPath: '/-/ready' };
+  const single = await createApp(cfg.file, { observability });
+  const multi = createMultiApp(join(cfg.dir, 'projects'), { observability });
+  const servers = [http.createServer(single), http.createServer(multi)];
+  try {
+    const [one, many] = await Promise.all(servers.map(async (s) => {
+      s.listen(0, '127.0.0.1');
+      await once(s, 'listening');
+      return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+    }));
+    const mounted = { 'x-script-name': '/mp' };
+    for (const [url, headers] of [
+      [`${one}/-/alive`, {}], [`${one}/mp/-/alive`, mounted], [`${one}/mp/-/ready?x=1`, mounted],
+      [`${many}/-/alive`, {}], [`${many}/one/-/alive`, {}], [`${many}/one/-/ready`, {}],
+    ] as const) assert.equal((await get(url, headers)).status, 200, url);
+    // Logged: the old paths (now 404) and a tile.
+    assert.equal((await get(`${one}/mp/healthz`, mounted)).status, 404);
+    assert.equal((await get(`${many}/one/tms/1.0.0/d/EPSG3857/0/0/0.png`)).status, 200);
+    assert.deepEqual(named('mapproxy.access').map((a) => [a.path, a.status]), [
+      ['/mp/healthz', 404],
+      ['/one/tms/1.0.0/d/EPSG3857/0/0/0.png', 200],
+    ]);
+  } finally {
+    for (const s of servers) {
+      s.closeAllConnections();
+      s.close();
+    }
+    await single.close();
+    await multi.close();
     await cfg.cleanup();
   }
 });

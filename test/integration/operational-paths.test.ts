@@ -18,7 +18,7 @@ import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { get, tempConfig } from '../helpers/server.js';
 import { clusterYaml, startServe, wmtsTile } from '../helpers/serve.js';
 import { family, parseSamples } from './metrics-helpers.js';
-import { createApp } from '../../src/index.js';
+import { createApp, createMultiApp } from '../../src/index.js';
 import { HELP } from '../../src/cli/main.js';
 import { SERVE_MULTIAPP_DEVELOP_HELP } from '../../src/cli/serve-multiapp-develop.js';
 
@@ -148,11 +148,25 @@ test('createApp: observability false leaves the three paths to the host applicat
   }
 });
 
-test('createApp: a moved path under a service is a configuration error naming the option', async () => {
-  await assert.rejects(createApp(cfg.file, { observability: { metricsPath: '/wmts/metrics' } }), (err: Error & { problems?: Array<{ path: string; message: string }> }) => {
-    assert.deepEqual(err.problems, [{ path: 'observability.metricsPath', message: '/wmts/metrics lies under the path of a service (/wmts)' }]);
+test('createApp and createMultiApp: a path under any service is a configuration error naming the option', async () => {
+  const problems = (path: string, message: string) => (err: Error & { problems?: Array<{ path: string; message: string }> }) => {
+    assert.deepEqual(err.problems, [{ path, message }]);
     return true;
-  });
+  };
+  await assert.rejects(
+    createApp(cfg.file, { observability: { metricsPath: '/wmts/metrics' } }),
+    problems('observability.metricsPath', '/wmts/metrics lies under the path of a service (/wmts)'),
+  );
+  // Also a service this configuration does not have: an edit the reloader picks up may add it.
+  await assert.rejects(
+    createApp(cfg.file, { reloader: true, observability: { healthPath: '/kml/live' } }),
+    problems('observability.healthPath', '/kml/live lies under the path of a service (/kml)'),
+  );
+  // At the top of MultiMapProxy, where every project's own routes follow: refused when built.
+  assert.throws(
+    () => createMultiApp(projects, { observability: { readyPath: '/tms/ready' } }),
+    problems('observability.readyPath', '/tms/ready lies under the path of a service (/tms)'),
+  );
 });
 
 test('serve-develop and serve-multiapp-develop: a bad path is a usage error (exit 2) with the command\'s help', async () => {

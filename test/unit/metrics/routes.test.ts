@@ -45,13 +45,13 @@ function configError(path: string, message: string): (err: unknown) => boolean {
 
 test('bad paths are ConfigErrors naming the option', () => {
   const bad = (value: unknown) =>
-    `must be false or an absolute path like "/metrics" (not "/", no query, no trailing slash), got ${JSON.stringify(value)}`;
-  for (const value of ['metrics', '/', '/metrics/', '/me trics', '/m?x=1', '//m', '', true, 7]) {
+    `must be false or an absolute path like "/metrics" (segments of letters, digits and - . _ ~; not "/", "." or "..", no trailing slash), got ${JSON.stringify(value)}`;
+  for (const value of ['metrics', '/', '/metrics/', '/me trics', '/m?x=1', '//m', '', '/%2e', '/.', '/ops/..', '/é', '/a#b', true, 7]) {
     assert.throws(() => createObservabilityRoutes({ ...noMetrics, metricsPath: value as string }), configError('observability.metricsPath', bad(value)));
   }
   assert.throws(
     () => createObservabilityRoutes({ healthPath: 'healthz' }),
-    configError('observability.healthPath', 'must be false or an absolute path like "/healthz" (not "/", no query, no trailing slash), got "healthz"'),
+    configError('observability.healthPath', 'must be false or an absolute path like "/healthz" (segments of letters, digits and - . _ ~; not "/", "." or "..", no trailing slash), got "healthz"'),
   );
 });
 
