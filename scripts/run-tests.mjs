@@ -21,5 +21,8 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit' });
+// A test (and a test file) still running after 5 minutes fails instead of holding CI up until its
+// own limit: the whole suite takes about 5 minutes on 2 cores, its longest file about a minute.
+const timeout = process.env.TEST_TIMEOUT_MS ?? '300000';
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, `--test-timeout=${timeout}`, ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);
