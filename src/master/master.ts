@@ -310,20 +310,24 @@ class Supervisor {
    * exits (Node keeps it out of reach); `#lost` ends the master when that keeps happening.
    */
   #onHandleLost(slot: Slot): void {
-    if (slot.state === 'draining' || slot.retiring || this.#stopping) return;
-    slot.retiring = true;
-    countWorkerRestart('descriptors');
-    this.#log.error(
-      { worker: slot.worker.id, workerPid: slot.pid },
-      'a connection could not be handed to the worker (out of file descriptors: raise LimitNOFILE / ulimit -n, or the system\'s fs.file-max); it gets no more connections: replacing it',
-    );
+    if (this.#stopping) return;
+    const replace = slot.state !== 'draining' && !slot.retiring;
+    if (replace) {
+      slot.retiring = true;
+      countWorkerRestart('descriptors');
+      this.#log.error(
+        { worker: slot.worker.id, workerPid: slot.pid },
+        'a connection could not be handed to the worker (out of file descriptors: raise LimitNOFILE / ulimit -n, or the system\'s fs.file-max); it gets no more connections: replacing it',
+      );
+    }
+    // Every loss counts, also one of a worker already on its way out: each leaves a socket.
     const giveUp = this.#lost.lost(performance.now());
     if (giveUp !== undefined) {
       this.#log.fatal(`${giveUp} (each leaves this process a socket it cannot close); giving up`);
       this.#stop(1);
-      return;
+    } else if (replace) {
+      this.#reconcile();
     }
-    this.#reconcile();
   }
 
   #onExit(slot: Slot, code: number | null, signal: string | null): void {
