@@ -6,6 +6,7 @@
  * of `maxApps`, and rebuilt when one of their files changes (see reloader.ts). `/` is a welcome
  * page that lists the projects only with `allowListing`.
  */
+import { existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
@@ -109,6 +110,14 @@ export function createMultiApp(dir: string, opts: MultiAppOptions = {}): MultiAp
     top === false ? false : { healthPath: top.healthPath, readyPath: top.readyPath, metricsPath: top.metricsPath };
   const reserved = operational.reservedNames;
   const warnedReserved = new Set<string>();
+  const warnReserved = (name: string): void => {
+    if (warnedReserved.has(name)) return;
+    warnedReserved.add(name);
+    configLog.warn({ project: name }, `project ${name} is not served: /${name} is an operational route (health, readiness, metrics); rename ${name}.yaml`);
+  };
+  // Said at once for the files there now (a few names: the check costs nothing), not only when
+  // someone asks for the project.
+  for (const name of reserved) if (existsSync(join(root, `${name}${SUFFIX}`))) warnReserved(name);
 
   const dispose = (app: ReloadingApp): void => {
     const done = app.close().catch((err: unknown) => log.error({ err }, 'closing a project failed'));
@@ -218,10 +227,7 @@ export function createMultiApp(dir: string, opts: MultiAppOptions = {}): MultiAp
     if (segment === '') return void writeResponse(req, res, await index(target), '');
     if (!PROJECT_NAME.test(segment)) return void writeResponse(req, res, NOT_FOUND, '');
     if (reserved.has(segment)) {
-      if (!warnedReserved.has(segment)) {
-        warnedReserved.add(segment);
-        configLog.warn({ project: segment }, `project ${segment} is not served: /${segment} is an operational route (health, readiness, metrics); rename ${segment}.yaml`);
-      }
+      warnReserved(segment);
       return void writeResponse(req, res, NOT_FOUND, '');
     }
     const entry = apps.get(segment);

@@ -226,7 +226,8 @@ test('health, readiness and metrics answer at the top, before any project; a pro
     assert.match(metrics.body.toString(), /^# HELP /m);
     // Under a script name too, as every route.
     assert.equal((await get(`${url}/mp/healthz`, { 'X-Script-Name': '/mp' })).body.toString(), 'ok');
-    // The project healthz is neither served nor listed; the log says why, once.
+    // The project healthz is neither served nor listed; the log says why, once, from the start.
+    assert.equal(logs.filter((l) => l.name === 'mapproxy.config' && l.project === 'healthz').length, 1);
     for (let i = 0; i < 2; i++) {
       const r = await get(`${url}/healthz/tms/1.0.0/`);
       assert.deepEqual([r.status, r.body.toString()], [404, 'not found']);
@@ -239,8 +240,18 @@ test('health, readiness and metrics answer at the top, before any project; a pro
     const plain = await serve({ observability: false });
     assert.equal((await get(`${plain.url}/readyz`)).status, 404);
     assert.equal((await get(`${plain.url}/healthz/tms/1.0.0/`)).status, 200);
+    // A route moved onto a project's name: said when the server is built, before any request.
+    await writeFile(join(dir, 'live.yaml'), project('l', 'live'));
+    const from = logs.length;
+    const moved = await serve({ observability: { healthPath: '/live' } });
+    assert.deepEqual(
+      logs.slice(from).filter((l) => l.name === 'mapproxy.config').map((l) => l.msg),
+      ['project live is not served: /live is an operational route (health, readiness, metrics); rename live.yaml'],
+    );
+    assert.deepEqual([(await get(`${moved.url}/live`)).status, (await get(`${moved.url}/healthz/tms/1.0.0/`)).status], [200, 200]);
   } finally {
     await rm(shadowed, { force: true });
+    await rm(join(dir, 'live.yaml'), { force: true });
   }
 });
 
