@@ -3,7 +3,7 @@
  * the command line (`startServerProcess`), always on 127.0.0.1 with a free port.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
+import http, { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -96,6 +96,24 @@ export async function startServerProcess(configFile: string, env: NodeJS.Process
       return code;
     },
   };
+}
+
+/**
+ * GET `url` on a connection of its own (no agent, no keep-alive pool), so a `serve` master hands
+ * each one to a worker anew (round robin). Rejects with `no answer within <timeoutMs> ms` when
+ * none comes.
+ */
+export function getAlone(url: string, timeoutMs = 20_000): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
 }
 
 /** GET `url`; resolves status, headers and the body bytes. */

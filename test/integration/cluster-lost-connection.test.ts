@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { getAlone } from '../helpers/server.js';
 import { clusterFixture, isAlive, startServe, waitFor, wmtsTile } from '../helpers/serve.js';
 import { family, parseSamples } from './metrics-helpers.js';
 
@@ -18,20 +19,6 @@ const fx = clusterFixture();
 const EXHAUST = join(fileURLToPath(new URL('.', import.meta.url)), '../fixtures/descriptors/exhaust.mjs');
 const LOST =
   "a connection could not be handed to the worker (out of file descriptors: raise LimitNOFILE / ulimit -n, or the system's fs.file-max); it gets no more connections: replacing it";
-
-/** One GET on a connection of its own (no agent, no keep-alive pool): the master hands it over anew. */
-function getAlone(url: string, timeoutMs = 20_000): Promise<{ status: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', reject);
-  });
-}
 
 test('a worker that cannot take a connection for want of descriptors is replaced; new requests are answered again', async (t) => {
   const serve = await startServe(fx.cfg.file, ['-w', '1', '--spare-workers', '0'], {

@@ -6,10 +6,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { readFile, writeFile } from 'node:fs/promises';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
-import { tempConfig } from '../helpers/server.js';
+import { getAlone, tempConfig } from '../helpers/server.js';
 import { clusterYaml, startServe, waitFor, type ServeProcess } from '../helpers/serve.js';
 
 let upstream: Upstream;
@@ -31,16 +30,10 @@ after(async () => {
 });
 
 /** One request on a connection of its own, so round robin can hand it to any worker. */
-function capabilities(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(`${serve.url}/wmts/1.0.0/WMTSCapabilities.xml`, { agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString()) : reject(new Error(`status ${res.statusCode}`))));
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
-    req.on('error', reject);
-  });
+async function capabilities(): Promise<string> {
+  const res = await getAlone(`${serve.url}/wmts/1.0.0/WMTSCapabilities.xml`, 10_000);
+  if (res.status !== 200) throw new Error(`status ${res.status}`);
+  return res.body.toString();
 }
 
 /** Ask every listening worker (new connections go round robin) and collect the layer titles. */

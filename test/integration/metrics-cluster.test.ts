@@ -10,11 +10,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import http from 'node:http';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
-import { tempConfig } from '../helpers/server.js';
+import { getAlone, tempConfig } from '../helpers/server.js';
 import { parseSamples, sample, family, type Samples } from './metrics-helpers.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -44,15 +43,9 @@ async function waitForEvent(name: string, count: number): Promise<Event> {
 }
 
 /** GET on a new connection each time, so node:cluster's round robin spreads them over the workers. */
-function get(path: string, onPort = port): Promise<{ status: number; worker: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port: onPort, path, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, worker: Number(res.headers['x-worker']), body }));
-    }).on('error', reject);
-  });
+async function get(path: string, onPort = port): Promise<{ status: number; worker: number; body: string }> {
+  const res = await getAlone(`http://127.0.0.1:${onPort}${path}`);
+  return { status: res.status, worker: Number(res.headers['x-worker']), body: res.body.toString() };
 }
 
 async function scrape(onPort: number): Promise<Samples> {

@@ -10,9 +10,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import http from 'node:http';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
-import { tempConfig } from '../helpers/server.js';
+import { getAlone, tempConfig } from '../helpers/server.js';
 import { clusterYaml, startServe, waitFor, wmtsTile, type ServeProcess } from '../helpers/serve.js';
 import { connectionsWithin, descriptorLimit, openFilesWithin } from '../../src/cache/storage/open-files.js';
 import net from 'node:net';
@@ -33,20 +32,6 @@ after(async () => {
   await upstream?.close();
   await cfg?.cleanup();
 });
-
-/** One GET on a connection of its own (no agent: every request opens a socket). */
-function fetchAlone(url: string): Promise<{ status: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, { agent: false }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      })
-      .on('error', reject);
-  });
-}
 
 /** Descriptors of `pid` open on files under `dir`. */
 async function filesUnder(pid: number, dir: string): Promise<number> {
@@ -106,9 +91,9 @@ test('connections past what the descriptors allow are closed at once; the worker
     assert.equal(warned.maxConnections, max);
     for (const s of sockets) s.destroy();
     // Once the worker has seen the closes (until then a new connection may still be one too many).
-    await waitFor(async () => (await fetchAlone(`${own.url}/healthz`).catch(() => null))?.status === 200, 'the worker to answer again');
-    for (let i = 0; i < 5; i++) assert.equal((await fetchAlone(`${own.url}/healthz`)).status, 200);
-    assert.equal((await fetchAlone(`${own.url}/wmts/1.0.0/WMTSCapabilities.xml`)).status, 200);
+    await waitFor(async () => (await getAlone(`${own.url}/healthz`).catch(() => null))?.status === 200, 'the worker to answer again');
+    for (let i = 0; i < 5; i++) assert.equal((await getAlone(`${own.url}/healthz`)).status, 200);
+    assert.equal((await getAlone(`${own.url}/wmts/1.0.0/WMTSCapabilities.xml`)).status, 200);
     // Every hand-over was received: no worker was replaced for want of descriptors.
     assert.deepEqual(own.logs().filter((l) => String(l.msg).startsWith('a connection could not be handed')), []);
   } finally {
@@ -132,12 +117,12 @@ test('a worker with 160 descriptors keeps 80 tile files open and still answers 1
   for (let x = 0; x < 16; x++) for (let y = 0; y < 8; y++) urls.push(`${serve.url}${wmtsTile(x, y, 6)}`);
   const created = new Map<string, Buffer>();
   for (const u of urls) {
-    const r = await fetchAlone(u);
+    const r = await getAlone(u);
     assert.equal(r.status, 200, u);
     created.set(u, r.body);
   }
   for (const u of urls) {
-    const r = await fetchAlone(u);
+    const r = await getAlone(u);
     assert.equal(r.status, 200, u);
     assert.deepEqual(r.body, created.get(u));
   }
@@ -145,7 +130,7 @@ test('a worker with 160 descriptors keeps 80 tile files open and still answers 1
   await waitFor(async () => (await filesUnder(worker, cfg.dir)) === 80, '80 tile files open');
   // 30 connections at once (what 160 descriptors leave: 80 files, a reserve of 20, about 25 of
   // the worker's own), each for a tile: every one accepted and answered.
-  const burst = await Promise.all(urls.slice(0, 30).map((u) => fetchAlone(u)));
+  const burst = await Promise.all(urls.slice(0, 30).map((u) => getAlone(u)));
   assert.deepEqual(burst.map((r) => r.status), new Array(30).fill(200));
   assert.equal(upstream.count(), 8);
 });
@@ -164,12 +149,12 @@ test('MultiMapProxy: the projects of one worker share the bound; every tile of b
   const urls: string[] = [];
   for (const name of ['one', 'two']) for (let x = 0; x < 16; x++) for (let y = 0; y < 8; y++) urls.push(`${serve.url}/${name}${wmtsTile(x, y, 6)}`);
   // Created, then read again: 256 tiles, 128 per project, against 80 files for the whole worker.
-  for (const u of [...urls, ...urls]) assert.equal((await fetchAlone(u)).status, 200, u);
+  for (const u of [...urls, ...urls]) assert.equal((await getAlone(u)).status, 200, u);
   assert.equal(upstream.count() - before, 16);
   await waitFor(async () => (await filesUnder(worker, projects)) === 80, '80 tile files open in all');
   // Both projects keep some: the one keeping the most gives way to the other.
   const perProject = await Promise.all(['one', 'two'].map((n) => filesUnder(worker, join(projects, `${n}_cache`))));
   assert.ok(perProject.every((n) => n >= 20), `tile files per project: ${perProject.join(', ')}`);
-  const burst = await Promise.all(urls.slice(0, 30).map((u) => fetchAlone(u)));
+  const burst = await Promise.all(urls.slice(0, 30).map((u) => getAlone(u)));
   assert.deepEqual(burst.map((r) => r.status), new Array(30).fill(200));
 });
