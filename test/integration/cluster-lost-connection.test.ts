@@ -76,6 +76,39 @@ test('a worker that cannot take a connection for want of descriptors is replaced
   assert.deepEqual(await serve.exited(), { code: 0, signal: null });
 });
 
+test('a connection lost by a spare as it takes over, before the master has seen it listen: the spare is replaced too', async (t) => {
+  // Every worker tells the master it listens 500 ms late: the hand-over of B is answered first.
+  const serve = await startServe(fx.cfg.file, ['-w', '1', '--spare-workers', '1'], {
+    wrap: ['prlimit', '--nofile=256:256', '--'],
+    env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${EXHAUST}`.trim(), EXHAUST_HOLD_MS: '60000', EXHAUST_DELAY_LISTENING_MS: '500' },
+  });
+  t.after(() => serve.kill());
+  const [current] = serve.listeningWorkers();
+  const spare = Number((await serve.waitForLog((l) => l.msg === 'spare worker standing by')).workerPid);
+  assert.ok(current && spare && spare !== current);
+  const from = serve.logs().length;
+  for (const pid of [current, spare]) {
+    process.kill(pid, 'SIGUSR2');
+    await serve.waitForLog((l) => l.name === 'test.exhaust' && l.pid === pid, { from });
+  }
+  // A goes to the current worker and is lost; B waits in the master until the spare, taking
+  // over, answers its listen, and is handed to it at once: lost too, before 'worker listening'.
+  const unanswered = (url: string) => getAlone(url, 3000).then(() => 'answered', (err: Error) => err.message);
+  const [a, b] = [unanswered(`${serve.url}/healthz`), unanswered(`${serve.url}/readyz`)];
+  assert.deepEqual(await Promise.all([a, b]), ['no answer within 3000 ms', 'no answer within 3000 ms']);
+  const lost = () => serve.logs().slice(from).filter((l) => l.msg === LOST).map((l) => l.workerPid);
+  await waitFor(() => lost().length === 2, 'both hand-overs reported');
+  assert.deepEqual(lost(), [current, spare]);
+  // The spare's loss came while the master still counted it as starting.
+  const order = serve.logs().slice(from).filter((l) => l.workerPid === spare && (l.msg === LOST || l.msg === 'worker listening')).map((l) => l.msg);
+  assert.equal(order[0], LOST);
+  // A third worker, forked, serves.
+  await waitFor(() => serve.listeningWorkers().some((p) => p !== current && p !== spare), 'a new worker listening', 30_000);
+  assert.equal((await getAlone(`${serve.url}/healthz`, 10_000)).status, 200);
+  const metrics = parseSamples((await getAlone(`${serve.url}/metrics`)).body.toString());
+  assert.equal(family(metrics, 'mapproxy_worker_restarts_total')['reason="descriptors"'], 2);
+});
+
 test('workers that keep running out of descriptors: after 5 lost connections the master gives up (exit 1)', async (t) => {
   const serve = await startServe(fx.cfg.file, ['-w', '1', '--spare-workers', '0'], {
     wrap: ['prlimit', '--nofile=256:256', '--'],
