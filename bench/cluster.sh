@@ -99,7 +99,7 @@ for v in $TS_VARIANTS; do
   configs+=("$ROOT/$(variant_config "$v")")
 done
 for v in $FLOOR_VARIANTS; do
-  [[ "$v" =~ ^floor-(filehandle|callback|readfile|sync|statcache|heldfd|memory)$ ]] \
+  [[ "$v" =~ ^floor-(filehandle|callback|readfile|sync|statcache|heldfd|heldsync|memory)$ ]] \
     || die "FLOOR_VARIANTS: '$v' is not floor-<mode> with a mode of bench/lib/node-floor.mjs"
 done
 case "$TS_BIND" in 127.0.0.1:*|localhost:*) ;; *) [ -z "${FLOOR_VARIANTS// /}" ] || die "FLOOR_VARIANTS need TS_BIND on 127.0.0.1 (node-floor.mjs binds it)" ;; esac

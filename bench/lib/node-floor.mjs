@@ -17,6 +17,8 @@
  *                heldfd      the file kept open after its first hit, then one pread (1 pool hop) per
  *                            hit and nothing else: the floor of mapproxy-ts's open-file level
  *                            without its freshness checks
+ *                heldsync    as heldfd, but the pread runs on the event loop (no pool hop), as
+ *                            nginx reads a file when `aio threads` is off (its default)
  *                memory      every tile kept in memory after its first hit (a Map, no bound, never
  *                            checked again): the floor of a memory tier holding the whole working set
  *
@@ -39,7 +41,7 @@ if (!Number.isInteger(workers) || workers < 0) {
   console.error(`WORKERS must be a whole number, got ${workersArg}`);
   process.exit(2);
 }
-const MODES = ['filehandle', 'callback', 'readfile', 'sync', 'statcache', 'heldfd', 'memory'];
+const MODES = ['filehandle', 'callback', 'readfile', 'sync', 'statcache', 'heldfd', 'heldsync', 'memory'];
 if (!MODES.includes(mode)) {
   console.error(`unknown MODE ${mode} (one of ${MODES.join(', ')})`);
   process.exit(2);
@@ -183,6 +185,14 @@ function serve() {
       return;
     }
     const buf = Buffer.allocUnsafe(h.size);
+    if (mode === 'heldsync') {
+      try {
+        fs.readSync(h.fd, buf, 0, h.size, 0);
+      } catch (err) {
+        return cb(err);
+      }
+      return cb(null, { data: buf, mtime: h.mtime, held: h });
+    }
     fs.read(h.fd, buf, 0, h.size, 0, (err) => (err ? cb(err) : cb(null, { data: buf, mtime: h.mtime, held: h })));
   }
   const inMemory = new Map();
@@ -202,6 +212,7 @@ function serve() {
     sync: fromSync,
     statcache: fromStatCache,
     heldfd: fromHeldFd,
+    heldsync: fromHeldFd,
     memory: fromMemory,
   }[mode];
 
