@@ -44,6 +44,12 @@ export interface MultiAppOptions {
    * `/readyz`, `/metrics`; `false`: none). A project named like one of them is not served.
    */
   readonly observability?: ObservabilityOptions | false;
+  /**
+   * Log at once each project file a route hides (default true). Under `serve` only the first
+   * worker of a generation does, so the line is written once, not once per worker; a request for
+   * a hidden project is still logged by the worker that answers it.
+   */
+  readonly reportHidden?: boolean;
 }
 
 /** The MultiMapProxy request listener. */
@@ -117,7 +123,7 @@ export function createMultiApp(dir: string, opts: MultiAppOptions = {}): MultiAp
   };
   // Said at once for the files there now (a few names: the check costs nothing), not only when
   // someone asks for the project.
-  for (const name of reserved) if (existsSync(join(root, `${name}${SUFFIX}`))) warnReserved(name);
+  if (opts.reportHidden ?? true) for (const name of reserved) if (existsSync(join(root, `${name}${SUFFIX}`))) warnReserved(name);
 
   const dispose = (app: ReloadingApp): void => {
     const done = app.close().catch((err: unknown) => log.error({ err }, 'closing a project failed'));

@@ -138,6 +138,8 @@ class Supervisor {
   readonly #policy = new RestartPolicy();
   readonly #lost = new LostConnectionPolicy({ maxTotal: Math.floor((descriptorLimitOrNull() ?? 1024) / 8) });
   #generation = 0;
+  /** The generation whose first worker was told to report hidden MultiMapProxy projects. */
+  #reportedGeneration = -1;
   #restartNotBefore = 0;
   #restartTimer: NodeJS.Timeout | null = null;
   #port: number | null = null;
@@ -214,9 +216,12 @@ class Supervisor {
 
   #fork(spare: boolean): void {
     const o = this.#o;
+    const reportHidden = o.multiapp !== undefined && this.#reportedGeneration !== this.#generation;
+    if (reportHidden) this.#reportedGeneration = this.#generation;
     const options: WorkerOptions = {
       config: o.config,
       multiapp: o.multiapp,
+      ...(reportHidden ? { reportHidden: true } : {}),
       host: o.host,
       port: o.port,
       gracefulTimeoutMs: o.gracefulTimeoutMs,

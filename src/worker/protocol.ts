@@ -18,6 +18,8 @@ export interface WorkerOptions {
   readonly config: string;
   /** MultiMapProxy: serve every `<config>/<name>.yaml` under `/<name>/`. */
   readonly multiapp?: { readonly allowListing: boolean };
+  /** With `multiapp`: log the project files a route hides when the app is built (one worker of a generation does). */
+  readonly reportHidden?: boolean;
   readonly host: string;
   readonly port: number;
   /** After a drain starts, connections still open this long are closed (ms). */

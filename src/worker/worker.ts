@@ -69,7 +69,12 @@ export async function runWorker(opts: WorkerOptions, control: WorkerControl): Pr
   if (opts.imageJobs !== undefined) setImageJobLimit(opts.imageJobs);
   try {
     if (opts.multiapp) {
-      app = (await import('../app/multiapp.js')).createMultiApp(opts.config, { allowListing: opts.multiapp.allowListing, reload: true, observability: opts.observability });
+      app = (await import('../app/multiapp.js')).createMultiApp(opts.config, {
+        allowListing: opts.multiapp.allowListing,
+        reload: true,
+        observability: opts.observability,
+        reportHidden: opts.reportHidden === true,
+      });
     } else if (opts.configFromMaster) {
       // Asked for now that the control listens: a message sent before would have been dropped.
       send({ type: 'mpx:config-request' });

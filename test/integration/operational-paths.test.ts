@@ -11,12 +11,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
 import { get, tempConfig } from '../helpers/server.js';
-import { clusterYaml, startServe, wmtsTile } from '../helpers/serve.js';
+import { clusterYaml, startServe, waitFor, wmtsTile, type LogLine } from '../helpers/serve.js';
 import { family, parseSamples } from './metrics-helpers.js';
 import { createApp, createMultiApp } from '../../src/index.js';
 import { HELP } from '../../src/cli/main.js';
@@ -85,6 +85,28 @@ test('serve --multiapp --metrics-path off: no metrics at the top nor under a pro
   assert.deepEqual(await answer(`${serve.url}/live`), [200, 'ok']);
   assert.deepEqual(await answer(`${serve.url}/one/live`), [200, 'ok']);
   assert.deepEqual(await answer(`${serve.url}/readyz`), [200, 'ready']);
+});
+
+test('serve --multiapp: a project hidden by a route is reported once per generation, not once per worker', async (t) => {
+  const hidden = join(projects, 'live.yaml');
+  await writeFile(hidden, clusterYaml(upstream.url).replace(/\.\/(cache|locks|tile_locks)/g, './live_$1'));
+  t.after(() => rm(hidden, { force: true }));
+  const serve = await startServe(projects, ['--multiapp', '-w', '2', '--spare-workers', '0', '--health-path', '/live']);
+  t.after(() => serve.kill());
+  const said = 'project live is not served: /live is an operational route (health, readiness, metrics); rename live.yaml';
+  const reports = (): LogLine[] => serve.logs().filter((l) => l.name === 'mapproxy.config' && l.msg === said);
+  assert.equal(serve.listeningWorkers().length, 2);
+  await waitFor(() => reports().length > 0, 'the hidden project reported');
+  assert.equal(reports().length, 1, serve.output());
+  // A reload builds every project anew: said again, once.
+  const from = serve.logs().length;
+  serve.child.kill('SIGHUP');
+  await serve.waitForLog((l) => l.msg === 'reload complete', { from, timeoutMs: 30_000 });
+  assert.equal(reports().length, 2, serve.output());
+  assert.equal(reports()[1].pid === reports()[0].pid, false);
+  // It stays hidden: 404, while the route answers.
+  assert.deepEqual(await answer(`${serve.url}/live`), [200, 'ok']);
+  assert.deepEqual(await answer(`${serve.url}/live/tms/1.0.0/`), NOT_FOUND);
 });
 
 /** A serve-develop or serve-multiapp-develop child, resolved once it listens. */
