@@ -1,11 +1,12 @@
 /**
  * Listening on a `--bind` address, the same way for every command: `host:port` as it is printed,
  * the words for the usual failures, a promise around `server.listen`, the master's probe of the
- * address before it forks, and answering clients that half-close. Only node:net here: the `serve` master loads this module and must
- * stay small (no config code, no libvips).
+ * address before it forks, and answering clients that half-close. Only Node's own modules here: the `serve` master loads this
+ * module and must stay small (no config code, no libvips).
  */
-import type { Server as HttpServer } from 'node:http';
+import { maxHeaderSize, type Server as HttpServer } from 'node:http';
 import { createServer, type AddressInfo, type Server } from 'node:net';
+import type { Duplex } from 'node:stream';
 
 /** An address to listen on; an empty host means every interface (MapProxy's `-b :8080`). */
 export interface BindAddress {
@@ -82,4 +83,41 @@ export async function probeBind(bind: BindAddress): Promise<number> {
  */
 export function answerHalfClosed(server: HttpServer): void {
   (server as HttpServer & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
+}
+
+/** The answers to requests node:http cannot read, by the parser's error code; the rest are 400. */
+const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string, string]>> = {
+  HPE_HEADER_OVERFLOW: [
+    431,
+    'Request Header Fields Too Large',
+    `the request line and headers are longer than the server reads (${maxHeaderSize} bytes, --max-http-header-size)`,
+  ],
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'Payload Too Large', 'the chunk extensions of the request body are too long'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'the request did not arrive in time'],
+};
+
+/** The raw answer to a request node:http rejects with `err`, closing the connection. */
+export function clientErrorAnswer(err: NodeJS.ErrnoException): string {
+  const [status, reason, why] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'Bad Request', 'the request is not valid HTTP/1.1'];
+  const body = `${reason}: ${why}\n`;
+  return (
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+  );
+}
+
+/**
+ * Make `server` say why it rejects a request it cannot read (a malformed line, a head over
+ * node:http's limit, a request that does not arrive in time): node:http answers those with a status line and
+ * no body, which a browser shows as an empty page. The status stays node:http's own; only a body
+ * is added. As node:http does, nothing is written once an answer on the connection has started
+ * (a pipelined request after it): the bytes would land inside that answer. `_httpMessage` is
+ * node:http's own (not in its typings): the response in progress on the socket.
+ */
+export function answerClientErrors(server: HttpServer): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const inProgress = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+    if (err.code !== 'ECONNRESET' && socket.writable && !inProgress?.headersSent) socket.write(clientErrorAnswer(err));
+    socket.destroy(err);
+  });
 }

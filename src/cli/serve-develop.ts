@@ -4,7 +4,7 @@
  * port is bound; SIGINT / SIGTERM stop it cleanly (exit 0), also while it is still starting.
  */
 import { createServer } from 'node:http';
-import { answerHalfClosed, hostPort, listenFailure, listenOn } from '../app/listen.js';
+import { answerClientErrors, answerHalfClosed, hostPort, listenFailure, listenOn } from '../app/listen.js';
 import type { OperationalPaths } from '../app/operational-paths.js';
 import { ConfigError } from '../errors.js';
 import { getLogger } from '../log/index.js';
@@ -61,6 +61,7 @@ async function run(
   }
   const server = createServer(app);
   answerHalfClosed(server);
+  answerClientErrors(server);
   server.keepAliveTimeout = 65_000;
   try {
     await listenOn(server, bind);

@@ -10,7 +10,7 @@ import { createServer } from 'node:http';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseOperationalFlags, type OperationalPaths } from '../app/operational-paths.js';
-import { answerHalfClosed, hostPort, listenFailure, listenOn } from '../app/listen.js';
+import { answerClientErrors, answerHalfClosed, hostPort, listenFailure, listenOn } from '../app/listen.js';
 import { getLogger } from '../log/index.js';
 import { DEFAULT_BIND, developLogFormat, parseArgsMessage, parseBind, UsageError } from './main.js';
 
@@ -120,6 +120,7 @@ async function run(
   const app = createMultiApp(dir, { ...opts, reload: true });
   const server = createServer(app);
   answerHalfClosed(server);
+  answerClientErrors(server);
   server.keepAliveTimeout = 65_000;
   try {
     await listenOn(server, bind);

@@ -6,7 +6,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { answerHalfClosed } from '../app/listen.js';
+import { answerClientErrors, answerHalfClosed } from '../app/listen.js';
 import type { RequestHandler } from '../app/router.js';
 import { Backend, LaneConnection } from './fast-lane.js';
 import type { DrainMode } from './protocol.js';
@@ -70,6 +70,7 @@ export class DrainingServer {
     this.#opts = opts;
     this.http = http.createServer(opts.http ?? {}, (req, res) => this.#onRequest(req, res));
     answerHalfClosed(this.http);
+    answerClientErrors(this.http);
     if (opts.keepAliveTimeoutMs !== undefined) this.http.keepAliveTimeout = opts.keepAliveTimeoutMs;
     const lookup = opts.fastLane === false ? undefined : handler.fastAnswer;
     // node:http's own default for accepted connections; half-open, so an answer can still go out

@@ -1,0 +1,113 @@
+/**
+ * Requests node:http cannot read get its status with a body that says why (node:http alone sends
+ * a status line and nothing else): a head over the size limit (431), a malformed request line or
+ * header (400), a head that does not arrive in time (408). The same through the fast lane (which
+ * hands what it does not understand to node:http) and with node:http alone, as `serve-develop`
+ * runs. An answer already started on the connection is never broken into. Real config, upstream,
+ * sockets on 127.0.0.1.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { maxHeaderSize } from 'node:http';
+import { createApp } from '../../src/app/create-app.js';
+import type { App } from '../../src/app/build-app.js';
+import { clientErrorAnswer } from '../../src/app/listen.js';
+import { configureLogging } from '../../src/log/index.js';
+import { closeHttpAgents } from '../../src/source/http-client.js';
+import { startUpstream, type Upstream } from '../helpers/upstream.js';
+import { tempConfig } from '../helpers/server.js';
+import { Conn, get, type Answer } from '../helpers/raw-conn.js';
+import { lanePair, laneYaml, serveApp, type LanePair, type Served } from '../helpers/lane-pair.js';
+
+let up: Upstream;
+let cfg: Awaited<ReturnType<typeof tempConfig>>;
+let app: App;
+let pair: LanePair;
+
+before(async () => {
+  configureLogging({ level: 'silent' });
+  up = await startUpstream();
+  cfg = await tempConfig(laneYaml(up.url, 'max_mb: 0, open_files: 16'));
+  app = await createApp(cfg.file);
+  pair = await lanePair(app);
+});
+
+after(async () => {
+  await pair?.close();
+  await app?.close();
+  await closeHttpAgents();
+  await up?.close();
+  await cfg?.cleanup();
+  configureLogging();
+});
+
+const TOO_LARGE = `Request Header Fields Too Large: the request line and headers are longer than the server reads (${maxHeaderSize} bytes, --max-http-header-size)\n`;
+const BAD = 'Bad Request: the request is not valid HTTP/1.1\n';
+
+/** Send `bytes` on a connection of its own; the answers until the server closes it. */
+async function sendAlone(port: number, bytes: string): Promise<Answer[]> {
+  const c = await Conn.open(port);
+  c.send(bytes);
+  await c.closedByServer();
+  return c.answers;
+}
+
+const CASES: ReadonlyArray<readonly [string, string, number, string]> = [
+  ['a request line longer than the limit', get(`/tms/1.0.0/?q=${'a'.repeat(maxHeaderSize)}`), 431, TOO_LARGE],
+  ['headers longer than the limit', get('/tms/1.0.0/', `X-Big: ${'b'.repeat(maxHeaderSize)}\r\n`), 431, TOO_LARGE],
+  ['a request line with a space in the target', 'GET /tms/1.0.0/ x HTTP/1.1\r\nHost: a\r\n\r\n', 400, BAD],
+  ['a header line without a colon', get('/tms/1.0.0/', 'Broken header\r\n'), 400, BAD],
+  ['a version that is not HTTP', 'GET /tms/1.0.0/ HTTX/1.1\r\nHost: a\r\n\r\n', 400, BAD],
+];
+
+for (const [what, bytes, status, body] of CASES) {
+  test(`${what}: ${status} with a body saying why, through the lane and with node:http alone`, async () => {
+    for (const served of [pair.lane, pair.plain]) {
+      const answers = await sendAlone(served.port, bytes);
+      assert.equal(answers.length, 1, `${served === pair.lane ? 'lane' : 'plain'}: one answer`);
+      const [a] = answers;
+      assert.equal(a.status, status);
+      assert.equal(a.headers.get('content-type'), 'text/plain; charset=utf-8');
+      assert.equal(a.headers.get('connection'), 'close');
+      assert.equal(a.body.toString(), body);
+    }
+  });
+}
+
+test('the answer is the exact bytes of clientErrorAnswer, status line first', async () => {
+  const c = await Conn.open(pair.lane.port);
+  const raw: Buffer[] = [];
+  c.socket.on('data', (d: Buffer) => raw.push(d));
+  c.send('BROKEN\r\n\r\n');
+  await c.closedByServer();
+  assert.equal(Buffer.concat(raw).toString('latin1'), clientErrorAnswer(Object.assign(new Error('x'), { code: 'HPE_INVALID_METHOD' })));
+});
+
+test('a malformed request after a good one on a kept-alive connection: the good one answered whole, then 400', async () => {
+  const c = await Conn.open(pair.lane.port);
+  c.send(get('/tms/1.0.0/'));
+  const [first] = await c.until(1);
+  assert.equal(first.status, 200);
+  c.send(get('/tms/1.0.0/', 'Broken header\r\n'));
+  await c.closedByServer();
+  assert.deepEqual(
+    c.answers.map((a) => [a.status, a.body.toString().slice(0, 12)]),
+    [[200, first.body.toString().slice(0, 12)], [400, BAD.slice(0, 12)]],
+  );
+});
+
+test('a head that does not arrive within headersTimeout: 408 with a body, through the lane and with node:http alone', async () => {
+  for (const fastLane of [true, false]) {
+    const slow: Served = await serveApp(app, { fastLane, http: { headersTimeout: 300, requestTimeout: 300, connectionsCheckingInterval: 50 } });
+    try {
+      const c = await Conn.open(slow.port);
+      c.send('GET /tms/1.0.0/ HTTP/1.1\r\nHost: a\r\n');
+      await c.closedByServer();
+      assert.equal(c.answers.length, 1, `fastLane ${fastLane}`);
+      assert.equal(c.answers[0].status, 408);
+      assert.equal(c.answers[0].body.toString(), 'Request Timeout: the request did not arrive in time\n');
+    } finally {
+      await slow.server.drain('stop', 1000);
+    }
+  }
+});
