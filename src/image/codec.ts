@@ -22,6 +22,14 @@ export interface EncodeExtras {
   readonly georef?: GeoReference;
 }
 
+/**
+ * Full-colour and grey PNG as Pillow writes them for MapProxy: zlib level 6 and each row's filter
+ * chosen adaptively (libpng's heuristic). sharp's default leaves rows unfiltered, which makes a
+ * map tile 1.25-2 times larger than MapProxy's for about 4 ms more per 256×256 tile (Pillow
+ * takes longer still).
+ */
+const PNG_OPTIONS = { compressionLevel: 6, adaptiveFiltering: true } as const;
+
 function printable(buf: Buffer): string {
   return buf.subarray(0, 40).toString('latin1').replace(/[^\x20-\x7e]/g, '.');
 }
@@ -105,13 +113,13 @@ export async function encodeImage(raw: RawImage, opts: ImageOptions, extras: Enc
   const quality = clampQuality(opts.jpegQuality);
   switch (mime) {
     case 'image/png': {
-      if (grey) return pooled((await prepared(raw, opts, true)).toColourspace('b-w').png());
+      if (grey) return pooled((await prepared(raw, opts, true)).toColourspace('b-w').png(PNG_OPTIONS));
       const colors = opts.colors > 0 ? opts.colors : opts.mode === 'P' ? 256 : 0;
       if (colors > 0) {
         const img = opaque ? flattenRaw(raw, opts.bgcolor ?? [255, 255, 255]) : raw;
         return encodePalettePng(await quantizeAsync(img.data, img.width * img.height, colors, !opaque), img.width, img.height);
       }
-      return pooled((await prepared(raw, opts, opaque)).png());
+      return pooled((await prepared(raw, opts, opaque)).png(PNG_OPTIONS));
     }
     case 'image/jpeg': {
       const p = await prepared(raw, opts, true);
