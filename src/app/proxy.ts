@@ -68,9 +68,12 @@ export function requestHost(req: IncomingMessage, scheme: string): string {
 /** Targets fixed by a mounting app for the request it hands on (see `mountRequest`). */
 const mountedTargets = new WeakMap<IncomingMessage, RequestTarget>();
 
+const MALFORMED_ESCAPE = 'malformed percent-encoding in the request path';
+const NOT_UTF8 = 'the request path is not UTF-8 once its %XX escapes are decoded';
+
 /**
  * Split and decode the request target. Throws `RequestError` (400) for a path with malformed
- * percent-encoding; query strings are decoded leniently, as MapProxy does. A request passed on by
+ * percent-encoding or escapes of bytes that are not UTF-8; query strings are decoded leniently, as MapProxy does. A request passed on by
  * a mounting app resolves to the target that app fixed with `mountRequest`.
  */
 export function resolveRequest(req: IncomingMessage): RequestTarget {
@@ -89,7 +92,9 @@ export function resolveRequest(req: IncomingMessage): RequestTarget {
   try {
     path = rawPath.includes('%') ? decodeURIComponent(rawPath) : rawPath;
   } catch {
-    throw new RequestError('malformed percent-encoding in the request path', { status: 400, code: 'MPX_ERR_BAD_PATH' });
+    // Either a `%` not followed by two hex digits, or escapes of bytes that are not UTF-8.
+    const message = /%(?![0-9A-Fa-f]{2})/.test(rawPath) ? MALFORMED_ESCAPE : NOT_UTF8;
+    throw new RequestError(message, { status: 400, code: 'MPX_ERR_BAD_PATH' });
   }
   const scriptHeader = firstScriptName(req.headers['x-script-name']);
   let scriptName = '';

@@ -52,5 +52,13 @@ test('the path is percent-decoded; malformed escapes are a 400 RequestError', ()
     () => resolveRequest(req('/tms/%zz', { host: 'h' })),
     (err: unknown) => err instanceof RequestError && err.status === 400 && err.code === 'MPX_ERR_BAD_PATH' && err.message === 'malformed percent-encoding in the request path',
   );
-  assert.throws(() => resolveRequest(req('/tms/%C3', { host: 'h' })), RequestError);
+  for (const notUtf8 of ['/tms/%C3', '/tms/%FF/x', '/tms/1.0.0/%E9t%E9']) {
+    assert.throws(
+      () => resolveRequest(req(notUtf8, { host: 'h' })),
+      (err: unknown) => err instanceof RequestError && err.status === 400 && err.message === 'the request path is not UTF-8 once its %XX escapes are decoded',
+      notUtf8,
+    );
+  }
+  // A malformed escape is named as such even next to a well-formed one.
+  assert.throws(() => resolveRequest(req('/tms/%C3%A9/%', { host: 'h' })), { message: 'malformed percent-encoding in the request path' });
 });
