@@ -43,9 +43,10 @@ export class ConfigError extends MapProxyError {
   readonly problems: readonly ConfigProblem[];
   readonly file: string | undefined;
 
-  constructor(problems: readonly ConfigProblem[], file?: string) {
+  /** `what`: the kind of file, as the message names it (`log configuration` for --log-config). */
+  constructor(problems: readonly ConfigProblem[], file?: string, what = 'configuration') {
     const lines = problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message));
-    const head = file ? `invalid configuration ${file}` : 'invalid configuration';
+    const head = file ? `invalid ${what} ${file}` : `invalid ${what}`;
     super(`${head}:\n  ${lines.join('\n  ')}`, { code: 'MPX_ERR_CONFIG', status: 500 });
     this.problems = problems;
     this.file = file;
@@ -133,3 +134,27 @@ export const WarningCodes = {
   /** A deprecated configuration key that still works. */
   deprecatedConfigKey: 'MPXDEP001',
 } as const;
+
+/** What the usual file-system errors mean to whoever set the path; the errno code stays for searching. */
+const FILE_ERROR_REASONS: Readonly<Record<string, string>> = {
+  ENOENT: 'its directory does not exist (ENOENT)',
+  EACCES: 'permission denied (EACCES)',
+  EPERM: 'operation not permitted (EPERM)',
+  EISDIR: 'it is a directory (EISDIR)',
+  ENOTDIR: 'a part of its path is a file, not a directory (ENOTDIR)',
+  // mkdir -p over a path with a file in it.
+  EEXIST: 'a part of its path is a file, not a directory (EEXIST)',
+  EROFS: 'the file system is read-only (EROFS)',
+  ENOSPC: 'no space left on the device (ENOSPC)',
+  EDQUOT: 'disk quota exceeded (EDQUOT)',
+};
+
+/**
+ * `cannot <doing> <file>: <why>` for a file-system error, as a user reads it: `cannot write the pid
+ * file /run/x.pid: its directory does not exist (ENOENT)`. The errno code is kept on the error.
+ */
+export function fileError(doing: string, file: string, err: unknown): Error & { code?: string } {
+  const e = err as NodeJS.ErrnoException;
+  const why = FILE_ERROR_REASONS[e.code ?? ''] ?? e.message;
+  return Object.assign(new Error(`cannot ${doing} ${file}: ${why}`, { cause: err }), { code: e.code });
+}

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseOperationalFlags } from '../app/operational-paths.js';
 import { ConfigError } from '../errors.js';
-import { configureLoggingFromFile, parseLogFormat, setLogFormat, type LogFormat } from '../log/index.js';
+import { configureLoggingFromFile, parseLogFormat, setLogFormat, type LogConfig, type LogFormat } from '../log/index.js';
 import { MAX_THREADPOOL_SIZE, runMaster, type MasterOptions } from '../master/index.js';
 import { DEFAULT_BIND, parseArgsMessage, parseBind, UsageError } from './main.js';
 
@@ -213,14 +213,16 @@ export async function serveCommand(args: string[], io: ServeIo = process): Promi
   }
   // Before the log configuration: it decides JSON or pretty for stdout, whatever the file says.
   if (opts.logFormat) setLogFormat(opts.logFormat);
+  let logSettings: LogConfig | undefined;
   if (opts.logConfig) {
     try {
-      await configureLoggingFromFile(opts.logConfig);
+      logSettings = await configureLoggingFromFile(opts.logConfig);
     } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      io.stderr.write(`mapproxy-ts: ${err.message}\n`);
+      // Invalid, or its log file cannot be opened (`cannot open the log file …: permission denied`).
+      if (!(err instanceof ConfigError) && (err as NodeJS.ErrnoException).code === undefined) throw err;
+      io.stderr.write(`mapproxy-ts: ${(err as Error).message}\n`);
       return 1;
     }
   }
-  return runMaster(opts);
+  return runMaster({ ...opts, logSettings });
 }

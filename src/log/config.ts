@@ -32,6 +32,9 @@ export interface LogConfig {
   readonly pretty: boolean;
 }
 
+/** How its errors name the file: `invalid log configuration <file>: …`. */
+const LOG_CONFIGURATION = 'log configuration';
+
 const TOP_KEYS = ['level', 'loggers', 'file', 'access_log', 'pretty'];
 const FILE_KEYS = ['path', 'size', 'frequency', 'limit'];
 // Python logging's names, for users coming from MapProxy's log.ini.
@@ -120,7 +123,7 @@ function accessLog(v: unknown, problems: ConfigProblem[]): LogConfig['accessLog'
 export function parseLogConfig(doc: unknown, opts: { dir: string; file?: string }): LogConfig {
   const problems: ConfigProblem[] = [];
   const fail = (): never => {
-    throw new ConfigError(problems, opts.file);
+    throw new ConfigError(problems, opts.file, LOG_CONFIGURATION);
   };
   if (doc === null || doc === undefined) doc = {};
   if (!isDict(doc)) {
@@ -161,7 +164,7 @@ export async function loadLogConfig(file: string): Promise<LogConfig> {
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'is a directory' : e.message;
-    throw new ConfigError([{ path: '', message: `cannot read log configuration: ${why}` }], file);
+    throw new ConfigError([{ path: '', message: `cannot read it: ${why}` }], file, LOG_CONFIGURATION);
   }
   // Loaded here, not at import: a worker without --log-config never parses the YAML library.
   const { default: yaml } = await import('js-yaml');
@@ -171,7 +174,7 @@ export async function loadLogConfig(file: string): Promise<LogConfig> {
   } catch (err) {
     const e = err as { reason?: string; mark?: { line: number; column: number }; message: string };
     const where = e.mark ? ` (line ${e.mark.line + 1}, column ${e.mark.column + 1})` : '';
-    throw new ConfigError([{ path: '', message: `YAML syntax error: ${e.reason ?? e.message}${where}` }], file);
+    throw new ConfigError([{ path: '', message: `YAML syntax error: ${e.reason ?? e.message}${where}` }], file, LOG_CONFIGURATION);
   }
   return parseLogConfig(doc, { dir: path.dirname(path.resolve(file)), file });
 }

@@ -21,6 +21,7 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
+import { fileError } from '../errors.js';
 import type { OwnedDestination } from './logger.js';
 
 /** Where and how to write log files (absolute `path`). */
@@ -120,7 +121,7 @@ export async function openLogFile(opts: LogFileOptions): Promise<LogFile> {
     });
   } catch (err) {
     await release();
-    throw err;
+    throw fileError('open the log file', file, err);
   }
   let reported = false;
   stream.on('error', (err) => {

@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import { hostPort, listenFailure, probeBind } from '../app/listen.js';
 import type { OperationalPaths } from '../app/operational-paths.js';
 import { ConfigError } from '../errors.js';
-import { closeLogging, getLogger, logSystemInfo, type LogFormat } from '../log/index.js';
+import { applyLogConfig, closeLogging, getLogger, loadLogConfig, logSystemInfo, type LogConfig, type LogFormat } from '../log/index.js';
 import {
   WORKER_OPTIONS_ENV,
   heartbeatInterval,
@@ -65,8 +65,15 @@ export interface MasterOptions {
   /** `--image-jobs`: image operations at once per worker; by default one fewer than its pool (src/image/pool.ts). */
   readonly imageJobs?: number;
   readonly pidFile?: string;
-  /** `--log-config` file, applied by every worker (the caller applies it to the master). */
+  /**
+   * `--log-config` file. The caller validates and applies it to the master and passes what it
+   * read as `logSettings`; the workers apply those settings, never the file, so an edit takes
+   * effect on SIGHUP, after the master has checked it, and a worker replaced meanwhile (crash,
+   * `--max-requests`) logs as its generation does.
+   */
   readonly logConfig?: string;
+  /** The validated contents of `logConfig`. */
+  readonly logSettings?: LogConfig;
   /**
    * Spare workers kept booted (app built, not listening) to replace a crashed or recycled worker
    * at once instead of after a cold start; each costs the memory of an idle worker.
@@ -156,6 +163,9 @@ class Supervisor {
   /** The configuration the workers build: the last one that passed the check. */
   #snapshot: ConfigSnapshot | undefined;
 
+  /** The log settings the workers apply: `--log-config` as it was at start or at the last reload. */
+  #logSettings: LogConfig | undefined;
+
   /** When the first stop signal came (`performance.now()`, ms; none yet: -Infinity). */
   #stopSignalAt = Number.NEGATIVE_INFINITY;
 
@@ -166,6 +176,7 @@ class Supervisor {
   constructor(opts: MasterOptions, snapshot?: ConfigSnapshot) {
     this.#o = opts;
     this.#snapshot = snapshot;
+    this.#logSettings = opts.logSettings;
   }
 
   readonly #onStopSignal = (signal: NodeJS.Signals): void => {
@@ -226,7 +237,7 @@ class Supervisor {
       port: o.port,
       gracefulTimeoutMs: o.gracefulTimeoutMs,
       maxRequests: o.maxRequests > 0 ? o.maxRequests + randomInt(0, o.maxRequestsJitter + 1) : 0,
-      logConfig: o.logConfig,
+      ...(this.#logSettings ? { logSettings: this.#logSettings } : {}),
       ...(o.fastLane === false ? { fastLane: false } : {}),
       ...(o.imageJobs !== undefined ? { imageJobs: o.imageJobs } : {}),
       standby: spare,
@@ -492,6 +503,18 @@ class Supervisor {
     if (this.#stopping) return;
     this.#log.info({ config: this.#o.config }, 'reload requested: checking the configuration');
     await notifySystemd({ RELOADING: '1', MONOTONIC_USEC: monotonicUsec() }, this.#log);
+    let logSettings = this.#logSettings;
+    if (this.#o.logConfig) {
+      try {
+        logSettings = await loadLogConfig(this.#o.logConfig);
+      } catch (err) {
+        const why = err instanceof ConfigError ? 'the log configuration is invalid' : 'the log configuration could not be read';
+        this.#log.error({ err: (err as Error).message }, `reload aborted: ${why}; the old workers keep serving`);
+        await notifySystemd({ READY: '1' }, this.#log);
+        return;
+      }
+      if (this.#stopping) return;
+    }
     const checking = new AbortController();
     this.#checking = checking;
     try {
@@ -504,6 +527,18 @@ class Supervisor {
       return;
     } finally {
       this.#checking = null;
+    }
+    if (this.#stopping) return;
+    if (logSettings && logSettings !== this.#logSettings) {
+      try {
+        // The master's own lines (levels, file) follow the new settings too.
+        await applyLogConfig(logSettings);
+      } catch (err) {
+        this.#log.error({ err: (err as Error).message }, 'reload aborted: the log file cannot be opened; the old workers keep serving');
+        await notifySystemd({ READY: '1' }, this.#log);
+        return;
+      }
+      this.#logSettings = logSettings;
     }
     if (this.#stopping) return;
     this.#generation++;

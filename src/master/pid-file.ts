@@ -4,6 +4,7 @@
  * the file), removed on exit only while it still names this process.
  */
 import { readFile, unlink, writeFile } from 'node:fs/promises';
+import { fileError } from '../errors.js';
 
 /** A live process holds the pid file. */
 export class PidFileInUseError extends Error {
@@ -35,9 +36,18 @@ function isAlive(pid: number): boolean {
 
 /** Write this process's pid to `file`; a stale file (dead pid) is replaced. */
 export async function writePidFile(file: string): Promise<void> {
-  const old = await readPid(file);
+  let old: number | null;
+  try {
+    old = await readPid(file);
+  } catch (err) {
+    throw fileError('read the pid file', file, err);
+  }
   if (old !== null && old !== process.pid && isAlive(old)) throw new PidFileInUseError(file, old);
-  await writeFile(file, `${process.pid}\n`);
+  try {
+    await writeFile(file, `${process.pid}\n`);
+  } catch (err) {
+    throw fileError('write the pid file', file, err);
+  }
 }
 
 /** Remove `file` if it still names this process. Never throws. */

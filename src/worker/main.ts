@@ -12,9 +12,9 @@ async function main(): Promise<number> {
   const opts = workerOptionsFromEnv(process.env);
   // Before the modules load: the master times a worker's silence from its fork.
   if (opts.heartbeatMs) control.startHeartbeat(opts.heartbeatMs);
-  const { closeLogging, configureLoggingFromFile } = await import('../log/index.js');
-  // The master applied the same file before forking, so it is known to be valid.
-  if (opts.logConfig) await configureLoggingFromFile(opts.logConfig);
+  const { applyLogConfig, closeLogging } = await import('../log/index.js');
+  // Validated by the master (at start or at the SIGHUP that made this generation).
+  if (opts.logSettings) await applyLogConfig(opts.logSettings);
   const { runWorker } = await import('./worker.js');
   const code = await runWorker(opts, control);
   // Flush and release this process's log file (its name goes to the next worker).
@@ -25,7 +25,9 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`mapproxy-ts worker ${process.pid}: ${err instanceof Error ? err.stack : String(err)}\n`);
+    // A failure with a code (its log file cannot be opened, say) in one line; a bug with its stack.
+    const known = err instanceof Error && (err as NodeJS.ErrnoException).code !== undefined;
+    process.stderr.write(`mapproxy-ts worker ${process.pid}: ${known ? err.message : err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(WORKER_BOOT_ERROR);
   },
 );

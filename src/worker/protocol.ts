@@ -4,6 +4,7 @@
  * send over node:cluster's channel. Types only from elsewhere, so the master can use it without
  * loading any request-serving code.
  */
+import type { LogConfig } from '../log/config.js';
 import type { OperationalPaths } from '../app/operational-paths.js';
 
 /** Environment variable holding a worker's `WorkerOptions` as JSON. */
@@ -26,8 +27,8 @@ export interface WorkerOptions {
   readonly gracefulTimeoutMs: number;
   /** Ask to be replaced after this many requests (jitter already applied); 0 = never. */
   readonly maxRequests: number;
-  /** `--log-config` file, if any. */
-  readonly logConfig?: string;
+  /** `--log-config` as the master validated it (the worker never reads the file). */
+  readonly logSettings?: LogConfig;
   /** False: node:http reads every request (no fast lane for hot tiles); default true. */
   readonly fastLane?: boolean;
   /** Image operations at once on the thread pool (`--image-jobs`); default one fewer than the pool. */

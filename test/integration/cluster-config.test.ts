@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
-import { tempConfig, get } from '../helpers/server.js';
+import { tempConfig, get, getAlone } from '../helpers/server.js';
 import { clusterYaml, startServe, startNotifyListener, waitFor, wmtsTile, type LogLine, type NotifyListener, type ServeProcess } from '../helpers/serve.js';
 import { startLoad } from '../helpers/load.js';
 
@@ -111,9 +111,11 @@ test('a broken configuration on SIGHUP: error logged, the old workers keep servi
   await writeFile(cfg.file, goodYaml);
 });
 
-test('--max-requests replaces each worker after 100 requests, rolling: no request fails', async () => {
+test('--max-requests replaces each worker after 100 requests, rolling: no request fails, even with the log config broken on disk meanwhile', async () => {
   const first = serve.listeningWorkers().sort();
   const from = serve.logs().length;
+  // Workers apply the log settings the master checked, never the file: an edit waits for SIGHUP.
+  await writeFile(join(cfg.dir, 'log.yaml'), 'level: bogus\n');
   const paths = Array.from({ length: 16 }, (_, i) => tile(8 + (i % 4), 20 + Math.floor(i / 4)));
   // node:cluster spreads connections, not requests, round-robin: with keep-alive one worker may
   // get more of them. Send batches until both first workers asked to be replaced (bounded).
@@ -137,4 +139,31 @@ test('--max-requests replaces each worker after 100 requests, rolling: no reques
   const now = serve.listeningWorkers();
   assert.equal(now.length, 2);
   assert.deepEqual(now.filter((p) => first.includes(p)), [], 'both workers were replaced');
+  assert.doesNotMatch(serve.output(), /bogus|ConfigError|exited before/);
+});
+
+test('a broken --log-config on SIGHUP: the reload is refused, the old workers keep serving; fixed, the next SIGHUP applies it', async () => {
+  const logConfig = join(cfg.dir, 'log.yaml');
+  await writeFile(logConfig, 'level: bogus\n');
+  const workers = serve.listeningWorkers().sort();
+  let from = serve.logs().length;
+  serve.child.kill('SIGHUP');
+  const line = await serve.waitForLog((l) => l.msg === 'reload aborted: the log configuration is invalid; the old workers keep serving', { from });
+  assert.equal(line.level, 50);
+  assert.equal(line.err, `invalid log configuration ${logConfig}:\n  level: unknown level "bogus"; expected one of trace, debug, info, warn, error, fatal, silent`);
+  for (let i = 0; i < 4; i++) assert.equal((await get(serve.url + tile(8, 20))).status, 200);
+  assert.deepEqual(serve.listeningWorkers().sort(), workers, 'the same workers serve');
+  assert.equal(serve.logs().slice(from).some((l) => l.msg === 'configuration ok: replacing the workers one by one'), false);
+
+  // Fixed, with upstream requests now logged: the next reload hands it to new workers.
+  await writeFile(logConfig, 'level: info\nloggers:\n  mapproxy.source.request: info\n');
+  from = serve.logs().length;
+  serve.child.kill('SIGHUP');
+  await serve.waitForLog((l) => l.msg === 'reload complete', { from, timeoutMs: 30_000 });
+  assert.deepEqual(serve.listeningWorkers().filter((p) => workers.includes(p)), [], 'new workers');
+  // On a connection of its own: a kept-alive one may still reach a draining old worker.
+  const miss = await getAlone(serve.url + wmtsTile(0, 0, 5));
+  assert.deepEqual([miss.status, miss.headers['x-cache']], [200, 'MISS']);
+  await waitFor(() => serve.logs().slice(from).some((l) => l.name === 'mapproxy.source.request'), 'an upstream request logged by a new worker');
+  await writeFile(logConfig, 'level: info\nloggers:\n  mapproxy.source.request: warn\n');
 });

@@ -220,7 +220,7 @@ function defineTests(): void {
       const missing = join(t.dir, 'nope.yaml');
       await assert.rejects(configureLoggingFromFile(missing), (err: unknown) => {
         assert.ok(err instanceof ConfigError);
-        assert.equal(err.message, `invalid configuration ${missing}:\n  cannot read log configuration: no such file`);
+        assert.equal(err.message, `invalid log configuration ${missing}:\n  cannot read it: no such file`);
         return true;
       });
       const syntax = join(t.dir, 'syntax.yaml');
@@ -236,7 +236,7 @@ function defineTests(): void {
         assert.ok(err instanceof ConfigError);
         assert.equal(
           err.message,
-          `invalid configuration ${bad}:\n` +
+          `invalid log configuration ${bad}:\n` +
             '  level: unknown level "loud"; expected one of trace, debug, info, warn, error, fatal, silent\n' +
             '  file.size: expected a size like 500k, 10m or 1g, got "big"',
         );

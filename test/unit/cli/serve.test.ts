@@ -1,8 +1,9 @@
 /** `mapproxy-ts serve`'s command line: defaults, --bind forms, and every usage error. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { SERVE_HELP, ServeUsageError, parseServeArgs, serveCommand } from '../../../src/cli/serve.js';
 
 // MapProxy: mapproxy-util serve-develop and serve-multiapp-develop listen on 127.0.0.1:8080 by default.
@@ -147,6 +148,22 @@ test('serveCommand: an invalid --log-config exits 1 before anything starts', asy
   assert.deepEqual(await capture((io) => serveCommand(['m.yaml', '--log-config', missing], io)), {
     code: 1,
     stdout: '',
-    stderr: `mapproxy-ts: invalid configuration ${missing}:\n  cannot read log configuration: no such file\n`,
+    stderr: `mapproxy-ts: invalid log configuration ${missing}:\n  cannot read it: no such file\n`,
   });
+});
+
+test('serveCommand: a log file that cannot be opened exits 1 with one line naming it and why', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'mpx-log-'));
+  try {
+    await writeFile(join(dir, 'plain'), 'not a directory');
+    const logConfig = join(dir, 'log.yaml');
+    await writeFile(logConfig, 'file:\n  path: plain/mapproxy.log\n');
+    assert.deepEqual(await capture((io) => serveCommand(['m.yaml', '--log-config', logConfig], io)), {
+      code: 1,
+      stdout: '',
+      stderr: `mapproxy-ts: cannot open the log file ${join(dir, 'plain', 'mapproxy.log')}: a part of its path is a file, not a directory (EEXIST)\n`,
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -23,7 +23,7 @@ function rejects(text: string, problems: { path: string; message: string }[]): v
   assert.equal(caught.code, 'MPX_ERR_CONFIG');
   assert.equal(caught.file, FILE);
   assert.deepEqual(caught.problems, problems);
-  assert.equal(caught.message, `invalid configuration ${FILE}:\n  ${problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('\n  ')}`);
+  assert.equal(caught.message, `invalid log configuration ${FILE}:\n  ${problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('\n  ')}`);
 }
 
 test('an empty file means JSON on stdout at info, no access log', () => {

@@ -51,3 +51,21 @@ test('refuses a pid file naming a live process, and does not remove it', () => w
     child.kill('SIGKILL');
   }
 }));
+
+test('a pid file that cannot be written or read: the error names the pid file and why', () => withDir(async (dir) => {
+  const missing = join(dir, 'no-such-dir', 'serve.pid');
+  await assert.rejects(writePidFile(missing), {
+    code: 'ENOENT',
+    message: `cannot write the pid file ${missing}: its directory does not exist (ENOENT)`,
+  });
+  await assert.rejects(writePidFile(dir), {
+    code: 'EISDIR',
+    message: `cannot read the pid file ${dir}: it is a directory (EISDIR)`,
+  });
+  const underFile = join(dir, 'plain', 'serve.pid');
+  await writeFile(join(dir, 'plain'), 'x');
+  await assert.rejects(writePidFile(underFile), {
+    code: 'ENOTDIR',
+    message: `cannot read the pid file ${underFile}: a part of its path is a file, not a directory (ENOTDIR)`,
+  });
+}));
