@@ -212,3 +212,21 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
 }
+
+/**
+ * Run the command line as the `mapproxy-ts` executable does: the process ends with `main`'s exit
+ * code, and a failure nobody foresaw is one line on stderr. It ends even when its host keeps
+ * handles open: pm2's cluster mode runs the program inside a node:cluster worker of its own, whose
+ * IPC channel and timers would hold a finished (or refused) `serve` alive for good, shown online.
+ */
+export function runCommandLine(argv: string[]): void {
+  const end = (code: number): void => {
+    process.exitCode = code;
+    // Unreferenced: with nothing else open the process ends at once, without waiting for it.
+    setTimeout(() => process.exit(code), 1000).unref();
+  };
+  main(argv).then(end, (err: unknown) => {
+    process.stderr.write(`mapproxy-ts: ${err instanceof Error ? err.message : String(err)}\n`);
+    end(1);
+  });
+}

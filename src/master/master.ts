@@ -631,24 +631,43 @@ export async function runMaster(opts: MasterOptions): Promise<number> {
     process.stderr.write('mapproxy-ts: serve cannot run inside a node:cluster worker (under pm2, use fork mode)\n');
     return 1;
   }
-  let checked: ChildCheck;
+  // Until the pool runs and takes them itself, a stop signal ends the start: exit 0 as a stop
+  // at any other time (not 143), the configuration check killed, nothing forked.
+  const stop = new AbortController();
+  const onStop = (): void => stop.abort();
+  // SIGHUP's default would end the process; a reload before there is a pool has nothing to do.
+  const onEarlyHup = (): void => {
+    getLogger('mapproxy.master').warn('SIGHUP before the workers started: ignored (the configuration is being read now; send it again once ready)');
+  };
+  process.on('SIGTERM', onStop);
+  process.on('SIGINT', onStop);
+  process.on('SIGHUP', onEarlyHup);
+  const stopped = (): number => {
+    getLogger('mapproxy.master').info('stopped before the workers started');
+    return 0;
+  };
+  let pidFileWritten = false;
+  let metricsServer: Server | undefined;
   try {
-    checked = await checkConfigInChild(opts.config, opts.multiapp !== undefined);
-  } catch (err) {
-    // Invalid, or the check could not finish (its time limit, a crash): no port bound, no fork.
-    process.stderr.write(`mapproxy-ts: ${(err as Error).message}\n`);
-    return 1;
-  }
-  if (opts.pidFile) {
+    let checked: ChildCheck;
     try {
-      await writePidFile(opts.pidFile);
+      checked = await checkConfigInChild(opts.config, opts.multiapp !== undefined, { signal: stop.signal });
     } catch (err) {
+      if (stop.signal.aborted) return stopped();
+      // Invalid, or the check could not finish (its time limit, a crash): no port bound, no fork.
       process.stderr.write(`mapproxy-ts: ${(err as Error).message}\n`);
       return 1;
     }
-  }
-  let metricsServer: Server | undefined;
-  try {
+    if (stop.signal.aborted) return stopped();
+    if (opts.pidFile) {
+      try {
+        await writePidFile(opts.pidFile);
+        pidFileWritten = true;
+      } catch (err) {
+        process.stderr.write(`mapproxy-ts: ${(err as Error).message}\n`);
+        return 1;
+      }
+    }
     if (opts.metricsBind) {
       try {
         metricsServer = await startMetricsServer(opts.metricsBind);
@@ -668,14 +687,22 @@ export async function runMaster(opts: MasterOptions): Promise<number> {
       return 1;
     }
     await logSystemInfo(checked.system);
+    if (stop.signal.aborted) return stopped();
     // Round-robin in the master spreads connections evenly (the OS's accept balancing does not).
     cluster.schedulingPolicy = cluster.SCHED_RR;
     // 'advanced': the configuration snapshot is cloned, not JSON-encoded (YAML's .inf and .nan).
     cluster.setupPrimary({ exec: workerEntry(), args: [], execArgv: workerExecArgv(), silent: false, serialization: 'advanced' });
+    // The pool's own handlers take over from here (installed as run() starts, synchronously).
+    process.off('SIGTERM', onStop);
+    process.off('SIGINT', onStop);
+    process.off('SIGHUP', onEarlyHup);
     return await new Supervisor({ ...opts, port }, checked.check.snapshot).run();
   } finally {
+    process.off('SIGTERM', onStop);
+    process.off('SIGINT', onStop);
+    process.off('SIGHUP', onEarlyHup);
     if (metricsServer) await closeMetricsServer(metricsServer);
-    if (opts.pidFile) await removePidFile(opts.pidFile);
+    if (pidFileWritten && opts.pidFile) await removePidFile(opts.pidFile);
     await closeLogging();
     // A parent's IPC channel (pm2) must not keep the finished master alive.
     process.channel?.unref();
