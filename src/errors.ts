@@ -154,7 +154,11 @@ const FILE_ERROR_REASONS: Readonly<Record<string, string>> = {
  * file /run/x.pid: its directory does not exist (ENOENT)`. The errno code is kept on the error.
  */
 export function fileError(doing: string, file: string, err: unknown): Error & { code?: string } {
+  return Object.assign(new Error(`cannot ${doing} ${file}: ${fileErrorReason(err)}`, { cause: err }), { code: (err as NodeJS.ErrnoException).code });
+}
+
+/** The words for a file-system error (`permission denied (EACCES)`), else its message. */
+export function fileErrorReason(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
-  const why = FILE_ERROR_REASONS[e.code ?? ''] ?? e.message;
-  return Object.assign(new Error(`cannot ${doing} ${file}: ${why}`, { cause: err }), { code: e.code });
+  return FILE_ERROR_REASONS[e.code ?? ''] ?? e.message;
 }

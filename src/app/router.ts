@@ -17,7 +17,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ConfigError, RequestError } from '../errors.js';
 import { accessLogOn, createAccessLog, getLogger } from '../log/index.js';
 import { CHANNELS, type CacheEventMessage, type HttpRequestMessage } from '../metrics/channels.js';
-import { isReady, allWritable } from '../metrics/health.js';
+import { isReady, notWritable } from '../metrics/health.js';
 import { installMetrics } from '../metrics/install.js';
 import { PROMETHEUS_CONTENT_TYPE } from '../metrics/registry.js';
 import { renderMetrics } from '../metrics/worker.js';
@@ -203,10 +203,20 @@ export function createObservabilityRoutes(
 
   const ready = o.ready ?? isReady;
   const dirs = o.writableDirs ?? [];
+  // What made the last answer 'not ready' for the directories, said once each time it changes: the
+  // answer itself names no path (it may be public), the log does.
+  let reported = '';
   add(readyPath, 'ready', async () => {
     try {
       if (!(await ready())) return NOT_READY;
-      return dirs.length === 0 || (await allWritable(dirs)) ? READY : NOT_READY;
+      const why = dirs.length === 0 ? [] : await notWritable(dirs);
+      const key = why.join('\n');
+      if (key !== reported) {
+        if (why.length > 0) log.warn({ dirs: why }, `not ready: a cache or lock directory cannot be written (${why.join('; ')})`);
+        else log.info('ready: the cache and lock directories can be written again');
+        reported = key;
+      }
+      return why.length === 0 ? READY : NOT_READY;
     } catch (err) {
       log.warn({ err }, 'readiness check failed');
       return NOT_READY;

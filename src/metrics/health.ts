@@ -5,6 +5,7 @@
  */
 import { stat, access, constants } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { fileErrorReason } from '../errors.js';
 
 let ready = true;
 
@@ -26,16 +27,24 @@ export function isReady(): boolean {
  * exist yet and its nearest existing ancestor is (caches create their directories on demand).
  */
 export async function isWritableDir(dir: string): Promise<boolean> {
+  return (await whyNotWritable(dir)) === undefined;
+}
+
+/**
+ * Why a tile could not be written under `dir` (see `isWritableDir`), naming the directory that
+ * decides it: `/var/cache/mpx: permission denied (EACCES)`; undefined when it could.
+ */
+export async function whyNotWritable(dir: string): Promise<string | undefined> {
   for (let d = dir; ; ) {
     try {
       const st = await stat(d);
-      if (!st.isDirectory()) return false;
+      if (!st.isDirectory()) return `${d}: not a directory`;
       await access(d, constants.W_OK | constants.X_OK);
-      return true;
+      return undefined;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return false;
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return `${d}: ${fileErrorReason(err)}`;
       const parent = dirname(d);
-      if (parent === d) return false;
+      if (parent === d) return `${d}: ${fileErrorReason(err)}`;
       d = parent;
     }
   }
@@ -43,8 +52,13 @@ export async function isWritableDir(dir: string): Promise<boolean> {
 
 /** True when every directory of `dirs` is writable (see `isWritableDir`). */
 export async function allWritable(dirs: readonly string[]): Promise<boolean> {
-  const results = await Promise.all(dirs.map((d) => isWritableDir(d)));
-  return results.every(Boolean);
+  return (await notWritable(dirs)).length === 0;
+}
+
+/** `whyNotWritable` of each directory of `dirs` that cannot be written, in order. */
+export async function notWritable(dirs: readonly string[]): Promise<string[]> {
+  const results = await Promise.all(dirs.map((d) => whyNotWritable(d)));
+  return results.filter((r): r is string => r !== undefined);
 }
 
 /** The part of a built configuration readiness looks at (structural, like `BuiltConfig`). */

@@ -12,14 +12,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createHandler, type HandlerOptions } from '../../src/app/router.js';
+import { Writable } from 'node:stream';
 import { setReady } from '../../src/metrics/index.js';
+import { configureLogging } from '../../src/log/index.js';
 import { get } from '../helpers/server.js';
+
+const logLines: Array<Record<string, unknown>> = [];
 
 let dir: string;
 const servers: Server[] = [];
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mpx-'));
+  configureLogging({
+    level: 'info',
+    destination: new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        logLines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        cb();
+      },
+    }),
+  });
 });
 
 after(async () => {
@@ -28,8 +41,13 @@ after(async () => {
     s.close();
   }
   setReady(true);
+  configureLogging();
   await rm(dir, { recursive: true, force: true });
 });
+
+/** The readiness lines logged since `from`: [level, msg]. */
+const readinessLog = (from: number): Array<[unknown, unknown]> =>
+  logLines.slice(from).filter((l) => l.name === 'mapproxy.wsgiapp').map((l) => [l.level, l.msg]);
 
 async function serve(opts: HandlerOptions): Promise<string> {
   const server = createServer(createHandler(opts));
@@ -66,9 +84,11 @@ test('/readyz: 503 while a cache directory cannot be written, 200 again once it 
   const lockDir = join(dir, 'w', 'blocked', 'locks');
   await mkdir(cacheDir, { recursive: true });
   const url = await serve({ observability: { writableDirs: [cacheDir, lockDir] } });
+  const from = logLines.length;
   assert.deepEqual(await text(`${url}/readyz`), [200, 'ready']);
   // A file where the lock directory's parent should be: nothing can be created below it.
   await writeFile(join(dir, 'w', 'blocked'), 'not a directory');
+  assert.deepEqual(await text(`${url}/readyz`), [503, 'not ready']);
   assert.deepEqual(await text(`${url}/readyz`), [503, 'not ready']);
   await rm(join(dir, 'w', 'blocked'));
   assert.deepEqual(await text(`${url}/readyz`), [200, 'ready']);
@@ -79,6 +99,14 @@ test('/readyz: 503 while a cache directory cannot be written, 200 again once it 
   await rm(cacheDir);
   await mkdir(cacheDir);
   assert.deepEqual(await text(`${url}/readyz`), [200, 'ready']);
+  // The answer names no path; the log says why, once per change.
+  const again = 'ready: the cache and lock directories can be written again';
+  assert.deepEqual(readinessLog(from), [
+    [40, `not ready: a cache or lock directory cannot be written (${lockDir}: a part of its path is a file, not a directory (ENOTDIR))`],
+    [30, again],
+    [40, `not ready: a cache or lock directory cannot be written (${cacheDir}: not a directory)`],
+    [30, again],
+  ]);
 });
 
 test('/readyz asks a custom readiness check; a throwing check is not ready', async () => {
