@@ -13,11 +13,12 @@
  * process holds for that path (0 is usually the master, 1…N the workers), `<n>` pino-roll's
  * rotation counter. A slot is held by binding a Linux abstract Unix socket named after the path
  * and the slot: the kernel gives it to exactly one process and frees it when that process dies,
- * even by SIGKILL, so a replaced or recycled worker reuses the slot of the one it replaces and the
+ * even by SIGKILL, so a slot goes to the next process that starts once its holder is gone and the
  * number of file series stays bounded by the number of processes alive at once. (Elsewhere than
  * Linux the slot is the process id.) The log directory must be local to the host, like lock_dir.
  */
 import { createHash } from 'node:crypto';
+import { readdir, unlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
@@ -100,8 +101,39 @@ export async function claimSlot(key: string): Promise<{ slot: number; release():
 }
 
 /**
+ * Remove the files of `slot`'s series beyond the `keep` newest, never `current`. pino-roll prunes
+ * only when it rolls, and it numbers a new process's first file after the highest number of ANY
+ * series in the directory (its scan does not look at the name), so a process that restarts
+ * starts a file of its own each time: without this, restarts between two rolls pile files up.
+ */
+export async function pruneSlotFiles(file: string, slot: number, keep: number, current: string): Promise<string[]> {
+  const base = path.basename(slotFileName(file, slot));
+  const dot = base.lastIndexOf('.');
+  const [stem, suffix] = [base.slice(0, dot), base.slice(dot)];
+  const dir = path.dirname(file);
+  const numbered: Array<{ name: string; n: number }> = [];
+  for (const name of await readdir(dir)) {
+    if (!name.startsWith(`${stem}.`) || !name.endsWith(suffix) || name === path.basename(current)) continue;
+    const n = name.slice(stem.length + 1, name.length - suffix.length);
+    if (/^\d+$/.test(n)) numbered.push({ name, n: Number(n) });
+  }
+  numbered.sort((a, b) => b.n - a.n);
+  const removed: string[] = [];
+  for (const { name } of numbered.slice(keep)) {
+    try {
+      await unlink(path.join(dir, name));
+      removed.push(name);
+    } catch {
+      // Gone already (pino-roll's own pruning, or by hand).
+    }
+  }
+  return removed;
+}
+
+/**
  * Open this process's rotating log file for `opts.path`: claims a slot, creates the directory,
- * and continues the highest-numbered file of the slot. Writes are synchronous (a line is on disk,
+ * and starts writing where pino-roll's numbering says (see `pruneSlotFiles`); with `limit`,
+ * older files of the slot beyond it are removed at once. Writes are synchronous (a line is on disk,
  * in the page cache, before the call returns, so nothing is lost when the process exits).
  */
 export async function openLogFile(opts: LogFileOptions): Promise<LogFile> {
@@ -123,6 +155,8 @@ export async function openLogFile(opts: LogFileOptions): Promise<LogFile> {
     await release();
     throw fileError('open the log file', file, err);
   }
+  // The current file counts as one of `count + 1`, as in pino-roll's own pruning.
+  if (opts.limit) await pruneSlotFiles(file, slot, opts.limit.count, stream.file).catch(() => undefined);
   let reported = false;
   stream.on('error', (err) => {
     // A full disk or a removed directory must not crash the server; say so once.

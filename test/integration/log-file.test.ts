@@ -151,6 +151,32 @@ function defineTests(): void {
     }
   });
 
+  test('restarts between rolls do not pile files up: on open a slot keeps limit.count files besides the current one', async () => {
+    const t = await tmp();
+    try {
+      await writeFile(join(t.dir, 'log.yaml'), 'file: {path: mapproxy.log, size: 1m, limit: {count: 2}}\n');
+      await writeFile(join(t.dir, 'other.log'), '');
+      const opened: string[] = [];
+      for (let start = 0; start < 5; start++) {
+        // Another series rolls meanwhile; pino-roll numbers this slot's next file after it.
+        await writeFile(join(t.dir, `mapproxy-2.${10 + start * 5}.log`), '');
+        await configureLoggingFromFile(join(t.dir, 'log.yaml'));
+        opened.push(currentLogFile()!.currentFile());
+        await writeLines(3, `start ${start}`);
+        await closeLogging();
+      }
+      assert.equal(new Set(opened).size, 5, 'each start opened a file of its own');
+      const names = (await readdir(t.dir)).sort();
+      const files = await logFiles(t.dir);
+      assert.deepEqual(files.filter((f) => f.slot === 0).map((f) => join(t.dir, f.name)).sort(), opened.slice(2).sort(), names.join(' '));
+      assert.equal(files.filter((f) => f.slot === 2).length, 5, 'another series is left alone');
+      assert.ok(names.includes('other.log'));
+    } finally {
+      configureLogging();
+      await t.cleanup();
+    }
+  });
+
   test('two processes writing one configured path each roll their own files and lose nothing', async () => {
     const t = await tmp();
     const cfg = join(t.dir, 'log.yaml');
