@@ -90,7 +90,7 @@ export async function serveMultiappDevelopCommand(args: string[], io: CommandIo 
     () => false,
   );
   if (!isDir) {
-    io.stderr.write(`mapproxy-ts: ${dir} is not a directory\n`);
+    io.stderr.write(`mapproxy-ts: not a directory of configurations: ${dir}\n`);
     return 1;
   }
 

@@ -103,7 +103,7 @@ test('--help prints the help and exits 0; usage errors exit 2; a missing directo
   assert.equal(unknown.output(), `mapproxy-ts: unknown option --workers\n\n${SERVE_MULTIAPP_DEVELOP_HELP}`);
 
   assert.equal(await gone.exit, 1);
-  assert.equal(gone.output(), `mapproxy-ts: ${missing} is not a directory\n`);
+  assert.equal(gone.output(), `mapproxy-ts: not a directory of configurations: ${missing}\n`);
 
   assert.equal(await badFormat.exit, 2);
   assert.equal(badFormat.output(), `mapproxy-ts: invalid --log-format "xml": expected json or pretty\n\n${SERVE_MULTIAPP_DEVELOP_HELP}`);
