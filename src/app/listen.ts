@@ -90,7 +90,7 @@ const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string, string]>>
   HPE_HEADER_OVERFLOW: [
     431,
     'Request Header Fields Too Large',
-    `the request line and headers are longer than the server reads (${maxHeaderSize} bytes, --max-http-header-size)`,
+    `the request line and headers are longer than the server reads (${maxHeaderSize} bytes)`,
   ],
   HPE_CHUNK_EXTENSIONS_OVERFLOW: [413, 'Payload Too Large', 'the chunk extensions of the request body are too long'],
   ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'the request did not arrive in time'],
@@ -106,18 +106,31 @@ export function clientErrorAnswer(err: NodeJS.ErrnoException): string {
   );
 }
 
+/** How long a connection whose request was rejected may take to read the answer before it is cut (ms). */
+const REJECTED_LINGER_MS = 2000;
+
 /**
  * Make `server` say why it rejects a request it cannot read (a malformed line, a head over
- * node:http's limit, a request that does not arrive in time): node:http answers those with a status line and
- * no body, which a browser shows as an empty page. The status stays node:http's own; only a body
- * is added. As node:http does, nothing is written once an answer on the connection has started
- * (a pipelined request after it): the bytes would land inside that answer. `_httpMessage` is
- * node:http's own (not in its typings): the response in progress on the socket.
+ * node:http's limit, a request that does not arrive in time): node:http answers those with a status
+ * line and no body, which a browser shows as an empty page. The status stays node:http's; a body is
+ * added. Nothing is written while an earlier request of the connection is still being answered
+ * (pipelining): the client would take the rejection for that answer, or find it inside its body.
+ * The connection is ended rather than destroyed, so answers queued before it (the fast lane's) and
+ * the rejection reach the client, which is still sending; it is cut after `REJECTED_LINGER_MS`.
+ * `_httpMessage` is node:http's own (not in its typings): the response in progress on the socket.
  */
 export function answerClientErrors(server: HttpServer): void {
+  const rejected = new WeakSet<Duplex>();
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    const inProgress = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
-    if (err.code !== 'ECONNRESET' && socket.writable && !inProgress?.headersSent) socket.write(clientErrorAnswer(err));
-    socket.destroy(err);
+    // node:http goes on parsing what the client still sends after the bad head: one answer only.
+    if (rejected.has(socket)) return;
+    rejected.add(socket);
+    const inProgress = (socket as Duplex & { _httpMessage?: unknown })._httpMessage;
+    if (err.code === 'ECONNRESET' || !socket.writable || inProgress) {
+      socket.destroy(err);
+      return;
+    }
+    socket.end(clientErrorAnswer(err));
+    setTimeout(() => socket.destroy(), REJECTED_LINGER_MS).unref();
   });
 }

@@ -219,7 +219,7 @@ export async function serveCommand(args: string[], io: ServeIo = process): Promi
       logSettings = await configureLoggingFromFile(opts.logConfig);
     } catch (err) {
       // Invalid, or its log file cannot be opened (`cannot open the log file …: permission denied`).
-      if (!(err instanceof ConfigError) && (err as NodeJS.ErrnoException).code === undefined) throw err;
+      if (!(err instanceof ConfigError) && !/^E[A-Z0-9]+$/.test((err as NodeJS.ErrnoException).code ?? '')) throw err;
       io.stderr.write(`mapproxy-ts: ${(err as Error).message}\n`);
       return 1;
     }

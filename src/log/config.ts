@@ -15,9 +15,9 @@
  * pretty: false                   # human-readable lines on stdout (not with file)
  * ```
  */
-import { readFile } from 'node:fs/promises';
+import { access, constants, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError, type ConfigProblem } from '../errors.js';
+import { ConfigError, fileError, type ConfigProblem } from '../errors.js';
 import { openLogFile, type LogFile, type LogFileOptions } from './file.js';
 import { LEVELS, adoptDestination, closeLogging, configureLogging, ownedDestination, type LevelName } from './logger.js';
 
@@ -156,13 +156,33 @@ export function parseLogConfig(doc: unknown, opts: { dir: string; file?: string 
   return { level: lvl, loggers, file, accessLog: access, pretty };
 }
 
-/** Read and validate a log-config file. Throws ConfigError (unreadable, YAML syntax, bad values). */
-export async function loadLogConfig(file: string): Promise<LogConfig> {
+/** `p`, or a rejection with the signal's reason once it aborts (`p` itself runs on). */
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  let onAbort = (): void => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  p.catch(() => undefined);
+  return Promise.race([p, aborted]).finally(() => signal.removeEventListener('abort', onAbort));
+}
+
+/**
+ * Read and validate a log-config file. Throws ConfigError (unreadable, YAML syntax, bad values);
+ * with `signal`, a plain Error when the read did not finish before it aborted (a file system that
+ * does not answer).
+ */
+export async function loadLogConfig(file: string, opts: { signal?: AbortSignal } = {}): Promise<LogConfig> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    // Raced, not passed to readFile: its signal is not looked at while open(2) blocks.
+    text = await (opts.signal ? raceAbort(readFile(file, 'utf8'), opts.signal) : readFile(file, 'utf8'));
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
+    if (e.name === 'AbortError' || e.name === 'TimeoutError') {
+      throw new Error(`cannot read the log configuration ${file}: no answer in time (is it on a file system that does not answer?)`);
+    }
     const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'is a directory' : e.message;
     throw new ConfigError([{ path: '', message: `cannot read it: ${why}` }], file, LOG_CONFIGURATION);
   }
@@ -201,10 +221,25 @@ export async function applyLogConfig(config: LogConfig): Promise<void> {
   }
   // Same path, other rotation options: release the slot before claiming one for the new file
   // (meanwhile lines go to stdout). Another path: open the new file first, then close the old.
-  if (open && open.options.path === config.file.path) await closeLogging();
+  if (open && open.options.path === config.file.path) {
+    // What can be known before letting go of the open file: its directory takes a file.
+    await writableLogDir(config.file.path);
+    await closeLogging();
+  }
   const dest = await openLogFile(config.file);
   configureLogging({ ...base, destination: dest });
   adoptDestination(dest);
+}
+
+/** Throws `cannot open the log file …` unless the directory of `file` exists (or can be made) and is writable. */
+async function writableLogDir(file: string): Promise<void> {
+  const dir = path.dirname(file);
+  try {
+    await mkdir(dir, { recursive: true });
+    await access(dir, constants.W_OK | constants.X_OK);
+  } catch (err) {
+    throw fileError('open the log file', file, err);
+  }
 }
 
 /** This process's open log file (its slot and current file name), when logging to a file. */

@@ -34,7 +34,7 @@ import { LostConnectionPolicy, RestartPolicy } from './backoff.js';
 import { descriptorLimit } from '../cache/storage/open-files.js';
 import { monotonicUsec, notifyParentReady, notifySystemd } from './notify.js';
 import { removePidFile, writePidFile } from './pid-file.js';
-import { checkConfigInChild, type ChildCheck } from './check-process.js';
+import { CHECK_TIMEOUT_MS, checkConfigInChild, type ChildCheck } from './check-process.js';
 import { countWorkerRestart, createMetricsAggregator } from '../metrics/index.js';
 import { closeMetricsServer } from '../metrics/server.js';
 import { startMetricsServer } from './metrics-port.js';
@@ -502,29 +502,30 @@ class Supervisor {
   async #reload(): Promise<void> {
     if (this.#stopping) return;
     this.#log.info({ config: this.#o.config }, 'reload requested: checking the configuration');
-    await notifySystemd({ RELOADING: '1', MONOTONIC_USEC: monotonicUsec() }, this.#log);
+    // systemd hears of a reload only once it has heard READY (a SIGHUP while the pool first starts
+    // ends in that first READY).
+    if (this.#announced) await notifySystemd({ RELOADING: '1', MONOTONIC_USEC: monotonicUsec() }, this.#log);
+    const aborted = async (why: string, err: unknown): Promise<void> => {
+      if (this.#stopping) return;
+      this.#log.error({ err: (err as Error).message }, `reload aborted: ${why}; the old workers keep serving`);
+      if (this.#announced) await notifySystemd({ READY: '1' }, this.#log);
+    };
     let logSettings = this.#logSettings;
     if (this.#o.logConfig) {
       try {
-        logSettings = await loadLogConfig(this.#o.logConfig);
+        logSettings = await loadLogConfig(this.#o.logConfig, { signal: AbortSignal.timeout(CHECK_TIMEOUT_MS) });
       } catch (err) {
-        const why = err instanceof ConfigError ? 'the log configuration is invalid' : 'the log configuration could not be read';
-        this.#log.error({ err: (err as Error).message }, `reload aborted: ${why}; the old workers keep serving`);
-        await notifySystemd({ READY: '1' }, this.#log);
-        return;
+        return aborted(err instanceof ConfigError ? 'the log configuration is invalid' : 'the log configuration could not be read', err);
       }
       if (this.#stopping) return;
     }
     const checking = new AbortController();
     this.#checking = checking;
+    let snapshot: ConfigSnapshot | undefined;
     try {
-      this.#snapshot = (await checkConfigInChild(this.#o.config, this.#o.multiapp !== undefined, { signal: checking.signal })).check.snapshot;
+      snapshot = (await checkConfigInChild(this.#o.config, this.#o.multiapp !== undefined, { signal: checking.signal })).check.snapshot;
     } catch (err) {
-      if (this.#stopping) return;
-      const why = err instanceof ConfigError ? 'the configuration is invalid' : 'the configuration check failed';
-      this.#log.error({ err: (err as Error).message }, `reload aborted: ${why}; the old workers keep serving`);
-      await notifySystemd({ READY: '1' }, this.#log);
-      return;
+      return aborted(err instanceof ConfigError ? 'the configuration is invalid' : 'the configuration check failed', err);
     } finally {
       this.#checking = null;
     }
@@ -534,13 +535,14 @@ class Supervisor {
         // The master's own lines (levels, file) follow the new settings too.
         await applyLogConfig(logSettings);
       } catch (err) {
-        this.#log.error({ err: (err as Error).message }, 'reload aborted: the log file cannot be opened; the old workers keep serving');
-        await notifySystemd({ READY: '1' }, this.#log);
-        return;
+        return aborted('the log file cannot be opened', err);
       }
-      this.#logSettings = logSettings;
+      if (this.#stopping) return;
     }
-    if (this.#stopping) return;
+    // Together and with no await in between: a worker forked before this (a crash replacement, a
+    // recycle) still builds the old generation, every one after it the new one.
+    this.#snapshot = snapshot;
+    this.#logSettings = logSettings;
     this.#generation++;
     this.#reloading = true;
     for (let i = 0; i < this.#o.workers; i++) countWorkerRestart('reload');

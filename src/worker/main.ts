@@ -26,7 +26,8 @@ main().then(
   (code) => process.exit(code),
   (err: unknown) => {
     // A failure with a code (its log file cannot be opened, say) in one line; a bug with its stack.
-    const known = err instanceof Error && (err as NodeJS.ErrnoException).code !== undefined;
+    const code = (err as NodeJS.ErrnoException | null)?.code ?? '';
+    const known = err instanceof Error && (/^E[A-Z0-9]+$/.test(code) || code.startsWith('MPX_'));
     process.stderr.write(`mapproxy-ts worker ${process.pid}: ${known ? err.message : err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(WORKER_BOOT_ERROR);
   },

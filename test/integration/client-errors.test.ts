@@ -8,10 +8,12 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { maxHeaderSize } from 'node:http';
+import { createServer, maxHeaderSize } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { createApp } from '../../src/app/create-app.js';
 import type { App } from '../../src/app/build-app.js';
-import { clientErrorAnswer } from '../../src/app/listen.js';
+import { answerClientErrors, clientErrorAnswer } from '../../src/app/listen.js';
 import { configureLogging } from '../../src/log/index.js';
 import { closeHttpAgents } from '../../src/source/http-client.js';
 import { startUpstream, type Upstream } from '../helpers/upstream.js';
@@ -41,7 +43,7 @@ after(async () => {
   configureLogging();
 });
 
-const TOO_LARGE = `Request Header Fields Too Large: the request line and headers are longer than the server reads (${maxHeaderSize} bytes, --max-http-header-size)\n`;
+const TOO_LARGE = `Request Header Fields Too Large: the request line and headers are longer than the server reads (${maxHeaderSize} bytes)\n`;
 const BAD = 'Bad Request: the request is not valid HTTP/1.1\n';
 
 /** Send `bytes` on a connection of its own; the answers until the server closes it. */
@@ -110,4 +112,52 @@ test('a head that does not arrive within headersTimeout: 408 with a body, throug
       await slow.server.drain('stop', 1000);
     }
   }
+});
+
+test('an answer in progress, or still to come, is never broken into: the connection is closed without a 400', async (t) => {
+  const server = createServer((req, res) => {
+    if (req.url === '/half') {
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': '20' });
+      res.write('0123456789');
+      setTimeout(() => res.end('abcdefghij'), 300);
+    } else {
+      setTimeout(() => res.end('late'), 300);
+    }
+  });
+  answerClientErrors(server);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const port = (server.address() as AddressInfo).port;
+  const bad = get('/x', 'Broken header\r\n');
+
+  // Half of a body sent when the malformed request comes.
+  const half = await Conn.open(port);
+  const raw: Buffer[] = [];
+  half.socket.on('data', (d: Buffer) => raw.push(d));
+  half.send(get('/half'));
+  while (!Buffer.concat(raw).includes('0123456789')) await new Promise((r) => setTimeout(r, 10));
+  half.send(bad);
+  await half.closedByServer();
+  assert.doesNotMatch(Buffer.concat(raw).toString('latin1'), /400|Bad Request/);
+
+  // Pipelined behind a request not answered yet.
+  const pending = await Conn.open(port);
+  const raw2: Buffer[] = [];
+  pending.socket.on('data', (d: Buffer) => raw2.push(d));
+  pending.send(get('/wait') + bad);
+  await pending.closedByServer();
+  assert.doesNotMatch(Buffer.concat(raw2).toString('latin1'), /400|Bad Request/);
+});
+
+test('the lane: answers given before a malformed request still reach the client, then the 400', async () => {
+  await pair.makeHot('/tms/1.0.0/l/EPSG3857/2/1/1.png');
+  const c = await Conn.open(pair.lane.port);
+  c.send(get('/tms/1.0.0/l/EPSG3857/2/1/1.png') + get('/tms/1.0.0/l/EPSG3857/2/1/1.png') + get('/x', 'Broken header\r\n'));
+  await c.closedByServer();
+  assert.deepEqual(c.answers.map((a) => a.status), [200, 200, 400]);
+  assert.equal(c.answers[2].body.toString(), BAD);
 });

@@ -167,3 +167,36 @@ test('a broken --log-config on SIGHUP: the reload is refused, the old workers ke
   await waitFor(() => serve.logs().slice(from).some((l) => l.name === 'mapproxy.source.request'), 'an upstream request logged by a new worker');
   await writeFile(logConfig, 'level: info\nloggers:\n  mapproxy.source.request: warn\n');
 });
+
+test('a reload aborted because the master cannot open the new log file changes nothing: a worker replaced afterwards serves the old configuration', async () => {
+  const logConfig = join(cfg.dir, 'log.yaml');
+  await writeFile(join(cfg.dir, 'plain'), 'a file where the log directory would be');
+  await writeFile(logConfig, 'file: {path: plain/mp.log}\n');
+  await writeFile(cfg.file, goodYaml.replace('title: cluster proof', 'title: reloaded title'));
+  try {
+    const from = serve.logs().length;
+    serve.child.kill('SIGHUP');
+    const line = await serve.waitForLog((l) => l.msg === 'reload aborted: the log file cannot be opened; the old workers keep serving', { from, timeoutMs: 30_000 });
+    assert.match(String(line.err), /^cannot open the log file .*plain\/mp\.log: a part of its path is a file, not a directory \(EEXIST\)/);
+    // Crashes now: the spare booted before takes over the first; the spare forked after the abort
+    // the second. Both must build what the old workers serve.
+    let spareFrom = 0;
+    for (let crash = 0; crash < 2; crash++) {
+      await serve.waitForLog((l) => l.msg === 'spare worker standing by', { from: spareFrom, timeoutMs: 30_000 });
+      const [victim] = serve.listeningWorkers();
+      spareFrom = serve.logs().length;
+      process.kill(victim, 'SIGKILL');
+      await waitFor(() => serve.listeningWorkers().length === 2 && !serve.listeningWorkers().includes(victim), 'the crashed worker replaced');
+    }
+    for (let i = 0; i < 6; i++) {
+      const caps = await getAlone(`${serve.url}/wmts/1.0.0/WMTSCapabilities.xml`);
+      assert.equal(caps.status, 200);
+      assert.ok(caps.body.toString().includes('cluster proof') && !caps.body.toString().includes('reloaded title'), 'the old configuration');
+    }
+    // The master still logs to stdout as before.
+    assert.ok(serve.logs().slice(from).some((l) => l.name === 'mapproxy.master' && l.msg === 'worker listening'));
+  } finally {
+    await writeFile(cfg.file, goodYaml);
+    await writeFile(logConfig, 'level: info\nloggers:\n  mapproxy.source.request: warn\n');
+  }
+});

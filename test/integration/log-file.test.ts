@@ -8,7 +8,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, constants as fsConstants, openSync } from 'node:fs';
 import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setImmediate as tick } from 'node:timers/promises';
 import { ConfigError } from '../../src/errors.js';
-import { closeLogging, configureLogging, configureLoggingFromFile, currentLogFile, getLogger } from '../../src/log/index.js';
+import { applyLogConfig, closeLogging, configureLogging, configureLoggingFromFile, currentLogFile, getLogger, loadLogConfig } from '../../src/log/index.js';
 
 const SELF = fileURLToPath(import.meta.url);
 const PAD = 'x'.repeat(100);
@@ -172,6 +173,41 @@ function defineTests(): void {
       assert.equal(files.filter((f) => f.slot === 2).length, 5, 'another series is left alone');
       assert.ok(names.includes('other.log'));
     } finally {
+      configureLogging();
+      await t.cleanup();
+    }
+  });
+
+  test('loadLogConfig with a signal: a file that does not answer rejects in time instead of hanging', async () => {
+    const t = await tmp();
+    const fifo = join(t.dir, 'log.yaml');
+    execFileSync('mkfifo', [fifo]);
+    try {
+      await assert.rejects(loadLogConfig(fifo, { signal: AbortSignal.timeout(200) }), {
+        message: `cannot read the log configuration ${fifo}: no answer in time (is it on a file system that does not answer?)`,
+      });
+    } finally {
+      // Release the pool thread still waiting in open(2) for a writer.
+      closeSync(openSync(fifo, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK));
+      await t.cleanup();
+    }
+  });
+
+  test('applyLogConfig: other rotation options for a file whose directory is gone fail before the open file is let go', async () => {
+    const t = await tmp();
+    try {
+      const path = join(t.dir, 'logs', 'mp.log');
+      await applyLogConfig({ level: 'info', loggers: {}, file: { path, size: '1m' }, accessLog: false, pretty: false });
+      const before = currentLogFile();
+      assert.ok(before);
+      await rm(join(t.dir, 'logs'), { recursive: true });
+      await writeFile(join(t.dir, 'logs'), 'a file where the log directory was');
+      await assert.rejects(applyLogConfig({ level: 'info', loggers: {}, file: { path, size: '2m' }, accessLog: false, pretty: false }), {
+        message: `cannot open the log file ${path}: a part of its path is a file, not a directory (EEXIST)`,
+      });
+      assert.equal(currentLogFile(), before, 'the open file is kept');
+    } finally {
+      await closeLogging();
       configureLogging();
       await t.cleanup();
     }
