@@ -1,0 +1,44 @@
+/**
+ * What `npm pack` ships, as npm itself lists it (`npm pack --dry-run --json`): the docs that
+ * `serve --help` and the README point to, and none of the tiles `npm start` leaves in
+ * examples/cache_data.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The paths `npm pack` would put in the tarball. --ignore-scripts: no `prepare` build. */
+async function packedFiles(): Promise<string[]> {
+  const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
+  const [pack] = JSON.parse(stdout) as [{ files: { path: string }[] }];
+  return pack.files.map((f) => f.path);
+}
+
+test('npm pack ships docs/ and the templates, but not the tiles of examples/cache_data', async () => {
+  const cacheData = path.join(ROOT, 'examples', 'cache_data');
+  // A tile as `npm start` writes one; only what this test made is removed afterwards.
+  const made = !existsSync(cacheData);
+  const tileDir = path.join(cacheData, `pack-test-${process.pid}`, 'EPSG3857', '00', '000', '000', '000', '000', '000');
+  await mkdir(tileDir, { recursive: true });
+  await writeFile(path.join(tileDir, '000.png'), 'not really a tile');
+  let files: string[];
+  try {
+    files = await packedFiles();
+  } finally {
+    await rm(made ? cacheData : path.join(cacheData, `pack-test-${process.pid}`), { recursive: true, force: true });
+  }
+  // Linked from serve --help, the README and the templates.
+  for (const doc of ['docs/deployment.md', 'docs/caches.md', 'docs/configuration.md']) assert.ok(files.includes(doc), `${doc} is packed`);
+  for (const f of ['bin/mapproxy-ts.js', 'templates/log.yaml', 'templates/app.mjs.tmpl', 'systemd/mapproxy-ts.service', 'examples/mapproxy.yaml']) {
+    assert.ok(files.includes(f), `${f} is packed`);
+  }
+  assert.deepEqual(files.filter((f) => f.startsWith('examples/cache_data')), []);
+});
