@@ -8,19 +8,16 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { loadConfigFile } from '../config/index.js';
 import { ConfigError } from '../errors.js';
 import { hostPort } from '../app/listen.js';
 import { loadLogConfig } from '../log/index.js';
+import { GRACEFUL_DEFAULT, js, KILL_MARGIN, renderSystemdUnit, renderTemplate, ROOT, serveArgs, template } from './create-render.js';
 import { DEFAULT_BIND, parseArgsMessage, parseBind, UsageError } from './main.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const TEMPLATE_DIR = path.join(ROOT, 'templates');
-/** serve's default --graceful-timeout, seconds. */
-const GRACEFUL_DEFAULT = 30;
-/** How much longer than the graceful timeout pm2 and systemd wait before killing. */
-const KILL_MARGIN = 10;
+export { renderSystemdUnit, renderTemplate, SYSTEMD_DEFAULTS, systemdWord, type SystemdUnitOptions } from './create-render.js';
+
 
 /** The templates, what each writes, and whether it needs `-f`. */
 export const TEMPLATES: Readonly<Record<string, { readonly help: string; readonly needsConfig: boolean; readonly file?: string }>> = {
@@ -57,81 +54,6 @@ Options:
 
 class CreateUsageError extends Error {}
 class CreateError extends Error {}
-
-/** Replace every `{{name}}`; a placeholder without a value is a bug in the caller. */
-export function renderTemplate(text: string, vars: Readonly<Record<string, string>>): string {
-  return text.replace(/\{\{(\w+)\}\}/g, (_, name: string) => {
-    const v = vars[name];
-    if (v === undefined) throw new Error(`template placeholder {{${name}}} has no value`);
-    return v;
-  });
-}
-
-const template = (name: string): Promise<string> => readFile(path.join(TEMPLATE_DIR, name), 'utf8');
-const js = (v: unknown): string => JSON.stringify(v);
-
-/**
- * A value for a systemd unit file. `path`: a setting that takes one path as the rest of the line
- * (`WorkingDirectory=`): only `%` (specifiers) is doubled. `list`: one word of a space-separated
- * list (`ReadWritePaths=`, `ExecStart=`): also double quotes around words with spaces, quotes or
- * backslashes. `exec`: a word of `ExecStart=`: also `$` doubled (variable expansion).
- */
-export function systemdWord(word: string, kind: 'path' | 'list' | 'exec'): string {
-  let w = word.replace(/%/g, '%%');
-  if (kind === 'path') return w;
-  if (kind === 'exec') w = w.replace(/\$/g, '$$$$');
-  return /[\s"'\\]/.test(w) ? `"${w.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : w;
-}
-
-/** What a systemd unit runs and may write. */
-export interface SystemdUnitOptions {
-  readonly node: string;
-  /** bin/mapproxy-ts.js of the installed package. */
-  readonly bin: string;
-  readonly config: string;
-  readonly user: string;
-  readonly bind: string;
-  readonly gracefulTimeout: number;
-  readonly logConfig?: string;
-  /** Directories it writes: cache, lock dirs, log files. */
-  readonly writablePaths: readonly string[];
-  /** The unit's file name, for the comments (`mapproxy-ts.service`). */
-  readonly fileName: string;
-}
-
-/** The defaults of the repository's `systemd/mapproxy-ts.service`. */
-export const SYSTEMD_DEFAULTS: SystemdUnitOptions = {
-  node: '/usr/bin/node',
-  bin: '/opt/mapproxy-ts/bin/mapproxy-ts.js',
-  config: '/etc/mapproxy-ts/mapproxy.yaml',
-  user: 'mapproxy-ts',
-  bind: '127.0.0.1:8080',
-  gracefulTimeout: GRACEFUL_DEFAULT,
-  logConfig: '/etc/mapproxy-ts/log.yaml',
-  writablePaths: ['/var/cache/mapproxy-ts', '/var/log/mapproxy-ts'],
-  fileName: 'mapproxy-ts.service',
-};
-
-function serveArgs(config: string, bind: string, graceful: number, logConfig: string | undefined): string[] {
-  return ['serve', config, '--bind', bind, '--graceful-timeout', String(graceful), ...(logConfig ? ['--log-config', logConfig] : [])];
-}
-
-/** Render the systemd unit template. */
-export async function renderSystemdUnit(o: SystemdUnitOptions): Promise<string> {
-  const exec = [o.node, o.bin, ...serveArgs(o.config, o.bind, o.gracefulTimeout, o.logConfig)];
-  return renderTemplate(await template('mapproxy-ts.service.tmpl'), {
-    config_comment: o.config,
-    file_name: o.fileName,
-    unit_name: o.fileName.replace(/\.service$/, ''),
-    user: o.user,
-    rw_comment: o.writablePaths.join(' '),
-    working_directory: systemdWord(path.dirname(o.config), 'path'),
-    exec_start: exec.map((w) => systemdWord(w, 'exec')).join(' '),
-    graceful: String(o.gracefulTimeout),
-    stop_timeout: String(o.gracefulTimeout + KILL_MARGIN),
-    rw_paths: o.writablePaths.map((p) => systemdWord(p, 'list')).join(' '),
-  });
-}
 
 /** `module` or `commonjs`: how Node loads a `.js` file in `dir` (the nearest package.json's type). */
 async function moduleType(dir: string): Promise<'module' | 'commonjs'> {
