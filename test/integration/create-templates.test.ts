@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import yaml from 'js-yaml';
 import { CREATE_HELP, createCommand, pm2LogDir, privateTmpPaths, systemdWord } from '../../src/cli/create.js';
 import { checkConfigCommand } from '../../src/cli/check-config.js';
@@ -389,4 +389,35 @@ test('pm2: out_file and error_file go to /var/log/mapproxy-ts for a configuratio
   assert.equal(pm2LogDir('/etc/mapproxy-ts/projects/'), '/var/log/mapproxy-ts');
   assert.equal(pm2LogDir('/etcetera/maps'), '/etcetera/maps/logs');
   assert.equal(pm2LogDir('/srv/maps'), '/srv/maps/logs');
+});
+
+const YAML_BROKEN = 'caches: [\n';
+
+test('app: run on its own with an invalid configuration, it prints the problems as serve does and exits 1', { skip: !existsSync(path.join(ROOT, 'dist', 'index.js')) && 'the app imports the built package (npm run build)' }, async () => {
+  await withTmp(async (dir) => {
+    const conf = await baseConfig(dir);
+    const file = path.join(dir, 'app.mjs');
+    assert.equal((await create('-t', 'app', '-f', conf, file)).code, 0);
+    // Broken after the app was written, as an edit would break it.
+    await writeFile(conf, 'caches:\n  c: {grids: [NO_SUCH_GRID], sources: []}\n');
+    const invalid = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 30_000 });
+    const message = `mapproxy-ts: invalid configuration ${conf}:\n  caches.c.grids[0]: unknown grid "NO_SUCH_GRID"\n`;
+    assert.deepEqual({ status: invalid.status, stdout: invalid.stdout, stderr: invalid.stderr }, { status: 1, stdout: '', stderr: message });
+    // Word for word what the CLI prints for the same file.
+    const serve = spawnSync(process.execPath, [BIN, 'serve', conf], { encoding: 'utf8', timeout: 30_000 });
+    assert.deepEqual({ status: serve.status, stderr: serve.stderr }, { status: 1, stderr: message });
+    await writeFile(conf, YAML_BROKEN);
+    const broken = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 30_000 });
+    assert.deepEqual(
+      { status: broken.status, stdout: broken.stdout, stderr: broken.stderr },
+      { status: 1, stdout: '', stderr: `mapproxy-ts: invalid configuration ${conf}:\n  YAML syntax error at line 2, column 1: unexpected end of the stream within a flow collection\n` },
+    );
+    // Imported, the module leaves the ConfigError to the importer (to catch, or to crash on).
+    const imported = spawnSync(
+      process.execPath,
+      ['--input-type=module', '-e', `import(${JSON.stringify(pathToFileURL(file).href)}).then(() => console.log('loaded'), (e) => console.log(e.constructor.name, e.code))`],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    assert.deepEqual({ status: imported.status, stdout: imported.stdout, stderr: imported.stderr }, { status: 0, stdout: 'ConfigError MPX_ERR_CONFIG\n', stderr: '' });
+  });
 });
