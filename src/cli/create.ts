@@ -2,20 +2,22 @@
  * `mapproxy-ts create -t <template> <dest>` (MapProxy's `mapproxy-util create`): writes working
  * example files from `templates/`: a configuration pair, a seed or log configuration, an app
  * module, a pm2 ecosystem file or a systemd unit. Paths written into files are absolute.
- * Exit codes: 0 written, 1 failure (a file exists, a referenced file is missing), 2 usage error.
+ * Exit codes: 0 written, 1 failure (a file exists, a referenced configuration is missing or cannot
+ * be read), 2 usage error.
  */
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
-import { loadConfigFile } from '../config/index.js';
 import { ConfigError } from '../errors.js';
 import { hostPort } from '../app/listen.js';
-import { loadLogConfig } from '../log/index.js';
+import { loadLogConfig, type LogConfig } from '../log/index.js';
+import { CreateError, outermostDirs, privateTmpPaths, readReferenced, writableDirs, type ReferencedConfig } from './create-config.js';
 import { GRACEFUL_DEFAULT, js, KILL_MARGIN, renderSystemdUnit, renderTemplate, ROOT, serveArgs, template } from './create-render.js';
 import { DEFAULT_BIND, parseArgsMessage, parseBind, UsageError } from './main.js';
 
+export { privateTmpPaths } from './create-config.js';
 export { renderSystemdUnit, renderTemplate, SYSTEMD_DEFAULTS, systemdWord, type SystemdUnitOptions } from './create-render.js';
 
 
@@ -33,7 +35,9 @@ export const TEMPLATES: Readonly<Record<string, { readonly help: string; readonl
 export const CREATE_HELP = `Usage: mapproxy-ts create -t <template> [-f mapproxy.yaml] [options] <dest>
 
 Write a working example file (MapProxy's mapproxy-util create). <dest> is a file, or an existing
-directory to write the template's usual file name into (a directory for base-config).
+directory to write the template's usual file name into (a directory for base-config). The
+configuration of -f (and of --log-config) is read first, as serve reads it: a file that cannot be
+is refused.
 
 Templates:
 ${Object.entries(TEMPLATES)
@@ -53,7 +57,6 @@ Options:
 `;
 
 class CreateUsageError extends Error {}
-class CreateError extends Error {}
 
 /** `module` or `commonjs`: how Node loads a `.js` file in `dir` (the nearest package.json's type). */
 async function moduleType(dir: string): Promise<'module' | 'commonjs'> {
@@ -66,26 +69,6 @@ async function moduleType(dir: string): Promise<'module' | 'commonjs'> {
     }
     if (path.dirname(d) === d) return 'commonjs';
   }
-}
-
-/**
- * The directories a configuration writes: globals.cache base_dir, lock_dir and tile_lock_dir,
- * and each cache's cache_dir, directory and tile_lock_dir (MapProxy's defaults where unset),
- * without those inside another.
- */
-export async function writableDirs(configFile: string): Promise<string[]> {
-  const { config, dir } = await loadConfigFile(configFile);
-  const conf = config as { globals?: { cache?: Record<string, unknown> }; caches?: Record<string, Record<string, unknown>> };
-  const g = conf.globals?.cache ?? {};
-  const abs = (p: unknown, fallback: string): string => path.resolve(dir, typeof p === 'string' ? p : fallback);
-  const dirs = [abs(g.base_dir, './cache_data'), abs(g.lock_dir, './cache_data/tile_locks')];
-  if (typeof g.tile_lock_dir === 'string') dirs.push(abs(g.tile_lock_dir, ''));
-  for (const c of Object.values(conf.caches ?? {})) {
-    const backend = (c?.cache ?? {}) as Record<string, unknown>;
-    for (const p of [c?.cache_dir, backend.directory, backend.tile_lock_dir]) if (typeof p === 'string') dirs.push(abs(p, ''));
-  }
-  const unique = [...new Set(dirs)].sort();
-  return unique.filter((d) => !unique.some((o) => o !== d && d.startsWith(o + path.sep)));
 }
 
 /** `--bind` as `serve` will read it (`parseBind`), so a file is never written with one it refuses. */
@@ -126,22 +109,30 @@ export function pm2LogDir(configDir: string): string {
 }
 
 /**
- * The paths a systemd unit with `PrivateTmp=yes` cannot reach: those in /tmp or /var/tmp, which
- * the service sees as empty directories of its own.
+ * What `-f` and `--log-config` name, read before anything is written; undefined where a template
+ * takes none.
  */
-export function privateTmpPaths(paths: readonly string[]): string[] {
-  const hidden = (p: string): boolean => ['/tmp', '/var/tmp'].some((t) => p === t || p.startsWith(t + '/'));
-  return [...new Set(paths.map((p) => path.resolve(p)).filter(hidden))];
+interface Inputs {
+  readonly ref: ReferencedConfig | undefined;
+  readonly log: LogConfig | undefined;
 }
 
-async function filesFor(o: Options, warnings: string[]): Promise<{ path: string; content: string }[]> {
-  const caches = async (): Promise<string> => {
-    if (!o.config) return '[osm_cache]';
-    const { config } = await loadConfigFile(o.config);
-    const names = Object.keys((config as { caches?: Record<string, unknown> }).caches ?? {});
-    if (names.length === 0) throw new CreateError(`${o.config} has no caches to seed`);
-    return `[${names.map((n) => (/^[A-Za-z0-9_.-]+$/.test(n) ? n : js(n))).join(', ')}]`;
-  };
+/** The directories the server writes: the cache and lock directories, then the log files' directory. */
+function writtenDirs(ref: ReferencedConfig, log: LogConfig | undefined): string[] {
+  const dirs = outermostDirs(writableDirs(ref.loaded));
+  const logDir = log?.file ? path.dirname(log.file.path) : undefined;
+  return logDir === undefined || dirs.some((d) => logDir === d || logDir.startsWith(d + path.sep)) ? dirs : [...dirs, logDir];
+}
+
+/** Seed-config's cache list: those of `-f`, or the base-config's. */
+function seedCaches(ref: ReferencedConfig | undefined): string {
+  if (!ref) return '[osm_cache]';
+  const names = Object.keys((ref.loaded.config as { caches?: Record<string, unknown> }).caches ?? {});
+  if (names.length === 0) throw new CreateError(`${ref.file} has no caches to seed`);
+  return `[${names.map((n) => (/^[A-Za-z0-9_.-]+$/.test(n) ? n : js(n))).join(', ')}]`;
+}
+
+async function filesFor(o: Options, { ref, log }: Inputs, warnings: string[]): Promise<{ path: string; content: string }[]> {
   switch (o.template) {
     case 'base-config': {
       const dir = path.resolve(o.dest);
@@ -152,7 +143,7 @@ async function filesFor(o: Options, warnings: string[]): Promise<{ path: string;
       ];
     }
     case 'seed-config':
-      return [{ path: target(o.dest, 'seed.yaml'), content: renderTemplate(await template('base-config/seed.yaml'), { caches: await caches() }) }];
+      return [{ path: target(o.dest, 'seed.yaml'), content: renderTemplate(await template('base-config/seed.yaml'), { caches: seedCaches(ref) }) }];
     case 'log-config':
       return [{ path: target(o.dest, 'log.yaml'), content: await template('log.yaml') }];
     case 'app': {
@@ -202,11 +193,7 @@ async function filesFor(o: Options, warnings: string[]): Promise<{ path: string;
     case 'systemd': {
       const file = target(o.dest, 'mapproxy-ts.service');
       if (!file.endsWith('.service')) throw new CreateUsageError(`a systemd unit file name ends in .service: ${path.basename(file)}`);
-      const writable = await writableDirs(o.config!);
-      if (o.logConfig) {
-        const log = await loadLogConfig(o.logConfig);
-        if (log.file) writable.push(path.dirname(log.file.path));
-      }
+      const writable = writtenDirs(ref!, log);
       const hidden = privateTmpPaths([o.config!, ...(o.logConfig ? [o.logConfig] : []), ...writable]);
       if (hidden.length > 0) {
         warnings.push(
@@ -222,7 +209,7 @@ async function filesFor(o: Options, warnings: string[]): Promise<{ path: string;
         bind: o.bind,
         gracefulTimeout: o.graceful,
         logConfig: o.logConfig,
-        writablePaths: [...new Set(writable)],
+        writablePaths: writable,
         fileName: path.basename(file),
       });
       return [{ path: file, content: unit }];
@@ -308,11 +295,13 @@ export async function createCommand(args: string[]): Promise<number> {
     return 0;
   }
   try {
-    for (const [what, file] of [['configuration', opts.config], ['log configuration', opts.logConfig]] as const) {
-      if (file !== undefined && !existsSync(file)) throw new CreateError(`${what} not found: ${file}`);
-    }
+    // Read as serve will read them, before anything is written: a pm2 file or a unit that points
+    // at a configuration serve cannot load only restarts it over and over.
+    const ref = opts.config === undefined ? undefined : await readReferenced(opts.template, opts.config);
+    if (opts.logConfig !== undefined && !existsSync(opts.logConfig)) throw new CreateError(`log configuration not found: ${opts.logConfig}`);
+    const log = opts.logConfig === undefined ? undefined : await loadLogConfig(opts.logConfig);
     const warnings: string[] = [];
-    const files = await filesFor(opts, warnings);
+    const files = await filesFor(opts, { ref, log }, warnings);
     if (!opts.force) {
       const existing = files.filter((f) => existsSync(f.path));
       if (existing.length > 0) throw new CreateError(`${existing.map((f) => f.path).join(', ')} already exist${existing.length === 1 ? 's' : ''}, use --force to overwrite`);

@@ -392,6 +392,59 @@ test('pm2: out_file and error_file go to /var/log/mapproxy-ts for a configuratio
 });
 
 const YAML_BROKEN = 'caches: [\n';
+const yamlBrokenError = (file: string): string =>
+  `mapproxy-ts create: invalid configuration ${file}:\n  YAML syntax error at line 2, column 1: unexpected end of the stream within a flow collection\n`;
+/** A destination of each template that takes -f. */
+const DEST: Record<string, string> = { 'seed-config': 'seed.yaml', app: 'app.mjs', pm2: 'ecosystem.config.js', systemd: 'mapproxy-ts.service' };
+
+test('-f: every template refuses a configuration serve could not read, with the same message and exit 1, and writes nothing', async () => {
+  await withTmp(async (dir) => {
+    const broken = path.join(dir, 'broken.yaml');
+    await writeFile(broken, YAML_BROKEN);
+    const projects = path.join(dir, 'projects');
+    await mkdir(projects);
+    for (const [name, dest] of Object.entries(DEST)) {
+      const out = path.join(dir, dest);
+      assert.deepEqual(await create('-t', name, '-f', broken, out), { code: 1, out: '', err: yamlBrokenError(broken) }, `${name}: broken YAML`);
+      assert.deepEqual(await create('-t', name, '-f', path.join(dir, 'none.yaml'), out), {
+        code: 1,
+        out: '',
+        err: `mapproxy-ts create: configuration not found: ${dir}/none.yaml\n`,
+      }, `${name}: missing`);
+      const viaDir = `mapproxy-ts create: ${name} takes one configuration file, and ${projects} is a directory (a MultiMapProxy project is ${projects}/<name>.yaml)\n`;
+      assert.deepEqual(await create('-t', name, '-f', projects, out), { code: 1, out: '', err: viaDir }, `${name}: a directory`);
+      assert.equal(existsSync(out), false, `${name}: nothing written`);
+    }
+  });
+});
+
+test('--log-config: pm2 and systemd refuse a log configuration serve would refuse, exit 1', async () => {
+  await withTmp(async (dir) => {
+    const conf = await baseConfig(dir);
+    const cases: [string, string | undefined, string][] = [
+      ['broken-log.yaml', 'level: [\n', 'YAML syntax error: unexpected end of the stream within a flow collection (line 2, column 1)'],
+      ['loud-log.yaml', 'level: loud\n', 'level: unknown level "loud"; expected one of trace, debug, info, warn, error, fatal, silent'],
+    ];
+    for (const name of ['pm2', 'systemd']) {
+      const out = path.join(dir, DEST[name]);
+      for (const [file, text, problem] of cases) {
+        await writeFile(path.join(dir, file), text!);
+        assert.deepEqual(await create('-t', name, '-f', conf, '--log-config', path.join(dir, file), out), {
+          code: 1,
+          out: '',
+          err: `mapproxy-ts create: invalid configuration ${dir}/${file}:\n  ${problem}\n`,
+        }, `${name} ${file}`);
+      }
+      assert.deepEqual(await create('-t', name, '-f', conf, '--log-config', path.join(dir, 'none.yaml'), out), {
+        code: 1,
+        out: '',
+        err: `mapproxy-ts create: log configuration not found: ${dir}/none.yaml\n`,
+      });
+      assert.equal(existsSync(out), false);
+    }
+  });
+});
+
 
 test('app: run on its own with an invalid configuration, it prints the problems as serve does and exits 1', { skip: !existsSync(path.join(ROOT, 'dist', 'index.js')) && 'the app imports the built package (npm run build)' }, async () => {
   await withTmp(async (dir) => {

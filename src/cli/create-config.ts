@@ -1,0 +1,63 @@
+/**
+ * What `mapproxy-ts create -f` names, read as `serve` will read it (the configuration, loaded with
+ * its `base:` files), and the directories such a configuration writes, which the systemd template
+ * needs to know.
+ */
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { loadConfigFile, type LoadedConfig } from '../config/index.js';
+
+/** A problem with what `-f` names: one line on stderr, exit code 1. */
+export class CreateError extends Error {}
+
+/** One configuration file, loaded. */
+export interface ReferencedConfig {
+  readonly file: string;
+  readonly loaded: LoadedConfig;
+}
+
+/**
+ * Read what `-f` names for `template`: the file is loaded (YAML, `base:` includes) and rejects with
+ * the same `ConfigError` as `serve` and `check-config` when it cannot be, so no template is written
+ * for a configuration that cannot be read.
+ */
+export async function readReferenced(template: string, file: string): Promise<ReferencedConfig> {
+  if (!existsSync(file)) throw new CreateError(`configuration not found: ${file}`);
+  if (statSync(file).isDirectory()) {
+    throw new CreateError(`${template} takes one configuration file, and ${file} is a directory (a MultiMapProxy project is ${path.join(file, '<name>.yaml')})`);
+  }
+  return { file, loaded: await loadConfigFile(file) };
+}
+
+/**
+ * The directories a configuration writes: globals.cache base_dir, lock_dir and tile_lock_dir,
+ * and each cache's cache_dir, directory and tile_lock_dir (MapProxy's defaults where unset).
+ */
+export function writableDirs({ config, dir }: Pick<LoadedConfig, 'config' | 'dir'>): string[] {
+  const conf = config as { globals?: { cache?: Record<string, unknown> }; caches?: Record<string, Record<string, unknown>> };
+  const g = conf.globals?.cache ?? {};
+  const abs = (p: unknown, fallback: string): string => path.resolve(dir, typeof p === 'string' ? p : fallback);
+  const dirs = [abs(g.base_dir, './cache_data'), abs(g.lock_dir, './cache_data/tile_locks')];
+  if (typeof g.tile_lock_dir === 'string') dirs.push(abs(g.tile_lock_dir, ''));
+  for (const c of Object.values(conf.caches ?? {})) {
+    const backend = (c?.cache ?? {}) as Record<string, unknown>;
+    for (const p of [c?.cache_dir, backend.directory, backend.tile_lock_dir]) if (typeof p === 'string') dirs.push(abs(p, ''));
+  }
+  return dirs;
+}
+
+/** `dirs` sorted, without repeats and without those inside another. */
+export function outermostDirs(dirs: readonly string[]): string[] {
+  const unique = [...new Set(dirs)].sort();
+  return unique.filter((d) => !unique.some((o) => o !== d && d.startsWith(o + path.sep)));
+}
+
+const under = (p: string, dirs: readonly string[]): boolean => dirs.some((t) => p === t || p.startsWith(t + '/'));
+
+/**
+ * The paths a systemd unit with `PrivateTmp=yes` cannot reach: those in /tmp or /var/tmp, which
+ * the service sees as empty directories of its own.
+ */
+export function privateTmpPaths(paths: readonly string[]): string[] {
+  return [...new Set(paths.map((p) => path.resolve(p)).filter((p) => under(p, ['/tmp', '/var/tmp'])))];
+}
