@@ -1,10 +1,12 @@
 /**
- * What `mapproxy-ts create -f` names, read as `serve` will read it (the configuration, loaded with
- * its `base:` files), and the directories such a configuration writes, which the systemd template
- * needs to know.
+ * What `mapproxy-ts create -f` names, read as `serve` will read it: one configuration (loaded
+ * with its `base:` files), or for the templates that run a server a MultiMapProxy directory
+ * (`serve --multiapp`) whose projects are each loaded the same way; and the directories such a
+ * configuration writes, which the pm2 and systemd templates need to know.
  */
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { listProjects } from '../app/multiapp.js';
 import { loadConfigFile, type LoadedConfig } from '../config/index.js';
 
 /** A problem with what `-f` names: one line on stderr, exit code 1. */
@@ -16,17 +18,34 @@ export interface ReferencedConfig {
   readonly loaded: LoadedConfig;
 }
 
+/** What `-f` names. */
+export type Referenced =
+  | ({ readonly kind: 'config' } & ReferencedConfig)
+  /** A directory of `<name>.yaml` projects, served by `serve --multiapp` or createMultiApp. */
+  | { readonly kind: 'multiapp'; readonly dir: string; readonly projects: readonly ReferencedConfig[] };
+
 /**
- * Read what `-f` names for `template`: the file is loaded (YAML, `base:` includes) and rejects with
- * the same `ConfigError` as `serve` and `check-config` when it cannot be, so no template is written
- * for a configuration that cannot be read.
+ * Read what `-f` names for `template`. A file is loaded (YAML, `base:` includes) and rejects with
+ * the same `ConfigError` as `serve` and `check-config` when it cannot be; a directory is accepted
+ * where `multiapp` allows it, as `serve --multiapp` accepts it, and each project in it is loaded
+ * like a single file, so no template is written for a configuration that cannot be read.
  */
-export async function readReferenced(template: string, file: string): Promise<ReferencedConfig> {
+export async function readReferenced(template: string, file: string, multiapp: boolean): Promise<Referenced> {
   if (!existsSync(file)) throw new CreateError(`configuration not found: ${file}`);
-  if (statSync(file).isDirectory()) {
-    throw new CreateError(`${template} takes one configuration file, and ${file} is a directory (a MultiMapProxy project is ${path.join(file, '<name>.yaml')})`);
+  if (!statSync(file).isDirectory()) return { kind: 'config', file, loaded: await loadConfigFile(file) };
+  if (!multiapp) throw new CreateError(`${template} takes one configuration file, and ${file} is a directory (a MultiMapProxy project is ${path.join(file, '<name>.yaml')})`);
+  let names: string[];
+  try {
+    names = await listProjects(file);
+  } catch (err) {
+    throw new CreateError(`cannot list the projects in ${file}: ${(err as Error).message}`);
   }
-  return { file, loaded: await loadConfigFile(file) };
+  const projects: ReferencedConfig[] = [];
+  for (const name of names) {
+    const project = path.join(file, `${name}.yaml`);
+    projects.push({ file: project, loaded: await loadConfigFile(project) });
+  }
+  return { kind: 'multiapp', dir: file, projects };
 }
 
 /**
@@ -50,6 +69,11 @@ export function writableDirs({ config, dir }: Pick<LoadedConfig, 'config' | 'dir
 export function outermostDirs(dirs: readonly string[]): string[] {
   const unique = [...new Set(dirs)].sort();
   return unique.filter((d) => !unique.some((o) => o !== d && d.startsWith(o + path.sep)));
+}
+
+/** The configuration files `-f` stands for: the file, or every project of the directory. */
+export function configFiles(ref: Referenced): ReferencedConfig[] {
+  return ref.kind === 'config' ? [ref] : [...ref.projects];
 }
 
 const under = (p: string, dirs: readonly string[]): boolean => dirs.some((t) => p === t || p.startsWith(t + '/'));

@@ -47,7 +47,10 @@ export interface SystemdUnitOptions {
   readonly node: string;
   /** bin/mapproxy-ts.js of the installed package. */
   readonly bin: string;
+  /** The configuration, or with `multiapp` the directory of project configurations. */
   readonly config: string;
+  /** Serve `config` as MultiMapProxy (`serve --multiapp`). */
+  readonly multiapp?: boolean;
   readonly user: string;
   readonly bind: string;
   readonly gracefulTimeout: number;
@@ -71,21 +74,30 @@ export const SYSTEMD_DEFAULTS: SystemdUnitOptions = {
   fileName: 'mapproxy-ts.service',
 };
 
-/** `serve`'s command line in the pm2 and systemd templates. */
-export function serveArgs(config: string, bind: string, graceful: number, logConfig: string | undefined): string[] {
-  return ['serve', config, '--bind', bind, '--graceful-timeout', String(graceful), ...(logConfig ? ['--log-config', logConfig] : [])];
+/** `serve`'s command line; a MultiMapProxy directory as `serve --multiapp <dir>`. */
+export function serveArgs(config: string, multiapp: boolean, bind: string, graceful: number, logConfig: string | undefined): string[] {
+  return ['serve', ...(multiapp ? ['--multiapp'] : []), config, '--bind', bind, '--graceful-timeout', String(graceful), ...(logConfig ? ['--log-config', logConfig] : [])];
 }
+
+/** What the header comment of a template says it serves. */
+export const servedComment = (config: string, multiapp: boolean): string => (multiapp ? `the MultiMapProxy projects in ${config}` : config);
 
 /** Render the systemd unit template. */
 export async function renderSystemdUnit(o: SystemdUnitOptions): Promise<string> {
-  const exec = [o.node, o.bin, ...serveArgs(o.config, o.bind, o.gracefulTimeout, o.logConfig)];
+  const multiapp = o.multiapp === true;
+  const exec = [o.node, o.bin, ...serveArgs(o.config, multiapp, o.bind, o.gracefulTimeout, o.logConfig)];
   return renderTemplate(await template('mapproxy-ts.service.tmpl'), {
-    config_comment: o.config,
+    config_comment: servedComment(o.config, multiapp),
     file_name: o.fileName,
     unit_name: o.fileName.replace(/\.service$/, ''),
     user: o.user,
     rw_comment: o.writablePaths.join(' '),
-    working_directory: systemdWord(path.dirname(o.config), 'path'),
+    // The projects' directories are those of the projects there now: a later one adds its own.
+    rw_note: multiapp
+      ? `\n# These are the directories of the projects in ${o.config} when the unit was written: add\n` +
+        '# those of a project added later (create -t systemd again lists them all).'
+      : '',
+    working_directory: systemdWord(multiapp ? o.config : path.dirname(o.config), 'path'),
     exec_start: exec.map((w) => systemdWord(w, 'exec')).join(' '),
     graceful: String(o.gracefulTimeout),
     stop_timeout: String(o.gracefulTimeout + KILL_MARGIN),

@@ -13,22 +13,32 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../errors.js';
 import { hostPort } from '../app/listen.js';
 import { loadLogConfig, type LogConfig } from '../log/index.js';
-import { CreateError, outermostDirs, privateTmpPaths, readReferenced, writableDirs, type ReferencedConfig } from './create-config.js';
-import { GRACEFUL_DEFAULT, js, KILL_MARGIN, renderSystemdUnit, renderTemplate, ROOT, serveArgs, template } from './create-render.js';
+import {
+  configFiles,
+  CreateError,
+  outermostDirs,
+  privateTmpPaths,
+  readReferenced,
+  writableDirs,
+  type Referenced,
+} from './create-config.js';
+import { GRACEFUL_DEFAULT, js, KILL_MARGIN, renderSystemdUnit, renderTemplate, ROOT, serveArgs, servedComment, template } from './create-render.js';
 import { DEFAULT_BIND, parseArgsMessage, parseBind, UsageError } from './main.js';
 
 export { privateTmpPaths } from './create-config.js';
 export { renderSystemdUnit, renderTemplate, SYSTEMD_DEFAULTS, systemdWord, type SystemdUnitOptions } from './create-render.js';
 
-
-/** The templates, what each writes, and whether it needs `-f`. */
-export const TEMPLATES: Readonly<Record<string, { readonly help: string; readonly needsConfig: boolean; readonly file?: string }>> = {
+/**
+ * The templates, what each writes, whether it needs `-f`, and whether `-f` may name a MultiMapProxy
+ * directory of configurations.
+ */
+export const TEMPLATES: Readonly<Record<string, { readonly help: string; readonly needsConfig: boolean; readonly multiapp?: boolean; readonly file?: string }>> = {
   'base-config': { help: 'mapproxy.yaml and seed.yaml in the directory <dest>', needsConfig: false },
   'seed-config': { help: "a seed.yaml for MapProxy's mapproxy-seed (with -f: seeding that configuration's caches)", needsConfig: false, file: 'seed.yaml' },
   'log-config': { help: 'a commented log configuration for serve --log-config', needsConfig: false, file: 'log.yaml' },
-  app: { help: 'a JS module that serves the configuration with createApp (node:http, Express)', needsConfig: true, file: 'app.mjs' },
-  pm2: { help: 'a pm2 ecosystem file running `mapproxy-ts serve`', needsConfig: true, file: 'ecosystem.config.js' },
-  systemd: { help: 'a systemd unit running `mapproxy-ts serve`', needsConfig: true, file: 'mapproxy-ts.service' },
+  app: { help: 'a JS module that serves the configuration with createApp (node:http, Express; createMultiApp for a directory)', needsConfig: true, multiapp: true, file: 'app.mjs' },
+  pm2: { help: 'a pm2 ecosystem file running `mapproxy-ts serve`', needsConfig: true, multiapp: true, file: 'ecosystem.config.js' },
+  systemd: { help: 'a systemd unit running `mapproxy-ts serve`', needsConfig: true, multiapp: true, file: 'mapproxy-ts.service' },
 };
 
 /** The help text of `create`. */
@@ -37,7 +47,8 @@ export const CREATE_HELP = `Usage: mapproxy-ts create -t <template> [-f mapproxy
 Write a working example file (MapProxy's mapproxy-util create). <dest> is a file, or an existing
 directory to write the template's usual file name into (a directory for base-config). The
 configuration of -f (and of --log-config) is read first, as serve reads it: a file that cannot be
-is refused.
+is refused. For app, pm2 and systemd, -f may also name a directory of <name>.yaml projects, served
+as MultiMapProxy (serve --multiapp, createMultiApp); each project is read the same way.
 
 Templates:
 ${Object.entries(TEMPLATES)
@@ -46,7 +57,8 @@ ${Object.entries(TEMPLATES)
 
 Options:
   -t, --template <name>         the template to write
-  -f, --mapproxy-conf <file>    the configuration the file refers to (written as an absolute path)
+  -f, --mapproxy-conf <file>    the configuration the file refers to (written as an absolute path);
+                                app, pm2, systemd: or a directory of projects
   -l, --list-templates          list the templates
       --force                   overwrite existing files
   -b, --bind <host:port>        app, pm2, systemd: address to serve on (default ${DEFAULT_BIND.host}:${DEFAULT_BIND.port})
@@ -113,26 +125,33 @@ export function pm2LogDir(configDir: string): string {
  * takes none.
  */
 interface Inputs {
-  readonly ref: ReferencedConfig | undefined;
+  readonly ref: Referenced | undefined;
   readonly log: LogConfig | undefined;
 }
 
-/** The directories the server writes: the cache and lock directories, then the log files' directory. */
-function writtenDirs(ref: ReferencedConfig, log: LogConfig | undefined): string[] {
-  const dirs = outermostDirs(writableDirs(ref.loaded));
+/** The directories the server writes: the cache and lock directories (of every project), then the log files' directory. */
+function writtenDirs(ref: Referenced, log: LogConfig | undefined): string[] {
+  const dirs = outermostDirs(configFiles(ref).flatMap((c) => writableDirs(c.loaded)));
   const logDir = log?.file ? path.dirname(log.file.path) : undefined;
   return logDir === undefined || dirs.some((d) => logDir === d || logDir.startsWith(d + path.sep)) ? dirs : [...dirs, logDir];
 }
 
 /** Seed-config's cache list: those of `-f`, or the base-config's. */
-function seedCaches(ref: ReferencedConfig | undefined): string {
-  if (!ref) return '[osm_cache]';
+function seedCaches(ref: Referenced | undefined): string {
+  if (!ref || ref.kind !== 'config') return '[osm_cache]';
   const names = Object.keys((ref.loaded.config as { caches?: Record<string, unknown> }).caches ?? {});
   if (names.length === 0) throw new CreateError(`${ref.file} has no caches to seed`);
   return `[${names.map((n) => (/^[A-Za-z0-9_.-]+$/.test(n) ? n : js(n))).join(', ')}]`;
 }
 
 async function filesFor(o: Options, { ref, log }: Inputs, warnings: string[]): Promise<{ path: string; content: string }[]> {
+  // The templates that run a server: what they serve and where it works from.
+  const served = ref === undefined ? undefined : ref.kind === 'config' ? ref.file : ref.dir;
+  const multiapp = ref?.kind === 'multiapp';
+  const cwd = ref === undefined ? undefined : ref.kind === 'config' ? path.dirname(ref.file) : ref.dir;
+  if (ref?.kind === 'multiapp' && ref.projects.length === 0 && o.template !== 'systemd') {
+    warnings.push(`${ref.dir} holds no project (<name>.yaml) yet: every project URL answers 404 until one is added`);
+  }
   switch (o.template) {
     case 'base-config': {
       const dir = path.resolve(o.dest);
@@ -154,10 +173,19 @@ async function filesFor(o: Options, { ref, log }: Inputs, warnings: string[]): P
       }
       const { host, port } = parseBindValue(o.bind);
       const vars = {
-        config_comment: o.config!,
+        config_comment: servedComment(served!, multiapp),
         file_name: path.basename(file),
         package: js(pathToFileURL(path.join(ROOT, 'dist', 'index.js')).href),
-        config: js(o.config),
+        factory: multiapp ? 'createMultiApp' : 'createApp',
+        create: multiapp ? 'createMultiApp(CONFIG)' : 'await createApp(CONFIG)',
+        loading_comment: multiapp
+          ? '// createMultiApp() serves every <dir>/<name>.yaml under /<name>/ and loads a project on its first\n' +
+            '// request: a project whose configuration is invalid answers 500 and the log says why, while\n' +
+            '// the others serve on.'
+          : '// createApp() loads and validates the configuration once, at import; an invalid configuration\n' +
+            '// rejects with a ConfigError that names the YAML path of every problem (run on its own, the\n' +
+            '// module prints it as `mapproxy-ts serve` does and exits 1).',
+        config: js(served),
         host: js(host),
         port: js(port),
         address: hostPort(host, port),
@@ -170,22 +198,21 @@ async function filesFor(o: Options, { ref, log }: Inputs, warnings: string[]): P
         throw new CreateUsageError(`pm2 reads a JS ecosystem file only when its name ends in .config.js, .config.cjs or .config.mjs: ${path.basename(file)}`);
       }
       const esm = file.endsWith('.mjs') || (file.endsWith('.js') && (await moduleType(path.dirname(file))) === 'module');
-      const cwd = path.dirname(o.config!);
       const vars = {
-        config_comment: o.config!,
+        config_comment: servedComment(served!, multiapp),
         file_name: path.basename(file),
         format_note: esm
           ? '\n//\n// An ES module: pm2 loads it with require(), which needs Node 20.19 or later for ES modules\n// (with older Node versions, rename it to ecosystem.config.cjs and write module.exports = { apps }).'
           : '',
         bin: js(path.join(ROOT, 'bin', 'mapproxy-ts.js')),
-        args: `[${serveArgs(o.config!, o.bind, o.graceful, o.logConfig).map(js).join(', ')}]`,
+        args: `[${serveArgs(served!, multiapp, o.bind, o.graceful, o.logConfig).map(js).join(', ')}]`,
         node: js(process.execPath),
         cwd: js(cwd),
         graceful: String(o.graceful),
         kill_timeout: String((o.graceful + KILL_MARGIN) * 1000),
-        log_dir: pm2LogDir(cwd),
-        out_file: js(path.join(pm2LogDir(cwd), 'mapproxy-ts.out.log')),
-        error_file: js(path.join(pm2LogDir(cwd), 'mapproxy-ts.error.log')),
+        log_dir: pm2LogDir(cwd!),
+        out_file: js(path.join(pm2LogDir(cwd!), 'mapproxy-ts.out.log')),
+        error_file: js(path.join(pm2LogDir(cwd!), 'mapproxy-ts.error.log')),
         export: esm ? 'export { apps };' : 'module.exports = { apps };',
       };
       return [{ path: file, content: renderTemplate(await template('ecosystem.config.js.tmpl'), vars) }];
@@ -193,8 +220,11 @@ async function filesFor(o: Options, { ref, log }: Inputs, warnings: string[]): P
     case 'systemd': {
       const file = target(o.dest, 'mapproxy-ts.service');
       if (!file.endsWith('.service')) throw new CreateUsageError(`a systemd unit file name ends in .service: ${path.basename(file)}`);
+      if (ref!.kind === 'multiapp' && ref!.projects.length === 0) {
+        throw new CreateError(`${ref!.dir} holds no project (<name>.yaml): the unit's ReadWritePaths are the cache and lock directories of its projects; add one first`);
+      }
       const writable = writtenDirs(ref!, log);
-      const hidden = privateTmpPaths([o.config!, ...(o.logConfig ? [o.logConfig] : []), ...writable]);
+      const hidden = privateTmpPaths([served!, ...(o.logConfig ? [o.logConfig] : []), ...writable]);
       if (hidden.length > 0) {
         warnings.push(
           `the unit sets PrivateTmp=yes, which gives the service a /tmp and /var/tmp of its own: it will not see ${hidden.join(', ')}; ` +
@@ -204,7 +234,8 @@ async function filesFor(o: Options, { ref, log }: Inputs, warnings: string[]): P
       const unit = await renderSystemdUnit({
         node: process.execPath,
         bin: path.join(ROOT, 'bin', 'mapproxy-ts.js'),
-        config: o.config!,
+        config: served!,
+        multiapp,
         user: o.user,
         bind: o.bind,
         gracefulTimeout: o.graceful,
@@ -297,7 +328,8 @@ export async function createCommand(args: string[]): Promise<number> {
   try {
     // Read as serve will read them, before anything is written: a pm2 file or a unit that points
     // at a configuration serve cannot load only restarts it over and over.
-    const ref = opts.config === undefined ? undefined : await readReferenced(opts.template, opts.config);
+    const spec = TEMPLATES[opts.template];
+    const ref = opts.config === undefined ? undefined : await readReferenced(opts.template, opts.config, spec.multiapp === true);
     if (opts.logConfig !== undefined && !existsSync(opts.logConfig)) throw new CreateError(`log configuration not found: ${opts.logConfig}`);
     const log = opts.logConfig === undefined ? undefined : await loadLogConfig(opts.logConfig);
     const warnings: string[] = [];

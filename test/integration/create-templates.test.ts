@@ -391,6 +391,7 @@ test('pm2: out_file and error_file go to /var/log/mapproxy-ts for a configuratio
   assert.equal(pm2LogDir('/srv/maps'), '/srv/maps/logs');
 });
 
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 const YAML_BROKEN = 'caches: [\n';
 const yamlBrokenError = (file: string): string =>
   `mapproxy-ts create: invalid configuration ${file}:\n  YAML syntax error at line 2, column 1: unexpected end of the stream within a flow collection\n`;
@@ -401,8 +402,10 @@ test('-f: every template refuses a configuration serve could not read, with the 
   await withTmp(async (dir) => {
     const broken = path.join(dir, 'broken.yaml');
     await writeFile(broken, YAML_BROKEN);
+    // A directory of projects, one of which cannot be read: refused as the file itself would be.
     const projects = path.join(dir, 'projects');
     await mkdir(projects);
+    await writeFile(path.join(projects, 'bad.yaml'), YAML_BROKEN);
     for (const [name, dest] of Object.entries(DEST)) {
       const out = path.join(dir, dest);
       assert.deepEqual(await create('-t', name, '-f', broken, out), { code: 1, out: '', err: yamlBrokenError(broken) }, `${name}: broken YAML`);
@@ -411,7 +414,10 @@ test('-f: every template refuses a configuration serve could not read, with the 
         out: '',
         err: `mapproxy-ts create: configuration not found: ${dir}/none.yaml\n`,
       }, `${name}: missing`);
-      const viaDir = `mapproxy-ts create: ${name} takes one configuration file, and ${projects} is a directory (a MultiMapProxy project is ${projects}/<name>.yaml)\n`;
+      const viaDir =
+        name === 'seed-config'
+          ? `mapproxy-ts create: seed-config takes one configuration file, and ${projects} is a directory (a MultiMapProxy project is ${projects}/<name>.yaml)\n`
+          : yamlBrokenError(path.join(projects, 'bad.yaml'));
       assert.deepEqual(await create('-t', name, '-f', projects, out), { code: 1, out: '', err: viaDir }, `${name}: a directory`);
       assert.equal(existsSync(out), false, `${name}: nothing written`);
     }
@@ -445,7 +451,6 @@ test('--log-config: pm2 and systemd refuse a log configuration serve would refus
   });
 });
 
-
 test('app: run on its own with an invalid configuration, it prints the problems as serve does and exits 1', { skip: !existsSync(path.join(ROOT, 'dist', 'index.js')) && 'the app imports the built package (npm run build)' }, async () => {
   await withTmp(async (dir) => {
     const conf = await baseConfig(dir);
@@ -472,5 +477,140 @@ test('app: run on its own with an invalid configuration, it prints the problems 
       { encoding: 'utf8', timeout: 30_000 },
     );
     assert.deepEqual({ status: imported.status, stdout: imported.stdout, stderr: imported.stderr }, { status: 0, stdout: 'ConfigError MPX_ERR_CONFIG\n', stderr: '' });
+  });
+});
+
+/** `<dir>/projects` with one project, `osm.yaml` (the base-config); resolves to the directory. */
+async function projectsDir(dir: string): Promise<string> {
+  const conf = await baseConfig(dir);
+  const projects = path.join(dir, 'projects');
+  await mkdir(projects);
+  await writeFile(path.join(projects, 'osm.yaml'), await readFile(conf, 'utf8'));
+  return projects;
+}
+
+test('pm2 and systemd: -f <directory> runs serve --multiapp on it; with no project yet, pm2 warns and systemd refuses', async () => {
+  await withTmp(async (dir) => {
+    const projects = await projectsDir(dir);
+    const eco = path.join(dir, 'multi.config.js');
+    assert.deepEqual(await create('-t', 'pm2', '-f', projects, eco), { code: 0, out: `writing ${eco}\n`, err: '' });
+    const { apps } = createRequire(import.meta.url)(eco) as { apps: Pm2App[] };
+    assert.deepEqual(apps[0].args, ['serve', '--multiapp', projects, '--bind', '127.0.0.1:8080', '--graceful-timeout', '30']);
+    assert.equal(apps[0].cwd, projects);
+    assert.equal(apps[0].out_file, path.join(projects, 'logs', 'mapproxy-ts.out.log'));
+    const ecoText = await readFile(eco, 'utf8');
+    assert.match(ecoText, new RegExp(`^// pm2 process file for mapproxy-ts serving the MultiMapProxy projects in ${escape(projects)}$`, 'm'));
+
+    const unitFile = path.join(dir, 'multi.service');
+    const r = await create('-t', 'systemd', '-f', projects, unitFile);
+    const hidden = [projects, path.join(projects, 'cache_data')];
+    const warning = projects.startsWith('/tmp/') || projects.startsWith('/var/tmp/') ? privateTmpWarning(hidden) : '';
+    assert.deepEqual(r, { code: 0, out: `writing ${unitFile}\n`, err: warning });
+    const unit = await readFile(unitFile, 'utf8');
+    const line = (key: string) => unit.split('\n').filter((l) => l.startsWith(`${key}=`));
+    assert.deepEqual(line('ExecStart'), [`ExecStart=${process.execPath} ${BIN} serve --multiapp ${projects} --bind 127.0.0.1:8080 --graceful-timeout 30`]);
+    assert.deepEqual(line('WorkingDirectory'), [`WorkingDirectory=${projects}`]);
+    // Every project's directories, and a word on projects added later.
+    assert.deepEqual(line('ReadWritePaths'), [`ReadWritePaths=${path.join(projects, 'cache_data')}`]);
+    assert.match(unit, new RegExp(`^# These are the directories of the projects in ${escape(projects)} when the unit was written: add\\n# those of a project added later`, 'm'));
+
+    const empty = path.join(dir, 'empty');
+    await mkdir(empty);
+    assert.deepEqual(await create('-t', 'pm2', '-f', empty, path.join(dir, 'empty.config.js')), {
+      code: 0,
+      out: `writing ${dir}/empty.config.js\n`,
+      err: `mapproxy-ts create: warning: ${empty} holds no project (<name>.yaml) yet: every project URL answers 404 until one is added\n`,
+    });
+    assert.deepEqual(await create('-t', 'systemd', '-f', empty, path.join(dir, 'empty.service')), {
+      code: 1,
+      out: '',
+      err: `mapproxy-ts create: ${empty} holds no project (<name>.yaml): the unit's ReadWritePaths are the cache and lock directories of its projects; add one first\n`,
+    });
+    assert.equal(existsSync(path.join(dir, 'empty.service')), false);
+  });
+});
+
+/** The words of a unit's ExecStart= (written without quotes: no spaces in the test's paths). */
+function execStartWords(unit: string): string[] {
+  const exec = /^ExecStart=(.*)$/m.exec(unit)![1];
+  assert.doesNotMatch(exec, /["'\\]/, 'a plain ExecStart');
+  return exec.split(' ').map((w) => w.replaceAll('$$', '$').replaceAll('%%', '%'));
+}
+
+/** Run a `serve` command line in a process group of its own until its master logs `ready`. */
+async function runServe(argv: readonly string[], cwd: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(argv[0], argv.slice(1), { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    process.kill(-child.pid!, 'SIGTERM');
+    const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  let out = '';
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ready line within 60 s: ${out}`)), 60_000);
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /"url":"(http:\/\/127\.0\.0\.1:\d+)\/"[^\n]*"msg":"ready"/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`serve exited with ${code}: ${out}`));
+      });
+    });
+    return { url, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+test('systemd: the ExecStart of a unit for a directory of projects serves them under /<name>/', { skip: !existsSync(path.join(ROOT, 'dist', 'cli', 'main.js')) && 'ExecStart runs the built package (npm run build)' }, async () => {
+  await withTmp(async (dir) => {
+    const projects = await projectsDir(dir);
+    const unitFile = path.join(dir, 'multi.service');
+    assert.equal((await create('-t', 'systemd', '-f', projects, '-b', '127.0.0.1:0', unitFile)).code, 0);
+    const unit = await readFile(unitFile, 'utf8');
+    // As systemd would run it (in WorkingDirectory), one worker and no spare to stay small.
+    const cwd = /^WorkingDirectory=(.*)$/m.exec(unit)![1];
+    const server = await runServe([...execStartWords(unit), '--workers', '1', '--spare-workers', '0'], cwd);
+    try {
+      const res = await fetch(`${server.url}/osm/tms/1.0.0/`);
+      assert.equal(res.status, 200);
+      assert.match(await res.text(), new RegExp(`<TileMap [^>]*href="${escape(server.url)}/osm/tms/1\\.0\\.0/osm/webmercator"`));
+      assert.equal((await fetch(`${server.url}/other/tms/1.0.0/`)).status, 404);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+test('app: -f <directory> serves every project under /<name>/ with createMultiApp', { skip: !existsSync(path.join(ROOT, 'dist', 'index.js')) && 'the app imports the built package (npm run build)' }, async () => {
+  await withTmp(async (dir) => {
+    const projects = await projectsDir(dir);
+    const file = path.join(dir, 'multi.mjs');
+    assert.deepEqual(await create('-t', 'app', '-f', projects, file), { code: 0, out: `writing ${file}\n`, err: '' });
+    const text = await readFile(file, 'utf8');
+    assert.match(text, /^import \{ createMultiApp, ConfigError \} from "file:\/\/\/[^"]+\/dist\/index\.js";$/m);
+    assert.match(text, /^ {2}app = createMultiApp\(CONFIG\);$/m);
+    nodeCheck(file);
+    const app = await runApp(file, { HOST: '127.0.0.1', PORT: '0' }, / on (http:\/\/127\.0\.0\.1:\d+)\/\n/);
+    try {
+      const url = app.match[1];
+      const res = await fetch(`${url}/osm/tms/1.0.0/`);
+      assert.equal(res.status, 200);
+      assert.match(await res.text(), new RegExp(`<TileMap [^>]*href="${escape(url)}/osm/tms/1\\.0\\.0/osm/webmercator"`));
+      assert.equal((await fetch(`${url}/other/tms/1.0.0/`)).status, 404);
+    } finally {
+      app.child.kill('SIGTERM');
+    }
   });
 });

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -74,7 +74,7 @@ test('systemd/mapproxy-ts.service is the template rendered with the documented d
   assert.ok(Number(e.get('Service.TimeoutStopSec')?.[0]) > SYSTEMD_DEFAULTS.gracefulTimeout);
 });
 
-test('systemd-analyze verify: the repository unit with this checkout as ExecStart, and a created unit', { skip: !ANALYZE && 'systemd-analyze is not installed' }, async () => {
+test('systemd-analyze verify: the repository unit with this checkout as ExecStart, and created units (one configuration, a directory of projects)', { skip: !ANALYZE && 'systemd-analyze is not installed' }, async () => {
   await withTmp(async (dir) => {
     const unit = path.join(dir, 'mapproxy-ts.service');
     await writeFile(unit, await renderSystemdUnit({ ...SYSTEMD_DEFAULTS, node: process.execPath, bin: path.join(ROOT, 'bin', 'mapproxy-ts.js') }));
@@ -82,17 +82,29 @@ test('systemd-analyze verify: the repository unit with this checkout as ExecStar
 
     // A created unit: paths with a space and a % need quoting and escaping to stay valid.
     const cfgDir = path.join(dir, 'my maps 100%');
-    const quiet = { write: process.stdout.write };
+    // A MultiMapProxy directory of projects: serve --multiapp.
+    const projects = path.join(dir, 'projects');
+    const quiet = { out: process.stdout.write, err: process.stderr.write };
     process.stdout.write = (() => true) as typeof process.stdout.write;
+    // The PrivateTmp=yes warning when the temporary directory is /tmp.
+    process.stderr.write = (() => true) as typeof process.stderr.write;
     try {
       assert.equal(await createCommand(['-t', 'base-config', cfgDir]), 0);
       assert.equal(await createCommand(['-t', 'systemd', '-f', path.join(cfgDir, 'mapproxy.yaml'), path.join(dir, 'maps.service')]), 0);
+      assert.equal(await createCommand(['-t', 'base-config', projects]), 0);
+      await rename(path.join(projects, 'mapproxy.yaml'), path.join(projects, 'osm.yaml'));
+      assert.equal(await createCommand(['-t', 'systemd', '-f', projects, path.join(dir, 'multi.service')]), 0);
     } finally {
-      process.stdout.write = quiet.write;
+      process.stdout.write = quiet.out;
+      process.stderr.write = quiet.err;
     }
     const created = await readFile(path.join(dir, 'maps.service'), 'utf8');
     assert.deepEqual(unitEntries(created).get('Service.ReadWritePaths'), [`"${path.join(dir, 'my maps 100%%', 'cache_data')}"`]);
     verify(path.join(dir, 'maps.service'));
+    const multi = unitEntries(await readFile(path.join(dir, 'multi.service'), 'utf8'));
+    assert.match(multi.get('Service.ExecStart')![0], new RegExp(` serve --multiapp ${projects.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} --bind `));
+    assert.deepEqual(multi.get('Service.WorkingDirectory'), [projects]);
+    verify(path.join(dir, 'multi.service'));
 
     // The check itself works: a unit whose ExecStart binary is missing is refused.
     const broken = path.join(dir, 'broken.service');

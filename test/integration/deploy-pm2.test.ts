@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { copyFile, cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -54,7 +54,7 @@ async function pm2(...args: string[]): Promise<string> {
 interface Pm2Process {
   name: string;
   pid: number;
-  pm2_env: { status: string; exec_mode: string; restart_time: number; unstable_restarts: number };
+  pm2_env: { status: string; exec_mode: string; restart_time: number; unstable_restarts: number; args?: string[] };
 }
 
 async function jlist(): Promise<Pm2Process[]> {
@@ -108,6 +108,8 @@ before(async () => {
     await copyFile(path.join(ROOT, f), path.join(pkg, f));
   }
   await copyFile(path.join(ROOT, 'test', 'fixtures', 'deploy', 'pm2-test.config.js'), path.join(pkg, 'pm2-test.config.js'));
+  // `create -t pm2` of the installed package reads its templates/.
+  await cp(path.join(ROOT, 'templates'), path.join(pkg, 'templates'), { recursive: true });
   await symlink(path.join(ROOT, 'node_modules'), path.join(pkg, 'node_modules'));
   await symlink(path.join(ROOT, 'examples', 'data'), path.join(pkg, 'examples', 'data'));
   // `npm run build` into the sandbox. Type errors are the typecheck's business; emitted files count.
@@ -234,5 +236,38 @@ test('pm2 start ecosystem.config.js: the example WMS app listens', async () => {
     await waitFor(listening, `the example WMS on port ${wmsPort}`, 30_000);
   } finally {
     await pm2('delete', 'mapproxy-ts-example-wms').catch(() => undefined);
+  }
+});
+
+test('pm2 start of a created ecosystem file for a directory of projects: serve --multiapp serves each under /<name>/', async () => {
+  // Two projects, copies of the example (each with its cache beside it, in projects/cache_data).
+  const projects = path.join(sandbox, 'projects');
+  await mkdir(projects);
+  for (const name of ['world', 'atlas']) await copyFile(path.join(pkg, 'examples', 'mapproxy.yaml'), path.join(projects, `${name}.yaml`));
+  const eco = path.join(sandbox, 'projects.config.js');
+  const created = await run(process.execPath, [path.join(pkg, 'bin', 'mapproxy-ts.js'), 'create', '-t', 'pm2', '-f', projects, '-b', `127.0.0.1:${port}`, eco], { cwd: sandbox, env });
+  assert.equal(created.stdout, `writing ${eco}\n`);
+  // The created app as it is, with one worker and no spare to stay small on any machine.
+  const wrapper = path.join(sandbox, 'projects-test.config.js');
+  await writeFile(
+    wrapper,
+    "const { apps } = require('./projects.config.js');\n" +
+      "module.exports = { apps: apps.map((a) => ({ ...a, args: [...a.args, '--workers', '1', '--spare-workers', '0'] })) };\n",
+  );
+  await run(process.execPath, [PM2, 'start', wrapper], { cwd: sandbox, env, timeout: 90_000 });
+  try {
+    const p = await master();
+    assert.equal(p.pm2_env.status, 'online');
+    assert.deepEqual(p.pm2_env.args?.slice(0, 3), ['serve', '--multiapp', projects]);
+    // pm2 start returned once the master was ready: each project answers under its name.
+    for (const name of ['world', 'atlas']) {
+      const res = await fetch(url(`/${name}/wmts/1.0.0/WMTSCapabilities.xml`));
+      assert.equal(res.status, 200, name);
+      assert.match(await res.text(), new RegExp(`ResourceURL [^>]*template="http://127\\.0\\.0\\.1:${port}/${name}/wmts/`));
+      await getTile(`/${name}${wmts(3, 4, 2)}`);
+    }
+    assert.equal((await fetch(url('/none/wmts/1.0.0/WMTSCapabilities.xml'))).status, 404);
+  } finally {
+    await pm2('delete', 'mapproxy-ts').catch(() => undefined);
   }
 });
