@@ -204,6 +204,7 @@ async function filesFor(o: Options, { ref, log }: Inputs, warnings: string[]): P
         format_note: esm
           ? '\n//\n// An ES module: pm2 loads it with require(), which needs Node 20.19 or later for ES modules\n// (with older Node versions, rename it to ecosystem.config.cjs and write module.exports = { apps }).'
           : '',
+        check: `mapproxy-ts check-config ${multiapp ? path.join(served!, '<name>.yaml') : served!}`,
         bin: js(path.join(ROOT, 'bin', 'mapproxy-ts.js')),
         args: `[${serveArgs(served!, multiapp, o.bind, o.graceful, o.logConfig).map(js).join(', ')}]`,
         node: js(process.execPath),

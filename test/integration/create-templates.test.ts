@@ -36,6 +36,8 @@ async function captured(fn: () => Promise<number>): Promise<{ code: number; out:
   }
 }
 const create = (...args: string[]) => captured(() => createCommand(args));
+/** `s` as a literal part of a RegExp. */
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(path.join(tmpdir(), 'mpx-'));
@@ -306,6 +308,8 @@ test('pm2: CommonJS or ES module by the directory, loadable with require() as pm
     const loaded = (await import(esm)) as { apps: Pm2App[] };
     assert.deepEqual(loaded.apps[0].args, ['serve', conf, '--bind', '127.0.0.1:9000', '--graceful-timeout', '30', '--log-config', log]);
     assert.equal(loaded.apps[0].kill_timeout, 40000);
+    // Its comment says to check the configuration before pm2 starts it.
+    assert.match(await readFile(file, 'utf8'), new RegExp(`^//   mapproxy-ts check-config ${escape(conf)}\n//       first, and before every start or reload:`, 'm'));
     // Its comment says where pm2 writes the output (a directory outside /etc: next to the configuration).
     assert.match(await readFile(file, 'utf8'), new RegExp(`^//\\s+${path.join(cfgDir, 'logs').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: pm2 creates that directory`, 'm'));
     assert.deepEqual(await create('-t', 'pm2', '-f', conf, path.join(dir, 'pm2.js')), {
@@ -391,7 +395,6 @@ test('pm2: out_file and error_file go to /var/log/mapproxy-ts for a configuratio
   assert.equal(pm2LogDir('/srv/maps'), '/srv/maps/logs');
 });
 
-const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 const YAML_BROKEN = 'caches: [\n';
 const yamlBrokenError = (file: string): string =>
   `mapproxy-ts create: invalid configuration ${file}:\n  YAML syntax error at line 2, column 1: unexpected end of the stream within a flow collection\n`;
@@ -500,6 +503,7 @@ test('pm2 and systemd: -f <directory> runs serve --multiapp on it; with no proje
     assert.equal(apps[0].out_file, path.join(projects, 'logs', 'mapproxy-ts.out.log'));
     const ecoText = await readFile(eco, 'utf8');
     assert.match(ecoText, new RegExp(`^// pm2 process file for mapproxy-ts serving the MultiMapProxy projects in ${escape(projects)}$`, 'm'));
+    assert.match(ecoText, new RegExp(`^//   mapproxy-ts check-config ${escape(projects)}/<name>\\.yaml$`, 'm'));
 
     const unitFile = path.join(dir, 'multi.service');
     const r = await create('-t', 'systemd', '-f', projects, unitFile);
