@@ -79,6 +79,16 @@ test('systemd-analyze verify: the repository unit with this checkout as ExecStar
     const unit = path.join(dir, 'mapproxy-ts.service');
     await writeFile(unit, await renderSystemdUnit({ ...SYSTEMD_DEFAULTS, node: process.execPath, bin: path.join(ROOT, 'bin', 'mapproxy-ts.js') }));
     verify(unit);
+    // With a pid file in /run, as docs/deployment.md says to write it: RuntimeDirectory= makes it.
+    const withPid = path.join(dir, 'pid.service');
+    await writeFile(
+      withPid,
+      (await readFile(unit, 'utf8'))
+        .replace(/^\[Service\]$/m, '[Service]\nRuntimeDirectory=mapproxy-ts')
+        .replace(/^(ExecStart=.*)$/m, '$1 --pid-file /run/mapproxy-ts/mapproxy-ts.pid'),
+    );
+    assert.deepEqual(unitEntries(await readFile(withPid, 'utf8')).get('Service.RuntimeDirectory'), ['mapproxy-ts']);
+    verify(withPid);
 
     // A created unit: paths with a space and a % need quoting and escaping to stay valid.
     const cfgDir = path.join(dir, 'my maps 100%');
