@@ -85,3 +85,20 @@ const under = (p: string, dirs: readonly string[]): boolean => dirs.some((t) => 
 export function privateTmpPaths(paths: readonly string[]): string[] {
   return [...new Set(paths.map((p) => path.resolve(p)).filter((p) => under(p, ['/tmp', '/var/tmp'])))];
 }
+
+/**
+ * The directories among `dirs` under /etc: written there, tiles and logs break the layout of
+ * docs/deployment.md (nothing under /etc is written; under `ProtectSystem=strict` /etc is
+ * read-only unless the unit opens it) and need root to create.
+ */
+export function etcPaths(dirs: readonly string[]): string[] {
+  return [...new Set(dirs.map((p) => path.resolve(p)).filter((p) => under(p, ['/etc'])))];
+}
+
+/** The warning for `etcPaths`: where docs/deployment.md keeps tiles and logs instead. */
+export function etcWarning(paths: readonly string[]): string {
+  return (
+    `the configuration writes under /etc: ${paths.join(', ')}; docs/deployment.md keeps tiles in /var/cache/mapproxy-ts ` +
+    '(globals.cache base_dir, lock_dir and tile_lock_dir) and log files in /var/log/mapproxy-ts (file.path of the log configuration)'
+  );
+}

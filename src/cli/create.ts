@@ -16,6 +16,8 @@ import { loadLogConfig, type LogConfig } from '../log/index.js';
 import {
   configFiles,
   CreateError,
+  etcPaths,
+  etcWarning,
   outermostDirs,
   privateTmpPaths,
   readReferenced,
@@ -197,6 +199,8 @@ async function filesFor(o: Options, { ref, log }: Inputs, warnings: string[]): P
       if (!/\.config\.(c|m)?js$/.test(file)) {
         throw new CreateUsageError(`pm2 reads a JS ecosystem file only when its name ends in .config.js, .config.cjs or .config.mjs: ${path.basename(file)}`);
       }
+      const etc = etcPaths(writtenDirs(ref!, log));
+      if (etc.length > 0) warnings.push(etcWarning(etc));
       const esm = file.endsWith('.mjs') || (file.endsWith('.js') && (await moduleType(path.dirname(file))) === 'module');
       const vars = {
         config_comment: servedComment(served!, multiapp),
@@ -232,6 +236,8 @@ async function filesFor(o: Options, { ref, log }: Inputs, warnings: string[]): P
             'move them out of /tmp and /var/tmp (or remove PrivateTmp=yes from the unit)',
         );
       }
+      const etc = etcPaths(writable);
+      if (etc.length > 0) warnings.push(etcWarning(etc));
       const unit = await renderSystemdUnit({
         node: process.execPath,
         bin: path.join(ROOT, 'bin', 'mapproxy-ts.js'),

@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import yaml from 'js-yaml';
-import { CREATE_HELP, createCommand, pm2LogDir, privateTmpPaths, systemdWord } from '../../src/cli/create.js';
+import { CREATE_HELP, createCommand, pm2LogDir, privateTmpPaths, SYSTEMD_DEFAULTS, systemdWord } from '../../src/cli/create.js';
+import { etcPaths } from '../../src/cli/create-config.js';
 import { checkConfigCommand } from '../../src/cli/check-config.js';
 import { loadLogConfig } from '../../src/log/index.js';
 
@@ -185,7 +186,7 @@ test('log-config: the commented example is valid, and so is its commented file s
     assert.deepEqual(await loadLogConfig(file), {
       level: 'info',
       loggers: { 'mapproxy.source.request': 'info' },
-      file: { path: path.join(dir, 'logs', 'mapproxy.log'), size: '10m', frequency: 'daily', limit: { count: 7 } },
+      file: { path: '/var/log/mapproxy-ts/mapproxy.log', size: '10m', frequency: 'daily', limit: { count: 7 } },
       accessLog: { exclude: ['/metrics'] },
       pretty: false,
     });
@@ -616,5 +617,52 @@ test('app: -f <directory> serves every project under /<name>/ with createMultiAp
     } finally {
       app.child.kill('SIGTERM');
     }
+  });
+});
+
+test('pm2 and systemd: a cache or log directory under /etc is written into the file, with a warning naming the documented layout', async () => {
+  await withTmp(async (dir) => {
+    const conf = path.join(dir, 'mapproxy.yaml');
+    // Only named, never created.
+    await writeFile(conf, 'globals:\n  cache:\n    base_dir: /etc/mpx-none/cache_data\n    lock_dir: /var/cache/mpx-none/locks\n');
+    const log = path.join(dir, 'log.yaml');
+    await writeFile(log, 'file: {path: /etc/mpx-none/logs/mapproxy.log}\n');
+    const warning =
+      'mapproxy-ts create: warning: the configuration writes under /etc: /etc/mpx-none/cache_data, /etc/mpx-none/logs; ' +
+      'docs/deployment.md keeps tiles in /var/cache/mapproxy-ts (globals.cache base_dir, lock_dir and tile_lock_dir) ' +
+      'and log files in /var/log/mapproxy-ts (file.path of the log configuration)\n';
+    const eco = path.join(dir, 'ecosystem.config.js');
+    assert.deepEqual(await create('-t', 'pm2', '-f', conf, '--log-config', log, eco), { code: 0, out: `writing ${eco}\n`, err: warning });
+    const unit = path.join(dir, 'mapproxy-ts.service');
+    const r = await create('-t', 'systemd', '-f', conf, '--log-config', log, unit);
+    assert.equal(r.code, 0);
+    assert.ok(r.err.endsWith(warning), r.err);
+    assert.match(await readFile(unit, 'utf8'), /^ReadWritePaths=\/etc\/mpx-none\/cache_data \/var\/cache\/mpx-none\/locks \/etc\/mpx-none\/logs$/m);
+  });
+  assert.deepEqual(etcPaths(['/etc/mapproxy-ts/cache_data', '/etc', '/etcetera/x', '/var/cache/mapproxy-ts', '/etc/a/../b']), ['/etc/mapproxy-ts/cache_data', '/etc', '/etc/b']);
+});
+
+test('base-config and log-config: their production paths, uncommented, give the repository unit\'s ReadWritePaths, without a warning', async () => {
+  await withTmp(async (dir) => {
+    // The layout of docs/deployment.md, as the templates' comments give it.
+    const conf = await baseConfig(dir);
+    const text = (await readFile(conf, 'utf8'))
+      .replace(/^ {4}(base_dir|lock_dir|tile_lock_dir): \.\/cache_data.*\n/gm, '')
+      .replace(/^ {4}# {3}((base_dir|lock_dir|tile_lock_dir): \/var\/cache\/mapproxy-ts)/gm, '    $1');
+    await writeFile(conf, text);
+    assert.match(text, /^ {4}base_dir: \/var\/cache\/mapproxy-ts\n {4}lock_dir: \/var\/cache\/mapproxy-ts\/locks\n {4}tile_lock_dir: \/var\/cache\/mapproxy-ts\/tile_locks\n/m);
+    assert.equal((await create('-t', 'log-config', dir)).code, 0);
+    const log = path.join(dir, 'log.yaml');
+    await writeFile(log, (await readFile(log, 'utf8')).replace(/^# (file:| {2}path:)/gm, '$1'));
+    assert.equal((await loadLogConfig(log)).file?.path, '/var/log/mapproxy-ts/mapproxy.log');
+    const unit = path.join(dir, 'mapproxy-ts.service');
+    const r = await create('-t', 'systemd', '-f', conf, '--log-config', log, unit);
+    // Only the PrivateTmp=yes warning of the test's own directory, if it is in /tmp.
+    const warning = conf.startsWith('/tmp/') || conf.startsWith('/var/tmp/') ? privateTmpWarning([conf, log]) : '';
+    assert.deepEqual(r, { code: 0, out: `writing ${unit}\n`, err: warning });
+    assert.deepEqual(
+      (await readFile(unit, 'utf8')).split('\n').filter((l) => l.startsWith('ReadWritePaths=')),
+      [`ReadWritePaths=${SYSTEMD_DEFAULTS.writablePaths.join(' ')}`],
+    );
   });
 });
