@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -191,6 +191,42 @@ test('log-config: the commented example is valid, and so is its commented file s
       pretty: false,
     });
   });
+});
+
+/** Every logger name the code writes to: getLogger('…') in src/, and the access log's. */
+async function loggerNames(): Promise<string[]> {
+  const names = new Set<string>();
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.name.endsWith('.ts')) {
+        const text = await readFile(p, 'utf8');
+        for (const m of text.matchAll(/getLogger\('([^']+)'\)/g)) names.add(m[1]);
+        for (const m of text.matchAll(/ACCESS_LOGGER = '([^']+)'/g)) names.add(m[1]);
+      }
+    }
+  };
+  await walk(path.join(ROOT, 'src'));
+  return [...names].sort();
+}
+
+test('log-config and docs/deployment.md: their logger lists name every logger the code writes to, and no other', async () => {
+  const names = await loggerNames();
+  // Some loggers the lists must show, whatever the scan finds.
+  for (const n of ['mapproxy.master', 'mapproxy.worker', 'mapproxy.multiapp', 'mapproxy.wsgiapp', 'mapproxy.cache', 'mapproxy.access']) assert.ok(names.includes(n), n);
+  const template = await readFile(path.join(ROOT, 'templates', 'log.yaml'), 'utf8');
+  const listed = [...template.matchAll(/^# {3}(mapproxy\.[a-z.<>]+) /gm)].map((m) => m[1]);
+  const docs = await readFile(path.join(ROOT, 'docs', 'deployment.md'), 'utf8');
+  const documented = [...docs.matchAll(/^ {2}\| `(mapproxy\.[a-z.<>]+)` \|/gm)].map((m) => m[1]);
+  // mapproxy.source.<type> stands for the names its line gives: mapproxy.source.wms and .tile.
+  const real = (list: string[]): string[] => list.flatMap((n) => (n === 'mapproxy.source.<type>' ? ['mapproxy.source.tile', 'mapproxy.source.wms'] : [n])).sort();
+  assert.match(template, /^# {3}mapproxy\.source\.<type> .*\n# .*\(mapproxy\.source\.wms, mapproxy\.source\.tile\)$/m);
+  assert.match(docs, /^ {2}\| `mapproxy\.source\.<type>` \|.*\(`mapproxy\.source\.wms`, `mapproxy\.source\.tile`\) \|$/m);
+  assert.deepEqual(real(listed), names, 'templates/log.yaml');
+  assert.deepEqual(real(documented), names, 'docs/deployment.md');
+  // What mapproxy.cache logs: repairs, never one line per tile (not "tile creation").
+  assert.match(template, /^# {3}mapproxy\.cache {13}repairs in the cache/m);
 });
 
 test('app: an ES module that exports the request listener and serves the configuration when run', async () => {
