@@ -478,7 +478,7 @@ test('--log-config: pm2 and systemd refuse a log configuration serve would refus
         assert.deepEqual(await create('-t', name, '-f', conf, '--log-config', path.join(dir, file), out), {
           code: 1,
           out: '',
-          err: `mapproxy-ts create: invalid configuration ${dir}/${file}:\n  ${problem}\n`,
+          err: `mapproxy-ts create: invalid log configuration ${dir}/${file}:\n  ${problem}\n`,
         }, `${name} ${file}`);
       }
       assert.deepEqual(await create('-t', name, '-f', conf, '--log-config', path.join(dir, 'none.yaml'), out), {
