@@ -7,6 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -517,6 +520,27 @@ test('app: run on its own with an invalid configuration, it prints the problems 
       { encoding: 'utf8', timeout: 30_000 },
     );
     assert.deepEqual({ status: imported.status, stdout: imported.stdout, stderr: imported.stderr }, { status: 0, stdout: 'ConfigError MPX_ERR_CONFIG\n', stderr: '' });
+  });
+});
+
+test('app: run on its own on a port in use, one line as the CLI words it, exit 1', { skip: !existsSync(path.join(ROOT, 'dist', 'index.js')) && 'the app imports the built package (npm run build)' }, async () => {
+  await withTmp(async (dir) => {
+    const conf = await baseConfig(dir);
+    const file = path.join(dir, 'app.mjs');
+    assert.equal((await create('-t', 'app', '-f', conf, file)).code, 0);
+    const taken = createServer();
+    taken.listen(0, '127.0.0.1');
+    await once(taken, 'listening');
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const run = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, HOST: '127.0.0.1', PORT: String(port) } });
+      assert.deepEqual(
+        { status: run.status, stdout: run.stdout, stderr: run.stderr },
+        { status: 1, stdout: '', stderr: `mapproxy-ts: cannot listen on 127.0.0.1:${port}: the address is already in use (EADDRINUSE)\n` },
+      );
+    } finally {
+      taken.close();
+    }
   });
 });
 
