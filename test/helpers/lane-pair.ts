@@ -4,7 +4,13 @@
  * the requests node:http itself parsed.
  */
 import assert from 'node:assert/strict';
+import { after, before } from 'node:test';
 import type { App } from '../../src/app/build-app.js';
+import { createApp } from '../../src/app/create-app.js';
+import { configureLogging } from '../../src/log/index.js';
+import { closeHttpAgents } from '../../src/source/http-client.js';
+import { startUpstream, type Upstream } from './upstream.js';
+import { tempConfig } from './server.js';
 import { DrainingServer, type DrainingServerOptions } from '../../src/worker/server.js';
 import { type Answer, Conn, get } from './raw-conn.js';
 
@@ -97,4 +103,37 @@ globals:
     base_dir: ./cache
     memory_tier: {${memoryTier}}
 `;
+}
+
+/** What `laneSuite` sets up: the upstream, the configuration, the app and its two servers. */
+export interface LaneSuite {
+  up: Upstream;
+  cfg: Awaited<ReturnType<typeof tempConfig>>;
+  app: App;
+  pair: LanePair;
+}
+
+/**
+ * Register `before`/`after` hooks of a test file that runs one app behind a lane pair: logging
+ * silenced, an upstream, `laneYaml(memoryTier)`, the app; all closed after the file's tests. The
+ * fields are there once the tests run.
+ */
+export function laneSuite(memoryTier: string): LaneSuite {
+  const suite = {} as LaneSuite;
+  before(async () => {
+    configureLogging({ level: 'silent' });
+    suite.up = await startUpstream();
+    suite.cfg = await tempConfig(laneYaml(suite.up.url, memoryTier));
+    suite.app = await createApp(suite.cfg.file);
+    suite.pair = await lanePair(suite.app);
+  });
+  after(async () => {
+    await suite.pair?.close();
+    await suite.app?.close();
+    await closeHttpAgents();
+    await suite.up?.close();
+    await suite.cfg?.cleanup();
+    configureLogging();
+  });
+  return suite;
 }

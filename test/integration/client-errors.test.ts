@@ -6,42 +6,16 @@
  * runs. An answer already started on the connection is never broken into. Real config, upstream,
  * sockets on 127.0.0.1.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, maxHeaderSize } from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { createApp } from '../../src/app/create-app.js';
-import type { App } from '../../src/app/build-app.js';
 import { answerClientErrors, clientErrorAnswer } from '../../src/app/listen.js';
-import { configureLogging } from '../../src/log/index.js';
-import { closeHttpAgents } from '../../src/source/http-client.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
-import { tempConfig } from '../helpers/server.js';
 import { Conn, get, type Answer } from '../helpers/raw-conn.js';
-import { lanePair, laneYaml, serveApp, type LanePair, type Served } from '../helpers/lane-pair.js';
+import { laneSuite, serveApp, type Served } from '../helpers/lane-pair.js';
 
-let up: Upstream;
-let cfg: Awaited<ReturnType<typeof tempConfig>>;
-let app: App;
-let pair: LanePair;
-
-before(async () => {
-  configureLogging({ level: 'silent' });
-  up = await startUpstream();
-  cfg = await tempConfig(laneYaml(up.url, 'max_mb: 0, open_files: 16'));
-  app = await createApp(cfg.file);
-  pair = await lanePair(app);
-});
-
-after(async () => {
-  await pair?.close();
-  await app?.close();
-  await closeHttpAgents();
-  await up?.close();
-  await cfg?.cleanup();
-  configureLogging();
-});
+const suite = laneSuite('max_mb: 0, open_files: 16');
 
 const TOO_LARGE = `Request Header Fields Too Large: the request line and headers are longer than the server reads (${maxHeaderSize} bytes)\n`;
 const BAD = 'Bad Request: the request is not valid HTTP/1.1\n';
@@ -64,9 +38,9 @@ const CASES: ReadonlyArray<readonly [string, string, number, string]> = [
 
 for (const [what, bytes, status, body] of CASES) {
   test(`${what}: ${status} with a body saying why, through the lane and with node:http alone`, async () => {
-    for (const served of [pair.lane, pair.plain]) {
+    for (const served of [suite.pair.lane, suite.pair.plain]) {
       const answers = await sendAlone(served.port, bytes);
-      assert.equal(answers.length, 1, `${served === pair.lane ? 'lane' : 'plain'}: one answer`);
+      assert.equal(answers.length, 1, `${served === suite.pair.lane ? 'lane' : 'plain'}: one answer`);
       const [a] = answers;
       assert.equal(a.status, status);
       assert.equal(a.headers.get('content-type'), 'text/plain; charset=utf-8');
@@ -77,7 +51,7 @@ for (const [what, bytes, status, body] of CASES) {
 }
 
 test('the answer is the exact bytes of clientErrorAnswer, status line first', async () => {
-  const c = await Conn.open(pair.lane.port);
+  const c = await Conn.open(suite.pair.lane.port);
   const raw: Buffer[] = [];
   c.socket.on('data', (d: Buffer) => raw.push(d));
   c.send('BROKEN\r\n\r\n');
@@ -86,7 +60,7 @@ test('the answer is the exact bytes of clientErrorAnswer, status line first', as
 });
 
 test('a malformed request after a good one on a kept-alive connection: the good one answered whole, then 400', async () => {
-  const c = await Conn.open(pair.lane.port);
+  const c = await Conn.open(suite.pair.lane.port);
   c.send(get('/tms/1.0.0/'));
   const [first] = await c.until(1);
   assert.equal(first.status, 200);
@@ -100,7 +74,7 @@ test('a malformed request after a good one on a kept-alive connection: the good 
 
 test('a head that does not arrive within headersTimeout: 408 with a body, through the lane and with node:http alone', async () => {
   for (const fastLane of [true, false]) {
-    const slow: Served = await serveApp(app, { fastLane, http: { headersTimeout: 300, requestTimeout: 300, connectionsCheckingInterval: 50 } });
+    const slow: Served = await serveApp(suite.app, { fastLane, http: { headersTimeout: 300, requestTimeout: 300, connectionsCheckingInterval: 50 } });
     try {
       const c = await Conn.open(slow.port);
       c.send('GET /tms/1.0.0/ HTTP/1.1\r\nHost: a\r\n');
@@ -154,8 +128,8 @@ test('an answer in progress, or still to come, is never broken into: the connect
 });
 
 test('the lane: answers given before a malformed request still reach the client, then the 400', async () => {
-  await pair.makeHot('/tms/1.0.0/l/EPSG3857/2/1/1.png');
-  const c = await Conn.open(pair.lane.port);
+  await suite.pair.makeHot('/tms/1.0.0/l/EPSG3857/2/1/1.png');
+  const c = await Conn.open(suite.pair.lane.port);
   c.send(get('/tms/1.0.0/l/EPSG3857/2/1/1.png') + get('/tms/1.0.0/l/EPSG3857/2/1/1.png') + get('/x', 'Broken header\r\n'));
   await c.closedByServer();
   assert.deepEqual(c.answers.map((a) => a.status), [200, 200, 400]);

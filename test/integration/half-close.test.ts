@@ -5,7 +5,7 @@
  * with node:http alone. MapProxy under gunicorn answers them. Real config, upstream, files, and
  * raw TCP clients on 127.0.0.1.
  */
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -13,39 +13,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createApp } from '../../src/app/create-app.js';
-import type { App } from '../../src/app/build-app.js';
 import { answerHalfClosed } from '../../src/app/listen.js';
-import { configureLogging } from '../../src/log/index.js';
-import { closeHttpAgents } from '../../src/source/http-client.js';
-import { startUpstream, type Upstream } from '../helpers/upstream.js';
-import { tempConfig } from '../helpers/server.js';
 import { Conn, get, type Answer } from '../helpers/raw-conn.js';
-import { lanePair, laneYaml, type LanePair } from '../helpers/lane-pair.js';
+import { laneSuite } from '../helpers/lane-pair.js';
 import { tcPath } from './pipeline-helpers.js';
 
 const REVALIDATE_MS = 200;
-let up: Upstream;
-let cfg: Awaited<ReturnType<typeof tempConfig>>;
-let app: App;
-let pair: LanePair;
-
-before(async () => {
-  configureLogging({ level: 'silent' });
-  up = await startUpstream();
-  cfg = await tempConfig(laneYaml(up.url, `max_mb: 0, open_files: 16, revalidate_seconds: ${REVALIDATE_MS / 1000}`));
-  app = await createApp(cfg.file);
-  pair = await lanePair(app);
-});
-
-after(async () => {
-  await pair?.close();
-  await app?.close();
-  await closeHttpAgents();
-  await up?.close();
-  await cfg?.cleanup();
-  configureLogging();
-});
+const suite = laneSuite(`max_mb: 0, open_files: 16, revalidate_seconds: ${REVALIDATE_MS / 1000}`);
 
 /** A tile of level `z`; tiles of different levels are never in one meta tile. */
 const tile = (x: number, y: number, z = 3) => `/tms/1.0.0/l/EPSG3857/${z}/${x}/${y}.png`;
@@ -71,34 +45,34 @@ function assertPng(a: Answer, cache: 'HIT' | 'MISS'): void {
 
 for (const which of ['lane', 'plain'] as const) {
   test(`${which}: a tile made for a half-closed request is answered, then the connection closed`, async () => {
-    const port = pair[which].port;
-    const before = up.count();
+    const port = suite.pair[which].port;
+    const before = suite.up.count();
     const [a] = await halfClosed(port, get(tile(1, 1, which === 'lane' ? 4 : 5)), 1);
     assertPng(a, 'MISS');
-    assert.equal(up.count(), before + 1);
+    assert.equal(suite.up.count(), before + 1);
   });
 
   test(`${which}: a cached tile for a half-closed request is answered, with and without a stat due`, async () => {
     const url = tile(which === 'lane' ? 5 : 6, 6);
-    await pair.makeHot(url);
-    const seen = pair[which].seen.length;
+    await suite.pair.makeHot(url);
+    const seen = suite.pair[which].seen.length;
     // The file was just checked: answered at once.
-    const [now] = await halfClosed(pair[which].port, get(url), 1);
+    const [now] = await halfClosed(suite.pair[which].port, get(url), 1);
     assertPng(now, 'HIT');
     // Past the revalidate bound: the lane stats the file first and answers after it.
     await new Promise((r) => setTimeout(r, REVALIDATE_MS + 50));
-    const [later] = await halfClosed(pair[which].port, get(url), 1);
+    const [later] = await halfClosed(suite.pair[which].port, get(url), 1);
     assertPng(later, 'HIT');
     assert.deepEqual(later.body, now.body);
     // The lane answered both itself; node:http alone parses every request.
-    assert.deepEqual(pair[which].seen.slice(seen), which === 'lane' ? [] : [url, url]);
+    assert.deepEqual(suite.pair[which].seen.slice(seen), which === 'lane' ? [] : [url, url]);
   });
 
   test(`${which}: pipelined requests before the half-close are all answered, in order`, async () => {
     const hot = tile(which === 'lane' ? 7 : 0, 7);
-    await pair.makeHot(hot);
+    await suite.pair.makeHot(hot);
     const cold = tile(1, 1, which === 'lane' ? 6 : 7);
-    const answers = await halfClosed(pair[which].port, get(hot) + get(cold) + get(hot) + get('/tms/1.0.0/nope/'), 4);
+    const answers = await halfClosed(suite.pair[which].port, get(hot) + get(cold) + get(hot) + get('/tms/1.0.0/nope/'), 4);
     assertPng(answers[0], 'HIT');
     assertPng(answers[1], 'MISS');
     assertPng(answers[2], 'HIT');
@@ -106,7 +80,7 @@ for (const which of ['lane', 'plain'] as const) {
   });
 
   test(`${which}: a request cut off by the half-close gets 400, an idle connection is closed`, async () => {
-    const port = pair[which].port;
+    const port = suite.pair[which].port;
     const [cut] = await halfClosed(port, 'GET /tms/1.0.0/ HTTP/1.1\r\nHost: 127.0.0.1\r\n', 1);
     assert.equal(cut.status, 400);
     const c = await Conn.open(port);
@@ -122,14 +96,14 @@ test('lane: a big answer after a stat, to a client that half-closed and reads la
   // 4 MiB of random bytes (a hit sends the file as it is): more than the socket buffers and the
   // lane's 256 KiB high-water mark hold while the client does not read.
   const url = '/tms/1.0.0/l/EPSG3857/5/20/10.png';
-  const file = join(cfg.dir, 'cache', 'c_EPSG3857', tcPath(20, 63 - 10, 6));
+  const file = join(suite.cfg.dir, 'cache', 'c_EPSG3857', tcPath(20, 63 - 10, 6));
   const bytes = randomBytes(4 * 1024 * 1024);
   await mkdir(dirname(file), { recursive: true });
   await writeFile(file, bytes);
-  await pair.makeHot(url);
+  await suite.pair.makeHot(url);
   await new Promise((r) => setTimeout(r, REVALIDATE_MS + 50));
-  const seen = pair.lane.seen.length;
-  const c = await Conn.open(pair.lane.port);
+  const seen = suite.pair.lane.seen.length;
+  const c = await Conn.open(suite.pair.lane.port);
   c.socket.pause();
   c.send(get(url));
   c.socket.end();
@@ -140,7 +114,7 @@ test('lane: a big answer after a stat, to a client that half-closed and reads la
   assert.equal(a.status, 200);
   assert.ok(a.body.equals(bytes), 'the whole file');
   assert.equal(c.answers.length, 1);
-  assert.deepEqual(pair.lane.seen.slice(seen), [], 'answered in the lane');
+  assert.deepEqual(suite.pair.lane.seen.slice(seen), [], 'answered in the lane');
 });
 
 test('answerHalfClosed: a plain node:http server answers after the client ended its side', async () => {
