@@ -72,6 +72,15 @@ Options:
 
 class CreateUsageError extends Error {}
 
+/** The templates each option is for; given to another one it is refused, not ignored. */
+const OPTION_TEMPLATES: Readonly<Record<string, readonly string[]>> = {
+  'mapproxy-conf': ['seed-config', 'app', 'pm2', 'systemd'],
+  bind: ['app', 'pm2', 'systemd'],
+  'graceful-timeout': ['pm2', 'systemd'],
+  'log-config': ['pm2', 'systemd'],
+  user: ['systemd'],
+};
+
 /** `module` or `commonjs`: how Node loads a `.js` file in `dir` (the nearest package.json's type). */
 async function moduleType(dir: string): Promise<'module' | 'commonjs'> {
   for (let d = path.resolve(dir); ; d = path.dirname(d)) {
@@ -280,11 +289,12 @@ function parse(args: string[]): Options | 'help' | 'list' {
         help: { type: 'boolean', short: 'h' },
       },
       allowPositionals: true,
+      tokens: true,
     });
   } catch (err) {
     throw argsError(err) ?? err;
   }
-  const { values, positionals } = parsed;
+  const { values, positionals, tokens } = parsed;
   if (values.help) return 'help';
   if (values['list-templates']) return 'list';
   const name = values.template;
@@ -292,6 +302,13 @@ function parse(args: string[]): Options | 'help' | 'list' {
   const spec = TEMPLATES[name];
   if (!spec) throw new CreateUsageError(`unknown template "${name}" (templates: ${Object.keys(TEMPLATES).join(', ')})`);
   if (positionals.length !== 1) throw new CreateUsageError(`template ${name} needs exactly one destination, got ${positionals.length}`);
+  for (const t of tokens) {
+    if (t.kind !== 'option') continue;
+    const only = OPTION_TEMPLATES[t.name];
+    if (only && !only.includes(name)) {
+      throw new CreateUsageError(`option ${t.rawName} is not for template ${name} (only for ${only.join(', ')})`);
+    }
+  }
   const config = values['mapproxy-conf'];
   if (spec.needsConfig && !config) throw new CreateUsageError(`template ${name} needs -f <mapproxy.yaml>`);
   const graceful = Number(values['graceful-timeout']);

@@ -88,6 +88,12 @@ test('usage errors exit 2 with the reason and the help', async () => {
     [['-t', 'log-config', '--nope', 'x'], 'unknown option --nope'],
     [['-t'], 'option -t, --template needs a value'],
     [['-t', 'log-config', '--force=yes', 'x'], 'option --force takes no value'],
+    // Refused, not ignored: the file would not do what the option says.
+    [['-t', 'app', '-f', 'm.yaml', '--log-config', 'log.yaml', 'app.mjs'], 'option --log-config is not for template app (only for pm2, systemd)'],
+    [['-t', 'app', '-f', 'm.yaml', '--graceful-timeout', '10', 'app.mjs'], 'option --graceful-timeout is not for template app (only for pm2, systemd)'],
+    [['-t', 'pm2', '-f', 'm.yaml', '--user', 'maps', 'e.config.js'], 'option --user is not for template pm2 (only for systemd)'],
+    [['-t', 'log-config', '-b', ':8080', 'log.yaml'], 'option -b is not for template log-config (only for app, pm2, systemd)'],
+    [['-t', 'base-config', '-f', 'm.yaml', 'cfg'], 'option -f is not for template base-config (only for seed-config, app, pm2, systemd)'],
   ];
   for (const [args, message] of cases) {
     const r = await create(...args);
