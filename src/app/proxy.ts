@@ -80,6 +80,9 @@ export function resolveRequest(req: IncomingMessage): RequestTarget {
   const mounted = mountedTargets.get(req);
   if (mounted) return mounted;
   let url = req.url ?? '/';
+  // A fragment is the client's own; one sent anyway is dropped, as gunicorn and nginx do.
+  const hash = url.indexOf('#');
+  if (hash >= 0) url = url.slice(0, hash);
   // absolute-form (`GET http://host/path`), as sent to proxies.
   if (!url.startsWith('/')) {
     const m = /^[a-z][a-z0-9+.-]*:\/\/[^/?]*/i.exec(url);

@@ -45,6 +45,14 @@ test('X-Script-Name is moved into the base URL and stripped from the path', () =
   assert.equal(resolveRequest(req('/', { host: 'h', 'x-script-name': '/my maps' })).baseUrl, 'http://h/my%20maps');
 });
 
+test('a fragment sent in the request target is dropped, from the path or from the query', () => {
+  assert.equal(resolveRequest(req('/tms/1.0.0/l/EPSG3857/1/0/0.png#frag', { host: 'h' })).path, '/tms/1.0.0/l/EPSG3857/1/0/0.png');
+  const withQuery = resolveRequest(req('/service?SERVICE=WMTS&TILECOL=128#x', { host: 'h' }));
+  assert.equal(withQuery.path, '/service');
+  assert.equal(withQuery.query.get('tilecol'), '128');
+  assert.equal(resolveRequest(req('/tms/1.0.0/#x', { host: 'h' })).path, '/tms/1.0.0/');
+});
+
 test('the path is percent-decoded; malformed escapes are a 400 RequestError', () => {
   assert.equal(resolveRequest(req('/tms/1.0.0/w%C3%B6rld/x', { host: 'h' })).path, '/tms/1.0.0/wörld/x');
   assert.equal(resolveRequest(req('http://h:1/tiles/a?x=1', { host: 'h' })).path, '/tiles/a');
