@@ -42,7 +42,7 @@ export async function createApp(configFile: string, opts: CreateAppOptions = {})
     const { createReloadingApp } = await import('./reloader.js');
     return createReloadingApp(configFile, { build: (f) => createApp(f, { debug: opts.debug, observability: opts.observability }) });
   }
-  const { config: raw, files, dir } = await loadConfigFile(configFile);
-  const { config, warnings } = validateConfig(raw, { file: configFile, dir });
+  const { config: raw, files, dir, origins } = await loadConfigFile(configFile);
+  const { config, warnings } = validateConfig(raw, { file: configFile, dir, origins });
   return buildApp({ config: config as unknown as Record<string, unknown>, file: configFile, dir, files, warnings }, { debug: opts.debug, observability: opts.observability });
 }

@@ -17,8 +17,8 @@ export async function checkConfigCommand(file: string): Promise<number> {
     const { buildConfig } = await import('../config/build.js');
     const { handlerFromConfig } = await import('../app/from-config.js');
     try {
-      const { config, dir } = await loadConfigFile(file);
-      const built = buildConfig(validateConfig(config, { file, dir }).config, { dir, file });
+      const { config, dir, origins } = await loadConfigFile(file);
+      const built = buildConfig(validateConfig(config, { file, dir, origins }).config, { dir, file });
       try {
         // The services check their own options (e.g. services.wmts.restful_template).
         handlerFromConfig(built);

@@ -4,7 +4,8 @@
  */
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { loadConfigInto, type LoadOptions } from './load.js';
-import { inspectConfig } from './validate.js';
+import type { ConfigOrigin } from './origins.js';
+import { inspectConfig, withOrigins } from './validate.js';
 
 /** The outcome of checking one configuration file. */
 export interface ConfigCheck {
@@ -22,9 +23,10 @@ export interface ConfigCheck {
  */
 export async function checkConfigFile(file: string, opts: LoadOptions = {}): Promise<ConfigCheck> {
   const files: string[] = [];
+  const origins: ConfigOrigin[] = [];
   let raw: Record<string, unknown>;
   try {
-    raw = await loadConfigInto(file, files, opts);
+    raw = await loadConfigInto(file, files, opts, origins);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     // A problem in an included file names that file, so the user knows where to look.
@@ -34,5 +36,6 @@ export async function checkConfigFile(file: string, opts: LoadOptions = {}): Pro
     return { ok: false, problems, warnings: [], files };
   }
   const report = inspectConfig(raw);
-  return { ok: report.problems.length === 0, problems: report.problems, warnings: report.warnings, files };
+  const problems = withOrigins(report.problems, origins);
+  return { ok: problems.length === 0, problems, warnings: withOrigins(report.warnings, origins), files };
 }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { expandEnv } from './env.js';
 import { mergeConfig } from './merge.js';
+import { keyTree, type ConfigOrigin } from './origins.js';
 import { isPlainObject } from './util.js';
 import { parseYaml, syntaxProblem } from './yaml.js';
 
@@ -19,6 +20,8 @@ export interface LoadedConfig {
   files: string[];
   /** Absolute directory of the main file: relative paths in the config are relative to it. */
   dir: string;
+  /** Each file's keys, for naming the file a problem comes from (see origins.ts). */
+  origins: ConfigOrigin[];
 }
 
 /** Options for tests and embedding. */
@@ -33,6 +36,8 @@ interface LoadState {
   stack: string[];
   env: NodeJS.ProcessEnv;
   mainDir: string;
+  /** Each file's keys as read, in the order the merge lets them win. */
+  origins: ConfigOrigin[];
 }
 
 const FS_REASONS: Record<string, string> = {
@@ -48,8 +53,9 @@ const FS_REASONS: Record<string, string> = {
  */
 export async function loadConfigFile(file: string, opts: LoadOptions = {}): Promise<LoadedConfig> {
   const files: string[] = [];
-  const config = await loadConfigInto(file, files, opts);
-  return { config, files, dir: path.dirname(path.resolve(file)) };
+  const origins: ConfigOrigin[] = [];
+  const config = await loadConfigInto(file, files, opts, origins);
+  return { config, files, dir: path.dirname(path.resolve(file)), origins };
 }
 
 /**
@@ -60,9 +66,10 @@ export async function loadConfigInto(
   file: string,
   files: string[],
   opts: LoadOptions = {},
+  origins: ConfigOrigin[] = [],
 ): Promise<Record<string, unknown>> {
   const abs = path.resolve(file);
-  const state: LoadState = { files, stack: [], env: opts.env ?? process.env, mainDir: path.dirname(abs) };
+  const state: LoadState = { files, stack: [], env: opts.env ?? process.env, mainDir: path.dirname(abs), origins };
   return loadFiles([{ file: abs, path: '' }], undefined, state);
 }
 
@@ -90,6 +97,8 @@ async function loadFiles(
       throw new ConfigError([{ path: entry.path, message }], includer);
     }
     let current = await readOne(entry, includer, state);
+    // Before its includes: the order in which the merge lets files win (see origins.ts).
+    state.origins.push({ file: entry.file, keys: keyTree(current) });
     if (Object.hasOwn(current, 'base')) {
       const bases = baseEntries(current.base, entry.file);
       delete current.base;

@@ -43,8 +43,8 @@ export function editDistance(a: string, b: string): number {
 
 /**
  * The candidate closest to `word`, if it is close enough to be a likely typo: a different case,
- * a prefix of at least 3 characters, or an edit distance of 1 (up to 4 characters), 2 (up to 8)
- * or 3 (longer words).
+ * an edit distance of 1, a prefix of at least 3 characters, or an edit distance of 2 (5 to 8
+ * characters) or 3 (longer words), in that order.
  */
 export function closestMatch(word: string, candidates: Iterable<string>): string | undefined {
   const w = word.toLowerCase();
@@ -56,11 +56,15 @@ export function closestMatch(word: string, candidates: Iterable<string>): string
     const c = cand.toLowerCase();
     let score: number;
     if (c === w) score = 0;
-    else if (Math.min(c.length, w.length) >= 3 && (c.startsWith(w) || w.startsWith(c))) score = 0.5;
     else {
       const d = editDistance(w, c);
-      if (d > limit) continue;
-      score = d;
+      // A prefix ranks after a one-letter slip: `directory_layuot` is `directory_layout`, not `directory`.
+      if (d <= 1) score = d;
+      // A word cut short (`resampling`) before a shorter key inside a longer word.
+      else if (w.length >= 3 && c.startsWith(w)) score = 1.4;
+      else if (c.length >= 3 && w.startsWith(c)) score = 1.5;
+      else if (d <= limit) score = d;
+      else continue;
     }
     if (score < bestScore) {
       best = cand;

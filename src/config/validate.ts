@@ -4,9 +4,11 @@
  * references and rules across sections. Every problem is collected and reported at once, in the
  * order of the file.
  */
+import { dirname, isAbsolute, relative } from 'node:path';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { prepareConfig } from './prepare.js';
 import { checkReferences } from './references.js';
+import { originOf, type ConfigOrigin } from './origins.js';
 import { checkSchema } from './schema-check.js';
 import type { MapProxyConfig } from './schema.js';
 import { checkSupport } from './support-check.js';
@@ -18,6 +20,23 @@ export interface ValidateOptions {
   file?: string;
   /** Directory of the main file (relative paths in the config are relative to it). */
   dir?: string;
+  /** The loaded files' keys (`loadConfigFile(...).origins`): problems from an included file name it. */
+  origins?: readonly ConfigOrigin[];
+}
+
+/**
+ * `problems` with ` (in <file>)` after the message of each one whose path an included file sets
+ * (see origins.ts); the file relative to the main file's directory when it lies below it.
+ */
+export function withOrigins(problems: readonly ConfigProblem[], origins: readonly ConfigOrigin[] | undefined): ConfigProblem[] {
+  if (!origins || origins.length < 2) return [...problems];
+  const main = origins[0].file;
+  return problems.map((p) => {
+    const from = p.path ? originOf(p.path, origins) : undefined;
+    if (from === undefined || from === main) return p;
+    const rel = relative(dirname(main), from);
+    return { ...p, message: `${p.message} (in ${rel.startsWith('..') || isAbsolute(rel) ? from : rel})` };
+  });
 }
 
 /** Everything the checks found, without throwing. */
@@ -52,8 +71,8 @@ export function validateConfig(
   opts: ValidateOptions = {},
 ): { config: MapProxyConfig; warnings: ConfigProblem[] } {
   const report = inspectConfig(raw);
-  if (report.problems.length > 0) throw new ConfigError(report.problems, opts.file);
-  return { config: report.config as MapProxyConfig, warnings: report.warnings };
+  if (report.problems.length > 0) throw new ConfigError(withOrigins(report.problems, opts.origins), opts.file);
+  return { config: report.config as MapProxyConfig, warnings: withOrigins(report.warnings, opts.origins) };
 }
 
 /** Position of every path of `data` in a depth-first walk, i.e. the order of the YAML file. */

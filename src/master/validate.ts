@@ -31,8 +31,8 @@ export async function checkServeConfig(file: string, multiapp = false): Promise<
     if (!st?.isDirectory()) throw new ConfigError([{ path: '', message: `not a directory of configurations: ${file}` }]);
     return { files: [], warnings: [] };
   }
-  const { config: raw, files, dir } = await loadConfigFile(file);
-  const { config, warnings } = validateConfig(raw, { file, dir });
+  const { config: raw, files, dir, origins } = await loadConfigFile(file);
+  const { config, warnings } = validateConfig(raw, { file, dir, origins });
   const built = buildConfig(config, { dir, file });
   await built.close();
   const plain = warnings.map((w) => ({ path: w.path, message: w.message }));

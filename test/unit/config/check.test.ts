@@ -6,6 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkConfigFile } from '../../../src/config/check.js';
+import { loadConfigFile } from '../../../src/config/load.js';
+import { validateConfig } from '../../../src/config/validate.js';
 
 const fixtures = fileURLToPath(new URL('../../fixtures/config/', import.meta.url));
 let tmp: string;
@@ -137,3 +139,32 @@ globals:
   );
   return file;
 }
+
+test('a problem or warning in an included file names that file; one the main file sets does not', async () => {
+  const dir = path.join(tmp, 'origins');
+  await import('node:fs/promises').then((fs) => fs.mkdir(path.join(dir, 'inc'), { recursive: true }));
+  await writeFile(
+    path.join(dir, 'inc', 'caches.yaml'),
+    'caches:\n  c:\n    grids: [NO_SUCH_GRID]\n    sources: []\n    cache: {type: file, directory_layuot: tc}\n',
+  );
+  await writeFile(path.join(dir, 'other.yaml'), 'globals:\n  cache:\n    meta_size: [0, 4]\n');
+  const main = path.join(dir, 'main.yaml');
+  await writeFile(main, 'base: [inc/caches.yaml, other.yaml]\nservices:\n  tms:\n    origni: nw\nlayers:\n  - {name: l, title: L, sources: [c]}\n');
+  const result = await checkConfigFile(main);
+  assert.deepEqual(result.problems, [
+    { path: 'globals.cache.meta_size[0]', message: 'expected an integer >= 1, got 0 (in other.yaml)' },
+    { path: 'caches.c.grids[0]', message: 'unknown grid "NO_SUCH_GRID" (in inc/caches.yaml)' },
+  ]);
+  assert.deepEqual(result.warnings, [
+    { path: 'caches.c.cache.directory_layuot', message: 'unknown key (did you mean directory_layout?) (in inc/caches.yaml)' },
+    { path: 'services.tms.origni', message: 'unknown key (did you mean origin?)' },
+  ]);
+  // The same in the ConfigError that serve, serve-develop and createApp report.
+  const loaded = await loadConfigFile(main);
+  assert.throws(() => validateConfig(loaded.config, { file: main, dir: loaded.dir, origins: loaded.origins }), {
+    message:
+      `invalid configuration ${main}:\n` +
+      '  globals.cache.meta_size[0]: expected an integer >= 1, got 0 (in other.yaml)\n' +
+      '  caches.c.grids[0]: unknown grid "NO_SUCH_GRID" (in inc/caches.yaml)',
+  });
+});

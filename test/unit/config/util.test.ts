@@ -26,6 +26,10 @@ test('suggestions: typos, case, prefixes; nothing for distant words', () => {
   assert.equal(closestMatch('abc', ['xyz', 'world']), undefined);
   assert.equal(closestMatch('nope', ['notype']), undefined);
   assert.equal(didYouMean('grid', ['grids']), ' (did you mean grids?)');
+  // A one-letter slip beats a prefix: the key the user meant, not a shorter one it starts with.
+  assert.equal(closestMatch('directory_layuot', ['directory', 'directory_layout']), 'directory_layout');
+  assert.equal(closestMatch('directory_lay', ['directory', 'directory_layout']), 'directory_layout');
+  assert.equal(closestMatch('directory_x', ['directory', 'type']), 'directory');
   assert.equal(didYouMean('zzz', ['grids']), '');
   // The word itself is no suggestion.
   assert.equal(closestMatch('a', ['a']), undefined);
