@@ -19,7 +19,8 @@ export interface ConfigOrigin {
 
 /** The key tree of a parsed document. */
 export function keyTree(doc: Record<string, unknown>): KeyTree {
-  const out: Record<string, KeyTree | true> = {};
+  // No prototype: a key named __proto__ is a key like any other.
+  const out = Object.create(null) as Record<string, KeyTree | true>;
   for (const [k, v] of Object.entries(doc)) out[k] = isPlainObject(v) ? keyTree(v) : true;
   return out;
 }

@@ -23,4 +23,8 @@ test('originOf: the file setting the deepest key; of files setting the same one,
   assert.equal(originOf('globals.cache.meta_size[1]', origins), '/c/base.yaml');
   assert.equal(originOf('layers[0].title', origins), '/c/main.yaml');
   assert.equal(originOf('sources.s', origins), undefined);
+  // A YAML key named __proto__ is an ordinary key.
+  const odd = [{ file: '/c/main.yaml', keys: keyTree(JSON.parse('{"__proto__": {"x": 1}}') as Record<string, unknown>) }];
+  assert.equal(originOf('["__proto__"].x', odd), '/c/main.yaml');
+  assert.equal(originOf('constructor', odd), undefined);
 });
