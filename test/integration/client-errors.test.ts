@@ -50,6 +50,22 @@ for (const [what, bytes, status, body] of CASES) {
   });
 }
 
+test('a client still sending a huge head gets the 431 and no reset of its sending side, through the lane and with node:http alone', async () => {
+  // 1 MiB in one write: the server rejects after 16 KiB while the rest is still arriving. Closing
+  // with unread bytes would send a reset that discards the answer on the client's side.
+  const huge = get(`/tms/1.0.0/?q=${'a'.repeat(4 * 1024 * 1024)}`);
+  for (const served of [suite.pair.lane, suite.pair.plain]) {
+    const c = await Conn.open(served.port);
+    const errors: string[] = [];
+    c.socket.on('error', (err: NodeJS.ErrnoException) => errors.push(err.code ?? err.message));
+    c.send(huge);
+    await c.closedByServer();
+    const where = served === suite.pair.lane ? 'lane' : 'plain';
+    assert.deepEqual(c.answers.map((a) => [a.status, a.body.toString()]), [[431, TOO_LARGE]], where);
+    assert.deepEqual(errors, [], `${where}: the client's write was not cut by a reset`);
+  }
+});
+
 test('the answer is the exact bytes of clientErrorAnswer, status line first', async () => {
   const c = await Conn.open(suite.pair.lane.port);
   const raw: Buffer[] = [];
