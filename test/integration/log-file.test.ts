@@ -11,12 +11,14 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, constants as fsConstants, openSync } from 'node:fs';
 import { once } from 'node:events';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setImmediate as tick } from 'node:timers/promises';
 import { ConfigError } from '../../src/errors.js';
+import { startUpstream } from '../helpers/upstream.js';
+import { clusterYaml, startServe } from '../helpers/serve.js';
 import { applyLogConfig, closeLogging, configureLogging, configureLoggingFromFile, currentLogFile, getLogger, loadLogConfig } from '../../src/log/index.js';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -312,6 +314,31 @@ function defineTests(): void {
       configureLogging();
       await t.cleanup();
     }
+  });
+
+  test('a serve worker that cannot open its log file says why in one line; the master gives up on the crash loop', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'mpx-'));
+    const up = await startUpstream();
+    t.after(async () => {
+      await up.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+    const cfg = join(dir, 'mapproxy.yaml');
+    await writeFile(cfg, clusterYaml(up.url));
+    await writeFile(join(dir, 'log.yaml'), 'file: {path: logs/mp.log}\n');
+    // pino-roll continues from the highest number in the directory: the master's slot 0 opens
+    // mp-0.9.log, the worker's slot 1 finds a directory where mp-1.9.log would be.
+    await mkdir(join(dir, 'logs', 'mp-1.9.log'), { recursive: true });
+    const serve = await startServe(cfg, ['-w', '1', '--spare-workers', '0', '--log-config', join(dir, 'log.yaml')], { waitReady: false });
+    t.after(() => serve.kill());
+    const { code } = await serve.exited();
+    assert.equal(code, 1, serve.output());
+    const said = serve.output().split('\n').filter((l) => l.startsWith('mapproxy-ts worker '));
+    assert.ok(said.length >= 1, serve.output());
+    for (const line of said) {
+      assert.match(line, new RegExp(`^mapproxy-ts worker \\d+: cannot open the log file ${join(dir, 'logs', 'mp.log')}: it is a directory \\(EISDIR\\)$`));
+    }
+    assert.doesNotMatch(serve.output(), /^\s+at /m, 'no stack trace');
   });
 }
 
