@@ -50,11 +50,6 @@ export async function whyNotWritable(dir: string): Promise<string | undefined> {
   }
 }
 
-/** True when every directory of `dirs` is writable (see `isWritableDir`). */
-export async function allWritable(dirs: readonly string[]): Promise<boolean> {
-  return (await notWritable(dirs)).length === 0;
-}
-
 /** `whyNotWritable` of each directory of `dirs` that cannot be written, in order. */
 export async function notWritable(dirs: readonly string[]): Promise<string[]> {
   const results = await Promise.all(dirs.map((d) => whyNotWritable(d)));

@@ -22,7 +22,7 @@ export {
   renderClusterMetrics,
   type RestartReason,
 } from './cluster.js';
-export { allWritable, cacheDirsOf, isReady, isWritableDir, setReady, type CacheDirsSource } from './health.js';
+export { cacheDirsOf, isReady, isWritableDir, notWritable, setReady, type CacheDirsSource } from './health.js';
 export { serveMetrics, type MetricsServerOptions } from './server.js';
 export { CLUSTER_METRICS_ENV, type MetricJson } from './protocol.js';
 export {

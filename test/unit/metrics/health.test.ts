@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { allWritable, cacheDirsOf, isReady, isWritableDir, setReady } from '../../../src/metrics/index.js';
+import { cacheDirsOf, isReady, isWritableDir, notWritable, setReady } from '../../../src/metrics/index.js';
 
 const dirs: string[] = [];
 after(async () => {
@@ -29,9 +29,12 @@ test('isWritableDir: existing dirs, dirs still to be created, files and paths be
   assert.equal(await isWritableDir(join(base, 'not', 'yet', 'there')), true);
   assert.equal(await isWritableDir(join(base, 'file')), false);
   assert.equal(await isWritableDir(join(base, 'file', 'below')), false);
-  assert.equal(await allWritable([join(base, 'cache'), join(base, 'new')]), true);
-  assert.equal(await allWritable([join(base, 'cache'), join(base, 'file')]), false);
-  assert.equal(await allWritable([]), true);
+  assert.deepEqual(await notWritable([join(base, 'cache'), join(base, 'new')]), []);
+  assert.deepEqual(await notWritable([join(base, 'cache'), join(base, 'file'), join(base, 'file', 'below')]), [
+    `${join(base, 'file')}: not a directory`,
+    `${join(base, 'file', 'below')}: a part of its path is a file, not a directory (ENOTDIR)`,
+  ]);
+  assert.deepEqual(await notWritable([]), []);
 });
 
 test('cacheDirsOf: every file cache directory and lock dir, once', () => {
