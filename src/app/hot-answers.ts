@@ -16,7 +16,7 @@
  * the tier's entries weakly, so it never keeps a tile in memory that the tier has let go.
  */
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
-import type { HeldFile, HeldTile } from '../cache/types.js';
+import type { HeldFile, HeldTile, ReadBuffer } from '../cache/types.js';
 
 /** What is given again. */
 export interface HotAnswer {
@@ -45,20 +45,21 @@ export class Slot implements HotAnswer {
   /**
    * The version's bytes through its open file, or null when there is none or it can no longer
    * give this version (a full load must answer). A copy the read put back into memory is held.
+   * With `into`, the bytes may be in a buffer it lent (`lent`; see `HeldFile.read`).
    */
-  readFile(done: (data: Buffer | null) => void): void {
+  readFile(done: (data: Buffer | null, lent: boolean) => void, into?: ReadBuffer): void {
     if (this.file === undefined) {
-      done(null);
+      done(null, false);
       return;
     }
     this.file.read((read) => {
       if (read === null) {
-        done(null);
+        done(null, false);
         return;
       }
       if (read.held !== undefined) this.tile = new WeakRef(read.held);
-      done(read.data);
-    });
+      done(read.data, read.lent === true);
+    }, into);
   }
 }
 
@@ -71,7 +72,65 @@ export interface FastAnswer {
   readonly body: Buffer;
   /** Count it as served: called once it is written (set when the answer was settled later). */
   readonly served?: () => void;
+  /**
+   * Set when `body` is a view of a buffer lent by these: once written, the body is given back,
+   * with whether the socket kept any of it.
+   */
+  readonly lent?: LentBuffers;
 }
+
+/** Smallest buffer lent (most tiles fit). */
+const LENT_MIN_BYTES = 64 * 1024;
+/** Larger tiles are read into a buffer of their own: a kept loan must not pin much memory. */
+const LENT_MAX_BYTES = 1024 * 1024;
+/** Bytes of free buffers kept for later loans. */
+const FREE_MAX_BYTES = 2 * 1024 * 1024;
+
+/**
+ * Buffers a worker lends for hits read from kept-open files (`HeldFile.read` and `readNow`): read
+ * into, written to the socket, and given back once the kernel has taken every byte, so a hit
+ * allocates no buffer. A new 20 KiB buffer per hit cost about as much CPU as the thread pool's
+ * round trip (bench/lib/node-floor.mjs: modes heldfd, reuse, scratch). When a write cannot finish
+ * at once (a slow client, a full socket buffer), the socket keeps that buffer until it is sent,
+ * and it is never lent again. Free buffers are kept up to `FREE_MAX_BYTES`.
+ */
+export class LentBuffers implements ReadBuffer {
+  readonly #free: ArrayBuffer[] = [];
+  #freeBytes = 0;
+  /** Buffers left to writes the socket could not finish at once. */
+  kept = 0;
+
+  take(bytes: number): Buffer | undefined {
+    if (bytes > LENT_MAX_BYTES) return undefined;
+    const ab = this.#free.pop();
+    if (ab !== undefined) this.#freeBytes -= ab.byteLength;
+    // One too small is let go of: the buffers grow to the largest tile lent.
+    if (ab === undefined || ab.byteLength < bytes) return Buffer.allocUnsafeSlow(Math.max(LENT_MIN_BYTES, Math.ceil(bytes / 16384) * 16384));
+    return Buffer.from(ab);
+  }
+
+  /**
+   * After the answer whose body (`lent`, a view of a lent buffer) was written: back to the free
+   * buffers when `sent` (the socket holds none of it).
+   */
+  give(lent: Buffer, sent: boolean): void {
+    if (!sent) {
+      this.kept++;
+      return;
+    }
+    const ab = lent.buffer as ArrayBuffer;
+    // Only buffers as `take` makes them (never a slice of Node's shared 8 KiB pool).
+    if (ab.byteLength < LENT_MIN_BYTES || this.#freeBytes + ab.byteLength > FREE_MAX_BYTES) return;
+    this.#free.push(ab);
+    this.#freeBytes += ab.byteLength;
+  }
+}
+
+/**
+ * The lent buffers of this process (apps of a MultiMapProxy share them): each loan is written out
+ * before it is given back.
+ */
+export const lentBuffers = new LentBuffers();
 
 /**
  * An answer that needs the disk first: its tile is held but due for its check against the file
@@ -84,8 +143,8 @@ export interface PendingAnswer {
 
 /**
  * Look up the answer to a plain GET of `url` (the request target as sent) with `scriptName` (the
- * X-Script-Name header, if any): a fresh answer (counted as served), a pending one, or undefined
- * when the full path must answer.
+ * X-Script-Name header, if any): a fresh answer (counted as served; written before anything else
+ * runs, as its body may be lent), a pending one, or undefined when the full path must answer.
  */
 export type FastAnswerLookup = (url: string, scriptName: string | undefined) => FastAnswer | PendingAnswer | undefined;
 

@@ -26,7 +26,7 @@ import { INTERNAL_ERROR_MESSAGE, PLAIN_CONTENT_TYPE } from '../service/exception
 import type { Service, ServiceResponse } from '../service/types.js';
 import { escapeXml } from '../service/xml.js';
 import { resolveRequest } from './proxy.js';
-import { HotAnswers, hotKey, type FastAnswer, type FastAnswerLookup, type HotAnswer } from './hot-answers.js';
+import { HotAnswers, hotKey, lentBuffers, type FastAnswer, type FastAnswerLookup, type HotAnswer } from './hot-answers.js';
 import { writeResponse } from './respond.js';
 import { checkOperationalPath, firstSegment, type OperationalPaths } from './operational-paths.js';
 
@@ -353,8 +353,16 @@ export function createHandler(opts: HandlerOptions): RequestHandler {
     const tile = slot.tile?.deref();
     // Answered at once: the lane writes it now, so it is counted now.
     if (tile !== undefined && tile.isFresh()) return given(slot, tile.data, true);
+    // Only its open file left, read on the event loop where the storage does (blocking_reads).
+    if (tile === undefined) {
+      const data = slot.file?.readNow?.(lentBuffers);
+      if (data !== undefined) {
+        countReplay(slot, 0);
+        return { headers: slot.headers, body: data, lent: lentBuffers };
+      }
+    }
     const viaFile = (done: (answer: FastAnswer | undefined) => void): void =>
-      slot.readFile((data) => done(data === null ? undefined : given(slot, data, false)));
+      slot.readFile((data, lent) => done(data === null ? undefined : given(slot, data, false, lent)), lentBuffers);
     // Held but due for its check: one stat off node:http's path instead of a full load.
     if (tile !== undefined) return { settle: (done) => tile.revalidate((fresh) => (fresh ? done(given(slot, tile.data, false)) : viaFile(done))) };
     return { settle: viaFile };
@@ -410,13 +418,13 @@ export function createHandler(opts: HandlerOptions): RequestHandler {
 }
 
 /** The fast lane's answer of `slot` with `body`: counted now (`now`), or once the lane writes it. */
-function given(slot: HotAnswer, body: Buffer, now: boolean): FastAnswer {
+function given(slot: HotAnswer, body: Buffer, now: boolean, lent = false): FastAnswer {
   if (now) {
     countReplay(slot, 0);
     return { headers: slot.headers, body };
   }
   // Settled later: the lane may find the socket gone or a drain begun, and not write it.
-  return { headers: slot.headers, body, served: () => countReplay(slot, 0) };
+  return { headers: slot.headers, body, served: () => countReplay(slot, 0), lent: lent ? lentBuffers : undefined };
 }
 
 /** The 500 of `--debug`: the message MapProxy sends, then what went wrong and where. */

@@ -44,9 +44,25 @@ export interface HeldTile {
 export interface HeldFile {
   /**
    * This version's bytes, and the memory tier's copy when the storage keeps one (as a load
-   * would), or null when this version can no longer be given and a full load must answer.
+   * would), or null when this version can no longer be given and a full load must answer. With
+   * `into`, a storage that keeps no memory copy reads into a buffer `into` lends, and says so
+   * (`lent`): the caller gives it back once done with the bytes.
    */
-  read(done: (tile: { readonly data: Buffer; readonly held?: HeldTile } | null) => void): void;
+  read(done: (tile: { readonly data: Buffer; readonly held?: HeldTile; readonly lent?: boolean } | null) => void, into?: ReadBuffer): void;
+  /**
+   * This version's bytes read at once, on the calling thread, into a buffer `into` lends (the
+   * returned view of it), or undefined when that cannot be done now and `read` must: the version
+   * is due for its check, no buffer is lent, or the read did not give exactly this version.
+   * Present only where the storage reads this way (`globals.cache.memory_tier.blocking_reads`,
+   * never with memory copies). The caller gives the buffer back once done with the bytes.
+   */
+  readNow?(into: ReadBuffer): Buffer | undefined;
+}
+
+/** Lends buffers to read tiles into, given back once their bytes are written (see LentBuffers). */
+export interface ReadBuffer {
+  /** A buffer of at least `bytes` bytes, or undefined when none that large is lent. */
+  take(bytes: number): Buffer | undefined;
 }
 
 /** A tile as it comes out of storage. */

@@ -15,6 +15,7 @@ import { createSource, type SourceContext } from '../source/index.js';
 import { FileTileStorage } from '../cache/storage/file.js';
 import { DEFAULT_MEMORY_TIER, MemoryTier } from '../cache/storage/memory-tier.js';
 import { OpenFiles, descriptorLimit, openFilesWithin } from '../cache/storage/open-files.js';
+import { blockingReadsRisk } from '../cache/storage/file-system.js';
 import { getLogger } from '../log/index.js';
 import { TileManager } from '../cache/tile-manager.js';
 import { CacheSource } from '../cache/cache-source.js';
@@ -111,6 +112,20 @@ function cacheDirectory(name: string, cache: Dict, grid: TileGrid, baseDir: stri
 const DEFAULT_TIER_MB = 0;
 const DEFAULT_OPEN_FILES = 4096;
 
+/**
+ * `blocking_reads: true` for cache `name` in `directory`, said once per cache when the directory
+ * is on a network file system (or one statfs cannot tell): a read there may wait on a server.
+ */
+function warnBlockingReads(name: string, directory: string, told: Set<string>): void {
+  if (told.has(name)) return;
+  told.add(name);
+  const risk = blockingReadsRisk(directory);
+  if (risk === undefined) return;
+  getLogger('mapproxy.config').warn(
+    `globals.cache.memory_tier.blocking_reads: cache ${name} is in ${directory}, ${risk === 'unknown' ? 'on a file system statfs cannot tell' : `on ${risk}`}: a tile read waits for the disk or server there and stops the worker's other requests meanwhile`,
+  );
+}
+
 /** Build runtime objects from a validated configuration. Throws ConfigError on semantic problems. */
 export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: string }): BuiltConfig {
   const conf = config as unknown as Dict;
@@ -131,6 +146,9 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
     );
   }
   const openFiles = openFilesMax > 0 ? new OpenFiles({ max: openFilesMax, revalidateMs: tierRevalidate }) : null;
+  // Off by default: no synchronous file system call on the hit path (ARCHITECTURE.md).
+  const blockingReads = tierConf.blocking_reads === true && openFiles !== null && memoryTier === null;
+  const toldRisk = new Set<string>();
   const gImage = asDict(globals.image);
   const gHttp = asDict(globals.http);
   const gSrs = asDict(globals.srs);
@@ -241,6 +259,7 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
       const metaOn = metaBuffer > 0 || metaSize[0] !== 1 || metaSize[1] !== 1;
       const tileMode = metaCapable && metaOn ? 'meta' : bulk ? 'bulk' : 'single';
       const directory = cacheDirectory(name, cache, grid, baseDir, dir);
+      if (blockingReads && !disableStorage) warnBlockingReads(name, directory, toldRisk);
       const storage = disableStorage
         ? null
         : new FileTileStorage({
@@ -252,6 +271,7 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
             linkSingleColor: linkSingle === true || linkSingle === 'symlink' ? 'symlink' : linkSingle === 'hardlink' ? 'hardlink' : false,
             memoryTier,
             openFiles,
+            blockingReads,
           });
       const tileLockDir = cacheConf.tile_lock_dir
         ? resolvePath(dir, String(cacheConf.tile_lock_dir))

@@ -79,6 +79,12 @@ const GlobalsSchema = Obj(
               revalidate_seconds: Opt(
                 Num({ minimum: 0, default: 1, description: 'How long a tile is served from memory or an open file before one stat checks it against its file.' }),
               ),
+              blocking_reads: Opt(
+                Bool({
+                  description:
+                    'Read kept-open tile files on the event loop, as nginx does by default, instead of through the thread pool (default false). Only for caches on a local disk; no effect with max_mb above 0.',
+                }),
+              ),
             },
             { description: 'mapproxy-ts only: per-process hit path of the file caches: hot tiles in memory, warm tiles as open files.' },
           ),

@@ -434,6 +434,8 @@ export class LaneConnection {
     socket.write(dateAndTail(this.#tail));
     socket.write(answer.body);
     socket.uncork();
+    // A lent body is lent again only if the socket holds none of it.
+    answer.lent?.give(answer.body, socket.writableLength === 0);
   }
 
   /** Hand one clean request head to node:http and wait for its whole answer (`answerDone`). */

@@ -5,7 +5,7 @@
  * (`fastLane: false`) is the reference for the exact bytes, Date aside. Real config, real upstream,
  * real files, raw TCP clients.
  */
-import { test, before, after } from 'node:test';
+import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
@@ -27,218 +27,251 @@ import { CHANNELS, type CacheEventMessage } from '../../src/metrics/channels.js'
 
 const REVALIDATE_MS = 300;
 const OPEN_FILES = 4;
-let up: Upstream;
-let cfg: Awaited<ReturnType<typeof tempConfig>>;
-let app: App;
-let pair: LanePair;
-let plain: Served;
-let lane: Served;
 
-before(async () => {
-  configureLogging({ level: 'silent' });
-  up = await startUpstream();
-  cfg = await tempConfig(`
-services:
-  tms:
-layers:
-  - {name: l, title: l, sources: [c]}
-  - {name: r, title: r, sources: [refreshed]}
-caches:
-  c: {grids: [GLOBAL_WEBMERCATOR], sources: [up]}
-  refreshed:
-    grids: [GLOBAL_WEBMERCATOR]
-    sources: [up]
-    refresh_before: {hours: 1}
-sources:
-  up:
-    type: wms
-    req: {url: '${up.url}/wms?', layers: base}
-globals:
-  cache:
-    base_dir: ./cache
-    memory_tier: {max_mb: 0, open_files: ${OPEN_FILES}, revalidate_seconds: ${REVALIDATE_MS / 1000}}
-`);
-  app = (await createApp(cfg.file)) as App;
-  pair = await lanePair(app);
-  ({ plain, lane } = pair);
-});
+// Both ways a hit reads its kept-open file: on the event loop into the worker's lent buffer (the
+// default on a local disk) and through the thread pool into a buffer of its own (network file
+// systems, `blocking_reads: false`).
+for (const blocking of [true, false]) {
+  describe(`blocking_reads: ${blocking}`, () => {
+    let up: Upstream;
+    let cfg: Awaited<ReturnType<typeof tempConfig>>;
+    let app: App;
+    let pair: LanePair;
+    let plain: Served;
+    let lane: Served;
 
-after(async () => {
-  await pair?.close();
-  await app?.close();
-  await up?.close();
-  await closeHttpAgents();
-  await cfg?.cleanup();
-});
+    before(async () => {
+      configureLogging({ level: 'silent' });
+      up = await startUpstream();
+      cfg = await tempConfig(`
+    services:
+      tms:
+    layers:
+      - {name: l, title: l, sources: [c]}
+      - {name: r, title: r, sources: [refreshed]}
+    caches:
+      c: {grids: [GLOBAL_WEBMERCATOR], sources: [up]}
+      refreshed:
+        grids: [GLOBAL_WEBMERCATOR]
+        sources: [up]
+        refresh_before: {hours: 1}
+    sources:
+      up:
+        type: wms
+        req: {url: '${up.url}/wms?', layers: base}
+    globals:
+      cache:
+        base_dir: ./cache
+        memory_tier: {max_mb: 0, open_files: ${OPEN_FILES}, revalidate_seconds: ${REVALIDATE_MS / 1000}, blocking_reads: ${blocking}}
+    `);
+      app = (await createApp(cfg.file)) as App;
+      pair = await lanePair(app);
+      ({ plain, lane } = pair);
+    });
 
-/** TMS level 5 tile x of layer `layer`: its URL and its tc file; x values far apart (one meta tile each). */
-function tile(x: number, layer = 'l'): { url: string; file: string } {
-  const cache = layer === 'l' ? 'c' : 'refreshed';
-  return { url: `/tms/1.0.0/${layer}/EPSG3857/5/${x}/10.png`, file: join(cfg.dir, 'cache', `${cache}_EPSG3857`, tcPath(x, 63 - 10, 6)) };
-}
+    after(async () => {
+      await pair?.close();
+      await app?.close();
+      await up?.close();
+      await closeHttpAgents();
+      await cfg?.cleanup();
+    });
 
-test('without a memory tier a cached tile is answered in the lane from its open file, with the bytes node:http writes', async () => {
-  const { url } = tile(1);
-  await pair.makeHot(url);
-  // Past the bound too: the lane stats the path first, then reads the open file.
-  await new Promise((r) => setTimeout(r, REVALIDATE_MS + 50));
-  const { fast, ref, seen } = await pair.bothWays(get(url) + get(url) + get(url), 3);
-  assert.deepEqual(seen, []);
-  for (let i = 0; i < 3; i++) {
-    assert.equal(fast[i].status, 200);
-    assert.equal(fast[i].head, ref[i].head);
-    assert.deepEqual(fast[i].body, ref[i].body);
-  }
-  assert.match(fast[0].head, /^ETag: "[0-9a-f]{32}"\r\n.*X-Cache: HIT\r\nContent-Type: image\/png\r\nContent-Length: \d+\r\n/s);
-});
-
-test('a tile rewritten on disk: the lane gives the old bytes at most for the revalidate bound, then the new ones', async () => {
-  const { url, file } = tile(9);
-  await pair.makeHot(url);
-  const c = await Conn.open(lane.port);
-  c.send(get(url));
-  const [first] = await c.until(1);
-  const changed = await sharp({ create: { width: 256, height: 256, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toBuffer();
-  const last = await rewriteAndCheck(c, url, file, first, changed, REVALIDATE_MS);
-  assert.notEqual(last.headers.get('etag'), first.headers.get('etag'));
-  const n = 3;
-  // The new version's file is kept open and its answer remembered: the lane answers again.
-  const before = lane.seen.length;
-  c.send(get(url) + get(url));
-  const more = await c.until(n + 2);
-  assert.ok(more.slice(n).every((a) => a.body.equals(changed)));
-  assert.ok(lane.seen.length - before <= 1);
-  c.close();
-});
-
-test('a tile removed from disk is never given past the bound: the full path creates it again', async () => {
-  const { url, file } = tile(17);
-  await pair.makeHot(url);
-  const fetched = up.count();
-  await unlink(file);
-  await new Promise((r) => setTimeout(r, REVALIDATE_MS + 50));
-  const before = lane.seen.length;
-  const c = await Conn.open(lane.port);
-  c.send(get(url));
-  const [a] = await c.until(1);
-  c.close();
-  assert.equal(a.status, 200);
-  assert.equal(a.headers.get('x-cache'), 'MISS');
-  assert.deepEqual(lane.seen.slice(before), [url]);
-  assert.equal(up.count(), fetched + 1);
-});
-
-test('more tiles than open files: a tile whose file was closed goes to node:http, which keeps it open again', async () => {
-  const first = tile(25).url;
-  await pair.makeHot(first);
-  // OPEN_FILES more tiles read after it: its file is the least recently used and closed.
-  for (let i = 1; i <= OPEN_FILES; i++) await pair.makeHot(tile(25 + 8 * i).url);
-  const again = await pair.bothWays(get(first), 1);
-  assert.deepEqual(again.seen, [first]);
-  assert.equal(again.fast[0].head, again.ref[0].head);
-  assert.deepEqual(again.fast[0].body, again.ref[0].body);
-  // node:http's answer read it through the full path, which kept the file open again.
-  const third = await pair.bothWays(get(first), 1);
-  assert.deepEqual(third.seen, []);
-  assert.deepEqual(third.fast[0].body, again.fast[0].body);
-});
-
-test('a cache with refresh_before is never answered again without its manager: each hit takes the full path', async () => {
-  const { url } = tile(3, 'r');
-  await pair.makeHot(url);
-  const { fast, seen } = await pair.bothWays(get(url) + get(url), 2);
-  assert.deepEqual(seen, [url, url]);
-  assert.deepEqual(fast.map((a) => a.headers.get('x-cache')), ['HIT', 'HIT']);
-});
-
-test('node:http alone (createApp, --no-fast-lane) answers from the open file too: a rewrite is seen within the bound', async () => {
-  const { url, file } = tile(41);
-  await pair.makeHot(url);
-  // The cache hits of the next answer: a replay says so (the full path's hit does not).
-  const hits: CacheEventMessage[] = [];
-  const onHit = (m: unknown): void => void hits.push(m as CacheEventMessage);
-  subscribe(CHANNELS.cacheHit, onHit);
-  const c = await Conn.open(plain.port);
-  c.send(get(url));
-  const [first] = await c.until(1);
-  unsubscribe(CHANNELS.cacheHit, onHit);
-  assert.equal(first.headers.get('x-cache'), 'HIT');
-  assert.deepEqual(hits, [{ cache: 'c', replay: true }]);
-  const changed = await sharp({ create: { width: 256, height: 256, channels: 3, background: { r: 7, g: 8, b: 9 } } }).png().toBuffer();
-  await rewriteAndCheck(c, url, file, first, changed, REVALIDATE_MS);
-  c.close();
-  // The new version's answer, remembered by node:http, is the lane's too, byte for byte.
-  const { fast, ref, seen } = await pair.bothWays(get(url), 1);
-  assert.deepEqual(seen, []);
-  assert.equal(fast[0].head, ref[0].head);
-  assert.deepEqual(fast[0].body, changed);
-  assert.deepEqual(ref[0].body, changed);
-});
-
-test('an answer read from its file while a drain begins is not counted: node:http answers 503 instead', async () => {
-  const { url } = tile(49);
-  await pair.makeHot(url);
-  // The real lookup, with a drain started the moment the lane waits for the pread.
-  const started: { server?: DrainingServer } = {};
-  const lookup = app.fastAnswer;
-  assert.ok(lookup);
-  const draining = Object.assign((req: IncomingMessage, res: ServerResponse) => app(req, res), {
-    fastAnswer: (u: string, scriptName: string | undefined) => {
-      const answer = lookup(u, scriptName);
-      if (answer === undefined || !('settle' in answer)) return answer;
-      return {
-        settle: (done: Parameters<typeof answer.settle>[0]) => {
-          void started.server?.drain('stop', 2000);
-          answer.settle(done);
-        },
-      };
-    },
-  });
-  const server = new DrainingServer(draining);
-  started.server = server;
-  const { port } = await server.listen(0, '127.0.0.1');
-  const hits: CacheEventMessage[] = [];
-  const onHit = (m: unknown): void => void hits.push(m as CacheEventMessage);
-  subscribe(CHANNELS.cacheHit, onHit);
-  try {
-    const c = await Conn.open(port);
-    c.send(get(url));
-    const [answer] = await c.until(1);
-    c.close();
-    assert.equal(answer.status, 503);
-    assert.deepEqual(hits, []);
-  } finally {
-    unsubscribe(CHANNELS.cacheHit, onHit);
-    await server.drain('stop', 1000);
-  }
-});
-
-test('answers read from open files while the socket is backed up: each answer is its tile, in order', async () => {
-  // Four tiles of 8 KiB random bytes (a hit sends the file as it is, whatever it holds), so
-  // answers fill the socket's buffers and wait in node's write queue while later ones are read.
-  const tiles = [40, 41, 42, 43].map((x) => tile(x));
-  const files = tiles.map(() => randomBytes(8 * 1024));
-  for (const [i, t] of tiles.entries()) {
-    await mkdir(dirname(t.file), { recursive: true });
-    await writeFile(t.file, files[i]);
-    await pair.makeHot(t.url);
-  }
-  // Read by the lane; then by node:http behind it (a request with a body hands it the connection).
-  for (const handOver of [false, true]) {
-    const c = await Conn.open(lane.port);
-    // The client reads nothing for a while: the lane stops reading at 256 KiB queued.
-    c.socket.pause();
-    const n = 2000;
-    let requests = handOver ? `GET ${tiles[0].url} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n` : '';
-    for (let i = handOver ? 1 : 0; i < n; i++) requests += get(tiles[i % 4].url);
-    c.send(requests);
-    await new Promise((r) => setTimeout(r, 300));
-    c.socket.resume();
-    const answers = await c.until(n, 20_000);
-    c.close();
-    for (let i = 0; i < n; i++) {
-      assert.equal(answers[i].status, 200, `answer ${i}`);
-      assert.ok(answers[i].body.equals(files[i % 4]), `${handOver ? 'node:http' : 'lane'}: answer ${i} is tile ${i % 4}`);
+    /** TMS level 5 tile x of layer `layer`: its URL and its tc file; x values far apart (one meta tile each). */
+    function tile(x: number, layer = 'l'): { url: string; file: string } {
+      const cache = layer === 'l' ? 'c' : 'refreshed';
+      return { url: `/tms/1.0.0/${layer}/EPSG3857/5/${x}/10.png`, file: join(cfg.dir, 'cache', `${cache}_EPSG3857`, tcPath(x, 63 - 10, 6)) };
     }
-  }
-});
+
+    test('without a memory tier a cached tile is answered in the lane from its open file, with the bytes node:http writes', async () => {
+      const { url } = tile(1);
+      await pair.makeHot(url);
+      // Past the bound too: the lane stats the path first, then reads the open file.
+      await new Promise((r) => setTimeout(r, REVALIDATE_MS + 50));
+      const { fast, ref, seen } = await pair.bothWays(get(url) + get(url) + get(url), 3);
+      assert.deepEqual(seen, []);
+      for (let i = 0; i < 3; i++) {
+        assert.equal(fast[i].status, 200);
+        assert.equal(fast[i].head, ref[i].head);
+        assert.deepEqual(fast[i].body, ref[i].body);
+      }
+      assert.match(fast[0].head, /^ETag: "[0-9a-f]{32}"\r\n.*X-Cache: HIT\r\nContent-Type: image\/png\r\nContent-Length: \d+\r\n/s);
+    });
+
+    test('a tile rewritten on disk: the lane gives the old bytes at most for the revalidate bound, then the new ones', async () => {
+      const { url, file } = tile(9);
+      await pair.makeHot(url);
+      const c = await Conn.open(lane.port);
+      c.send(get(url));
+      const [first] = await c.until(1);
+      const changed = await sharp({ create: { width: 256, height: 256, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toBuffer();
+      const last = await rewriteAndCheck(c, url, file, first, changed, REVALIDATE_MS);
+      assert.notEqual(last.headers.get('etag'), first.headers.get('etag'));
+      const n = 3;
+      // The new version's file is kept open and its answer remembered: the lane answers again.
+      const before = lane.seen.length;
+      c.send(get(url) + get(url));
+      const more = await c.until(n + 2);
+      assert.ok(more.slice(n).every((a) => a.body.equals(changed)));
+      assert.ok(lane.seen.length - before <= 1);
+      c.close();
+    });
+
+    test('a tile removed from disk is never given past the bound: the full path creates it again', async () => {
+      const { url, file } = tile(17);
+      await pair.makeHot(url);
+      const fetched = up.count();
+      await unlink(file);
+      await new Promise((r) => setTimeout(r, REVALIDATE_MS + 50));
+      const before = lane.seen.length;
+      const c = await Conn.open(lane.port);
+      c.send(get(url));
+      const [a] = await c.until(1);
+      c.close();
+      assert.equal(a.status, 200);
+      assert.equal(a.headers.get('x-cache'), 'MISS');
+      assert.deepEqual(lane.seen.slice(before), [url]);
+      assert.equal(up.count(), fetched + 1);
+    });
+
+    test('more tiles than open files: a tile whose file was closed goes to node:http, which keeps it open again', async () => {
+      const first = tile(25).url;
+      await pair.makeHot(first);
+      // OPEN_FILES more tiles read after it: its file is the least recently used and closed.
+      for (let i = 1; i <= OPEN_FILES; i++) await pair.makeHot(tile(25 + 8 * i).url);
+      const again = await pair.bothWays(get(first), 1);
+      assert.deepEqual(again.seen, [first]);
+      assert.equal(again.fast[0].head, again.ref[0].head);
+      assert.deepEqual(again.fast[0].body, again.ref[0].body);
+      // node:http's answer read it through the full path, which kept the file open again.
+      const third = await pair.bothWays(get(first), 1);
+      assert.deepEqual(third.seen, []);
+      assert.deepEqual(third.fast[0].body, again.fast[0].body);
+    });
+
+    test('a cache with refresh_before is never answered again without its manager: each hit takes the full path', async () => {
+      const { url } = tile(3, 'r');
+      await pair.makeHot(url);
+      const { fast, seen } = await pair.bothWays(get(url) + get(url), 2);
+      assert.deepEqual(seen, [url, url]);
+      assert.deepEqual(fast.map((a) => a.headers.get('x-cache')), ['HIT', 'HIT']);
+    });
+
+    test('node:http alone (createApp, --no-fast-lane) answers from the open file too: a rewrite is seen within the bound', async () => {
+      const { url, file } = tile(41);
+      await pair.makeHot(url);
+      // The cache hits of the next answer: a replay says so (the full path's hit does not).
+      const hits: CacheEventMessage[] = [];
+      const onHit = (m: unknown): void => void hits.push(m as CacheEventMessage);
+      subscribe(CHANNELS.cacheHit, onHit);
+      const c = await Conn.open(plain.port);
+      c.send(get(url));
+      const [first] = await c.until(1);
+      unsubscribe(CHANNELS.cacheHit, onHit);
+      assert.equal(first.headers.get('x-cache'), 'HIT');
+      assert.deepEqual(hits, [{ cache: 'c', replay: true }]);
+      const changed = await sharp({ create: { width: 256, height: 256, channels: 3, background: { r: 7, g: 8, b: 9 } } }).png().toBuffer();
+      await rewriteAndCheck(c, url, file, first, changed, REVALIDATE_MS);
+      c.close();
+      // The new version's answer, remembered by node:http, is the lane's too, byte for byte.
+      const { fast, ref, seen } = await pair.bothWays(get(url), 1);
+      assert.deepEqual(seen, []);
+      assert.equal(fast[0].head, ref[0].head);
+      assert.deepEqual(fast[0].body, changed);
+      assert.deepEqual(ref[0].body, changed);
+    });
+
+    test('an answer read from its file while a drain begins is not counted: node:http answers 503 instead', async () => {
+      const { url } = tile(49);
+      await pair.makeHot(url);
+      // Past the bound, the lane waits for a stat (and a pread through the pool when reads do
+      // not block): the real lookup, with a drain started the moment the lane waits.
+      await new Promise((r) => setTimeout(r, REVALIDATE_MS + 50));
+      const started: { server?: DrainingServer } = {};
+      const lookup = app.fastAnswer;
+      assert.ok(lookup);
+      const draining = Object.assign((req: IncomingMessage, res: ServerResponse) => app(req, res), {
+        fastAnswer: (u: string, scriptName: string | undefined) => {
+          const answer = lookup(u, scriptName);
+          if (answer === undefined || !('settle' in answer)) return answer;
+          return {
+            settle: (done: Parameters<typeof answer.settle>[0]) => {
+              void started.server?.drain('stop', 2000);
+              answer.settle(done);
+            },
+          };
+        },
+      });
+      const server = new DrainingServer(draining);
+      started.server = server;
+      const { port } = await server.listen(0, '127.0.0.1');
+      const hits: CacheEventMessage[] = [];
+      const onHit = (m: unknown): void => void hits.push(m as CacheEventMessage);
+      subscribe(CHANNELS.cacheHit, onHit);
+      try {
+        const c = await Conn.open(port);
+        c.send(get(url));
+        const [answer] = await c.until(1);
+        c.close();
+        assert.equal(answer.status, 503);
+        assert.deepEqual(hits, []);
+      } finally {
+        unsubscribe(CHANNELS.cacheHit, onHit);
+        await server.drain('stop', 1000);
+      }
+    });
+
+    test('tiles past the smallest lent buffer and past 1 MiB: each answer is its whole tile', async () => {
+      // 8 KiB, 200 KiB (the lent buffer grows) and 1.5 MiB (read into a buffer of its own).
+      const tiles = [56, 57, 58].map((x) => tile(x));
+      const files = [8 * 1024, 200 * 1024, 1536 * 1024].map((n) => randomBytes(n));
+      for (const [i, t] of tiles.entries()) {
+        await mkdir(dirname(t.file), { recursive: true });
+        await writeFile(t.file, files[i]);
+        await pair.makeHot(t.url);
+      }
+      const c = await Conn.open(lane.port);
+      const order = [0, 1, 2, 1, 0, 2, 2, 0, 1];
+      const before = lane.seen.length;
+      c.send(order.map((i) => get(tiles[i].url)).join(''));
+      const answers = await c.until(order.length, 20_000);
+      c.close();
+      assert.deepEqual(lane.seen.slice(before), []);
+      for (const [k, i] of order.entries()) {
+        assert.equal(answers[k].status, 200);
+        assert.equal(answers[k].headers.get('content-length'), String(files[i].length));
+        assert.ok(answers[k].body.equals(files[i]), `answer ${k} is tile ${i}`);
+      }
+    });
+
+    test('answers read from open files while the socket is backed up: each answer is its tile, in order', async () => {
+      // Four tiles of 8 KiB random bytes (a hit sends the file as it is, whatever it holds), so
+      // answers fill the socket's buffers and wait in node's write queue while later ones are read.
+      const tiles = [40, 41, 42, 43].map((x) => tile(x));
+      const files = tiles.map(() => randomBytes(8 * 1024));
+      for (const [i, t] of tiles.entries()) {
+        await mkdir(dirname(t.file), { recursive: true });
+        await writeFile(t.file, files[i]);
+        await pair.makeHot(t.url);
+      }
+      // Read by the lane; then by node:http behind it (a request with a body hands it the connection).
+      for (const handOver of [false, true]) {
+        const c = await Conn.open(lane.port);
+        // The client reads nothing for a while: the lane stops reading at 256 KiB queued.
+        c.socket.pause();
+        const n = 2000;
+        let requests = handOver ? `GET ${tiles[0].url} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n` : '';
+        for (let i = handOver ? 1 : 0; i < n; i++) requests += get(tiles[i % 4].url);
+        c.send(requests);
+        await new Promise((r) => setTimeout(r, 300));
+        c.socket.resume();
+        const answers = await c.until(n, 20_000);
+        c.close();
+        for (let i = 0; i < n; i++) {
+          assert.equal(answers[i].status, 200, `answer ${i}`);
+          assert.ok(answers[i].body.equals(files[i % 4]), `${handOver ? 'node:http' : 'lane'}: answer ${i} is tile ${i % 4}`);
+        }
+      }
+    });
+  });
+}

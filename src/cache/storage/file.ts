@@ -11,7 +11,7 @@ import { chmod, link, lstat, mkdir, open, rename, stat, symlink, unlink } from '
 import path from 'node:path';
 import { ConfigError } from '../../errors.js';
 import type { TileCoord } from '../../grid/types.js';
-import type { HeldFile, StoredTile, TileStorage } from '../types.js';
+import type { HeldFile, ReadBuffer, StoredTile, TileStorage } from '../types.js';
 import { type Dimensions, type FileLayout, isFileLayout, levelLocation, tilePath } from './layouts.js';
 import { isMissing, removeTempFilesOf, tempSuffix } from './temp-files.js';
 import { type MemoryTier, TierEntry } from './memory-tier.js';
@@ -48,6 +48,12 @@ export interface FileTileStorageOptions {
    * tier; none by default: every read opens and closes the file.
    */
   readonly openFiles?: OpenFiles | null;
+  /**
+   * Whether a hit may read its kept-open file on the event loop (`HeldFile.readNow`,
+   * `globals.cache.memory_tier.blocking_reads`); off by default. Without `openFiles`, or with a
+   * memory tier (a hit's bytes are kept, so they cannot live in a lent buffer), it has no effect.
+   */
+  readonly blockingReads?: boolean;
 }
 
 /** A storage that can store a single-colour tile as a link to one shared file. */
@@ -99,6 +105,12 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
   readonly #dimensions: Dimensions | undefined;
   readonly #tier: MemoryTier | null;
   readonly #files: OpenFiles | null;
+  readonly #blockingReads: boolean;
+
+  /** Whether held files are read on the event loop (`HeldFile.readNow`; see the option). */
+  get blockingReads(): boolean {
+    return this.#blockingReads;
+  }
 
   /** @throws RangeError for a relative directory, unknown layout, bad extension or mode. */
   constructor(opts: FileTileStorageOptions) {
@@ -122,6 +134,7 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
     this.#root = path.resolve(opts.directory);
     this.#tier = opts.memoryTier ?? null;
     this.#files = opts.openFiles ?? null;
+    this.#blockingReads = opts.blockingReads === true && this.#tier === null;
     this.layout = layout;
     this.extension = opts.extension;
     this.linkSingleColor = linking;
@@ -227,10 +240,10 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
    * `#readOpen` with a callback: the path of every hit given again from an open file, so it
    * allocates no promise.
    */
-  #readOpenCb(loc: string, f: OpenFile, done: (err: Error | null, tile?: StoredTile | null) => void): void {
+  #readOpenCb(loc: string, f: OpenFile, done: (err: Error | null, tile?: StoredTile | null) => void, into?: ReadBuffer): void {
     const files = this.#files as OpenFiles;
     if (Date.now() - f.checked < files.revalidateMs) {
-      this.#pread(loc, f, done);
+      this.#pread(loc, f, done, into);
       return;
     }
     // Confirmed as of before the stat, as the tier does: the bound never stretches.
@@ -242,12 +255,15 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
         return done(null, err ? null : undefined);
       }
       if (started > f.checked) f.checked = started;
-      this.#pread(loc, f, done);
+      this.#pread(loc, f, done, into);
     });
   }
 
-  /** The second half of `#readOpenCb`: the pread, and the hit it makes. */
-  #pread(loc: string, f: OpenFile, done: (err: Error | null, tile?: StoredTile | null) => void): void {
+  /**
+   * The second half of `#readOpenCb`: the pread, and the hit it makes; into a buffer `into` lends
+   * only when no memory tier would keep the bytes.
+   */
+  #pread(loc: string, f: OpenFile, done: (err: Error | null, tile?: StoredTile | null) => void, into?: ReadBuffer): void {
     const files = this.#files as OpenFiles;
     files.read(f, (err, data) => {
       if (err) return done(err);
@@ -266,21 +282,39 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
         return;
       }
       done(null, tile);
-    });
+    }, this.#tier === null ? into : undefined);
   }
 
   /** The open file `f` of `loc` as the storage hands it out (`StoredTile.file`). */
   #heldFile(loc: string, f: OpenFile): HeldFile {
     f.handle ??= {
-      read: (done) => {
+      read: (done, into) => {
         if (f.evicted) {
           done(null);
           return;
         }
-        this.#readOpenCb(loc, f, (err, tile) => done(err === null && tile ? tile : null));
+        // Lent only without a tier (which would keep the bytes): the caller gives it back.
+        const lending = into !== undefined && this.#tier === null;
+        this.#readOpenCb(loc, f, (err, tile) => done(err === null && tile ? (lending ? { data: tile.data, lent: true } : tile) : null), into);
       },
+      readNow: this.#blockingReads ? (into) => this.#readNow(loc, f, into) : undefined,
     };
     return f.handle;
+  }
+
+  /**
+   * `HeldFile.readNow` of the open file `f` of `loc`: one pread on the event loop while `f` is
+   * within its revalidate bound; undefined otherwise, or when the read does not give `f`'s
+   * version (the callback path then reads again and drops `f` when it must).
+   */
+  #readNow(loc: string, f: OpenFile, into: ReadBuffer): Buffer | undefined {
+    const files = this.#files as OpenFiles;
+    if (f.evicted || Date.now() - f.checked >= files.revalidateMs) return undefined;
+    const buf = into.take(f.size + 1);
+    if (buf === undefined) return undefined;
+    const data = files.readNow(f, buf);
+    if (data !== undefined) files.touch(loc, f);
+    return data;
   }
 
   /**

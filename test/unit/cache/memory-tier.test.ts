@@ -211,7 +211,7 @@ for (const revalidateMs of [0, 3_600_000]) {
   });
 }
 
-test('globals.cache.memory_tier sizes the tier of a configuration; max_mb 0 turns it off', async () => {
+test('globals.cache.memory_tier sizes the tier and the open files of a configuration, and says how they are read', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mpx-tier-'));
   try {
     const yaml = (tier: string) => `
@@ -250,7 +250,24 @@ globals: {cache: {base_dir: ./c${tier ? `, memory_tier: ${tier}` : ''}}}
       assert.match(err.message, /globals\.cache\.memory_tier\.open_files: expected an integer >= 0, got 1\.5/);
       return true;
     });
-    await Promise.all([dflt.close(), sized.close(), files.close()]);
+    // Kept-open files are read through the thread pool unless blocking_reads says so; never on
+    // the event loop with a memory tier or without open files.
+    const blocking = (b: typeof dflt): boolean | undefined => {
+      const storage = b.caches.get('c')?.managers.values().next().value?.options.storage;
+      return storage instanceof FileTileStorage ? storage.blockingReads : undefined;
+    };
+    assert.equal(blocking(dflt), false);
+    const on = await build('{blocking_reads: true}');
+    assert.equal(blocking(on), true);
+    const tiered = await build('{max_mb: 8, blocking_reads: true}');
+    assert.equal(blocking(tiered), false);
+    const none = await build('{open_files: 0, blocking_reads: true}');
+    assert.equal(blocking(none), false);
+    await assert.rejects(build('{blocking_reads: sometimes}'), (err: Error) => {
+      assert.equal(err.message, `invalid configuration ${path.join(dir, 'mapproxy.yaml')}:\n  globals.cache.memory_tier.blocking_reads: expected true or false, got "sometimes"`);
+      return true;
+    });
+    await Promise.all([dflt.close(), sized.close(), files.close(), on.close(), tiered.close(), none.close()]);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

@@ -12,7 +12,7 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FileTileStorage } from '../../../src/cache/storage/file.js';
-import { OpenFiles, giveBackDescriptors } from '../../../src/cache/storage/open-files.js';
+import { OpenFiles, REORDER_MS, giveBackDescriptors } from '../../../src/cache/storage/open-files.js';
 import { MemoryTier } from '../../../src/cache/storage/memory-tier.js';
 import type { HeldFile, HeldTile } from '../../../src/cache/types.js';
 
@@ -292,7 +292,9 @@ test('reading through the open file counts as a use: the file answered most is n
     const a = (await storage.load([0, 0, 2]))?.file;
     const b = (await storage.load([1, 0, 2]))?.file;
     assert.ok(a && b);
-    // Tile 0 is answered again through its file (as the fast lane does): most recently used now.
+    // An entry moves to the most recently used end at most once per REORDER_MS: past that, tile 0
+    // answered again through its file (as the fast lane does) is the most recently used.
+    await new Promise((r) => setTimeout(r, REORDER_MS + 50));
     assert.equal((await readHeld(a))?.data.toString(), 'tile 0');
     await storage.load([2, 0, 2]);
     assert.equal(files.size, 2);
@@ -301,6 +303,117 @@ test('reading through the open file counts as a use: the file answered most is n
   } finally {
     files.close();
     await cleanup();
+  }
+});
+
+test('uses within REORDER_MS of the last move of an entry leave the order as it is (no Map churn per hit)', async () => {
+  const files = new OpenFiles({ max: 2, revalidateMs: 3_600_000 });
+  const { storage, cleanup } = await setup(files);
+  try {
+    for (let x = 0; x < 3; x++) await storage.store([x, 0, 2], Buffer.from(`tile ${x}`));
+    const a = (await storage.load([0, 0, 2]))?.file;
+    const b = (await storage.load([1, 0, 2]))?.file;
+    assert.ok(a && b);
+    // Read again at once: tile 0 stays the least recently moved, and is the one let go of.
+    for (let i = 0; i < 3; i++) assert.equal((await readHeld(a))?.data.toString(), 'tile 0');
+    await storage.load([2, 0, 2]);
+    assert.equal(await readHeld(a), null);
+    assert.equal((await readHeld(b))?.data.toString(), 'tile 1');
+  } finally {
+    files.close();
+    await cleanup();
+  }
+});
+
+/** A lender of one buffer of `size` bytes (or none), counting what was asked for. */
+function lender(size: number | undefined): { take(bytes: number): Buffer | undefined; asked: number[]; buf: Buffer | undefined } {
+  const buf = size === undefined ? undefined : Buffer.alloc(size);
+  const asked: number[] = [];
+  return {
+    buf,
+    asked,
+    take(bytes) {
+      asked.push(bytes);
+      return buf !== undefined && buf.length >= bytes ? buf : undefined;
+    },
+  };
+}
+
+test('blocking reads: a kept-open tile is read at once into the lent buffer, exactly its bytes', async () => {
+  const files = new OpenFiles({ max: 10, revalidateMs: 3_600_000 });
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mpx-ofiles-'));
+  const storage = new FileTileStorage({ directory: dir, layout: 'tms', extension: 'png', openFiles: files, blockingReads: true });
+  try {
+    await storage.store([1, 2, 3], Buffer.from('tile one two three'));
+    const file = (await storage.load([1, 2, 3]))?.file;
+    assert.ok(file?.readNow);
+    const lent = lender(64);
+    const data = file.readNow(lent);
+    assert.equal(data?.toString(), 'tile one two three');
+    // One byte more is asked for: a file grown in place is noticed, not sent cut.
+    assert.deepEqual(lent.asked, [19]);
+    assert.equal(data?.buffer, lent.buf?.buffer);
+    // No buffer lent (or one too small): the caller reads through the pool instead.
+    assert.equal(file.readNow(lender(undefined)), undefined);
+    assert.equal(file.readNow(lender(18)), undefined);
+    // Grown in place: not this version any more; read() then drops the file.
+    await fs.writeFile(path.join(dir, '3/1/2.png'), 'tile one two three, longer');
+    assert.equal(file.readNow(lender(64)), undefined);
+    assert.equal(await readHeld(file), null);
+  } finally {
+    files.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('blocking reads wait for nothing: past the bound (a stat is due) or let go of, readNow declines', async () => {
+  const files = new OpenFiles({ max: 1, revalidateMs: 200 });
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mpx-ofiles-'));
+  const storage = new FileTileStorage({ directory: dir, layout: 'tms', extension: 'png', openFiles: files, blockingReads: true });
+  try {
+    await storage.store([0, 0, 1], Buffer.from('tile a'));
+    await storage.store([1, 0, 1], Buffer.from('tile b'));
+    const a = (await storage.load([0, 0, 1]))?.file;
+    assert.ok(a?.readNow);
+    assert.equal(a.readNow(lender(64))?.toString(), 'tile a');
+    await new Promise((r) => setTimeout(r, 250));
+    assert.equal(a.readNow(lender(64)), undefined);
+    // The pool path stats it, which starts a new bound: then it reads at once again.
+    assert.equal((await readHeld(a))?.data.toString(), 'tile a');
+    assert.equal(a.readNow(lender(64))?.toString(), 'tile a');
+    // Let go of (max 1): never read again, whatever now holds its descriptor number.
+    await storage.load([1, 0, 1]);
+    assert.equal(a.readNow(lender(64)), undefined);
+  } finally {
+    files.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('no blocking reads without the setting, or with a memory tier (whose copies cannot live in a lent buffer)', async () => {
+  const files = new OpenFiles({ max: 10, revalidateMs: 3_600_000 });
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mpx-ofiles-'));
+  const off = new FileTileStorage({ directory: dir, layout: 'tms', extension: 'png', openFiles: files });
+  const tiered = new FileTileStorage({
+    directory: dir,
+    layout: 'tms',
+    extension: 'png',
+    openFiles: files,
+    blockingReads: true,
+    memoryTier: new MemoryTier({ maxBytes: 1 << 20, revalidateMs: 3_600_000 }),
+  });
+  try {
+    await off.store([1, 2, 3], Buffer.from('tile'));
+    const plain = (await off.load([1, 2, 3]))?.file;
+    assert.ok(plain);
+    assert.equal(plain.readNow, undefined);
+    await tiered.store([2, 2, 3], Buffer.from('tile'));
+    const held = (await tiered.load([2, 2, 3]))?.file;
+    assert.ok(held);
+    assert.equal(held.readNow, undefined);
+  } finally {
+    files.close();
+    await fs.rm(dir, { recursive: true, force: true });
   }
 });
 
