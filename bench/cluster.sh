@@ -9,11 +9,14 @@
 #   ts-N-notier   -w N with bench/cluster-notier.yaml: no open files, no tier (open/read/close per hit)
 #   ts-N-tier     -w N with bench/cluster-tier.yaml: a 32 MiB memory tier (half the working set) too
 #   ts-N-bigtier  -w N with bench/cluster-bigtier.yaml: a tier that holds the whole working set
+#   ts-N-blocking -w N with bench/cluster-blocking.yaml: open files read on the event loop
+#                 (blocking_reads: true) instead of through the thread pool
 #   ...-nolane    the same variant with --no-fast-lane: node:http reads every request
 #   ...-poolK     the same variant with --threadpool-size K (workers default to 2 threads)
 #   floor-<mode>  bench/lib/node-floor.mjs with N node:cluster workers: a minimal node:http server with
 #                 no mapproxy-ts code on the same files (heldfd: files kept open, one pread per hit;
-#                 memory: every tile kept in memory), what Node itself reaches and costs in memory
+#                 scratch: the same on the event loop into one reused buffer; memory: every tile
+#                 kept in memory), what Node itself reaches and costs in memory
 #   mapproxy-N    MapProxy 1.15 under gunicorn, N sync workers (rig/start.sh mapproxy)
 #   nginx         the rig's static nginx on the same files (hard links, :8082)
 #
@@ -26,13 +29,13 @@
 #
 # Knobs (environment):
 #   WORKERS=$(nproc)   N, for ts-N and mapproxy-N
-#   TS_VARIANTS="ts-N ts-N-pool4 ts-N-nolane ts-1 ts-N-notier ts-N-tier ts-N-bigtier ts-N-bigtier-nolane"
+#   TS_VARIANTS="ts-N ts-N-pool4 ts-N-nolane ts-1 ts-N-notier ts-N-blocking ts-N-tier ts-N-bigtier ts-N-bigtier-nolane"
 #                 which mapproxy-ts runs; a name is ts-<N|count>[-<name>][-poolK][-nolane]: with -<name>
 #                 the config is bench/cluster-<name>.yaml (e.g. `base: mapproxy.yaml` + overrides),
 #                 without it bench/mapproxy.yaml; -nolane adds --no-fast-lane
-#   FLOOR_VARIANTS="floor-heldfd floor-memory"   the node-floor runs ("" for none); floor-<mode>
+#   FLOOR_VARIANTS="floor-heldfd floor-scratch floor-memory"   the node-floor runs ("" for none); floor-<mode>
 #                 with a mode of node-floor.mjs (filehandle, callback, readfile, sync, statcache,
-#                 heldfd, memory)
+#                 heldfd, heldsync, scratch, reuse, memory)
 #   RUNS=2  DURATION=10s  THREADS=2  CONNS=32   wrk settings; every target gets the same ones
 #   ZIPF_S        unset: the rig's uniform list; a number (e.g. 1.0): 100000 requests drawn from the
 #                 seeded tiles with Zipf popularity 1/rank^S (bench/zipf-list.mjs, fixed seed), the
@@ -41,15 +44,15 @@
 #   TS_BIND=127.0.0.1:9090  MP_BIND=127.0.0.1:8080   loopback only
 #   STATIC_URL=http://127.0.0.1:8082                  the rig's static nginx (fixed by its nginx.conf)
 #   RIG=/work/shared/rig  RESEED=0  BUILD=auto  OUT=bench/results/<time>-cluster   as in tiles.sh
-# Defaults take about 7 minutes (12 targets x 2 runs x (10 s + warm-up, start, drain)).
+# Defaults take about 8 minutes (14 targets x 2 runs x (10 s + warm-up, start, drain)).
 set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
 RIG="${RIG:-/work/shared/rig}"
 WORKERS="${WORKERS:-$(nproc)}"
-TS_VARIANTS="${TS_VARIANTS:-ts-N ts-N-pool4 ts-N-nolane ts-1 ts-N-notier ts-N-tier ts-N-bigtier ts-N-bigtier-nolane}"
-FLOOR_VARIANTS="${FLOOR_VARIANTS-floor-heldfd floor-memory}"
+TS_VARIANTS="${TS_VARIANTS:-ts-N ts-N-pool4 ts-N-nolane ts-1 ts-N-notier ts-N-blocking ts-N-tier ts-N-bigtier ts-N-bigtier-nolane}"
+FLOOR_VARIANTS="${FLOOR_VARIANTS-floor-heldfd floor-scratch floor-memory}"
 RUNS="${RUNS:-2}"
 DURATION="${DURATION:-10s}"
 THREADS="${THREADS:-2}"
@@ -99,7 +102,7 @@ for v in $TS_VARIANTS; do
   configs+=("$ROOT/$(variant_config "$v")")
 done
 for v in $FLOOR_VARIANTS; do
-  [[ "$v" =~ ^floor-(filehandle|callback|readfile|sync|statcache|heldfd|heldsync|memory)$ ]] \
+  [[ "$v" =~ ^floor-(filehandle|callback|readfile|sync|statcache|heldfd|heldsync|scratch|reuse|memory)$ ]] \
     || die "FLOOR_VARIANTS: '$v' is not floor-<mode> with a mode of bench/lib/node-floor.mjs"
 done
 case "$TS_BIND" in 127.0.0.1:*|localhost:*) ;; *) [ -z "${FLOOR_VARIANTS// /}" ] || die "FLOOR_VARIANTS need TS_BIND on 127.0.0.1 (node-floor.mjs binds it)" ;; esac
@@ -203,7 +206,7 @@ fi
   meta out "$OUT"
   for v in $TS_VARIANTS; do
     meta "cmd_$v" "BENCH_CACHE_DIR=$CACHE_BASE $(variant_cmd "$v")"
-    tier=$(grep -E '^\s*(max_mb|open_files|revalidate_seconds):' "$ROOT/$(variant_config "$v")" | tr -s ' ' | tr '\n' ',' | sed 's/,$//; s/^ //')
+    tier=$(grep -E '^\s*(max_mb|open_files|revalidate_seconds|blocking_reads):' "$ROOT/$(variant_config "$v")" | tr -s ' ' | tr '\n' ',' | sed 's/,$//; s/^ //')
     meta "tier_$v" "${tier:-defaults}"
   done
   for v in $FLOOR_VARIANTS; do meta "cmd_$v" "$(floor_cmd "$v")"; done

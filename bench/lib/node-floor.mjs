@@ -19,6 +19,11 @@
  *                            without its freshness checks
  *                heldsync    as heldfd, but the pread runs on the event loop (no pool hop), as
  *                            nginx reads a file when `aio threads` is off (its default)
+ *                scratch     as heldsync, into one buffer used again for every hit whose write the
+ *                            socket took at once (a new one when it kept some): no allocation per
+ *                            hit, as mapproxy-ts's lent buffer (src/app/hot-answers.ts)
+ *                reuse       as heldfd (pool hop), into buffers from a free list, given back after
+ *                            a write the socket took at once: the allocation without the pool hop
  *                memory      every tile kept in memory after its first hit (a Map, no bound, never
  *                            checked again): the floor of a memory tier holding the whole working set
  *
@@ -41,7 +46,7 @@ if (!Number.isInteger(workers) || workers < 0) {
   console.error(`WORKERS must be a whole number, got ${workersArg}`);
   process.exit(2);
 }
-const MODES = ['filehandle', 'callback', 'readfile', 'sync', 'statcache', 'heldfd', 'heldsync', 'memory'];
+const MODES = ['filehandle', 'callback', 'readfile', 'sync', 'statcache', 'heldfd', 'heldsync', 'scratch', 'reuse', 'memory'];
 if (!MODES.includes(mode)) {
   console.error(`unknown MODE ${mode} (one of ${MODES.join(', ')})`);
   process.exit(2);
@@ -154,6 +159,11 @@ function serve() {
       });
     });
   }
+  const SCRATCH = 256 * 1024;
+  let scratch = Buffer.allocUnsafeSlow(SCRATCH);
+  let scratchLost = 0;
+  /** reuse: buffers whose bytes the kernel has taken, ready for the next read. */
+  const free = [];
   const held = new Map();
   /** Callers waiting for a file's first open, so concurrent first hits open it once. */
   const opening = new Map();
@@ -182,6 +192,27 @@ function serve() {
         },
         true,
       );
+      return;
+    }
+    if (mode === 'scratch') {
+      if (scratch.length < h.size) scratch = Buffer.allocUnsafeSlow(Math.max(h.size, SCRATCH));
+      try {
+        fs.readSync(h.fd, scratch, 0, h.size, 0);
+      } catch (err) {
+        return cb(err);
+      }
+      return cb(null, { data: scratch.subarray(0, h.size), mtime: h.mtime, held: h, scratch: true });
+    }
+    if (mode === 'reuse') {
+      let b = free.pop();
+      if (b === undefined || b.length < h.size) b = Buffer.allocUnsafeSlow(Math.max(h.size, SCRATCH));
+      fs.read(h.fd, b, 0, h.size, 0, (err) => {
+        if (err) {
+          free.push(b);
+          return cb(err);
+        }
+        cb(null, { data: b.subarray(0, h.size), mtime: h.mtime, held: h, scratch: true, whole: b });
+      });
       return;
     }
     const buf = Buffer.allocUnsafe(h.size);
@@ -213,6 +244,8 @@ function serve() {
     statcache: fromStatCache,
     heldfd: fromHeldFd,
     heldsync: fromHeldFd,
+    scratch: fromHeldFd,
+    reuse: fromHeldFd,
     memory: fromMemory,
   }[mode];
 
@@ -248,6 +281,15 @@ function serve() {
       owner.headers ??= headersOf(t);
       res.writeHead(200, owner.headers);
       res.end(t.data);
+      // scratch: the kernel took every byte unless the socket still holds some; then the buffer
+      // belongs to that pending write and the next hit reads into a new one.
+      if (t.scratch) {
+        const lost = res.socket === null || res.socket.writableLength > 0;
+        if (lost) scratchLost++;
+        if (t.whole !== undefined) {
+          if (!lost) free.push(t.whole);
+        } else if (lost) scratch = Buffer.allocUnsafeSlow(SCRATCH);
+      }
     });
   });
   server.keepAliveTimeout = 65_000;
@@ -255,6 +297,7 @@ function serve() {
     if (workers === 0) console.log(`node-floor ${mode} on 127.0.0.1:${portArg}`);
   });
   process.once('SIGTERM', () => {
+    if (mode === 'scratch' || mode === 'reuse') console.error(`node-floor ${mode}: ${scratchLost} buffers left to pending writes`);
     // A cluster worker's IPC channel would keep it alive after the server closed.
     server.close(() => process.exit(0));
     server.closeAllConnections();

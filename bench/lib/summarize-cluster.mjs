@@ -74,6 +74,9 @@ const label = (t) => {
 /** What each node-floor mode does per hit (bench/lib/node-floor.mjs). */
 const FLOOR_WHAT = {
   heldfd: 'files kept open, one pread per hit, never re-checked',
+  heldsync: 'files kept open, one pread per hit on the event loop into a new buffer, never re-checked',
+  scratch: 'files kept open, one pread per hit on the event loop into one reused buffer, never re-checked',
+  reuse: 'files kept open, one pread per hit through the thread pool into reused buffers, never re-checked',
   memory: 'every tile kept in memory after its first hit, never re-checked',
   callback: 'open, fstat, read, close per hit',
   filehandle: 'open, stat, read, close per hit through fs/promises FileHandle',
@@ -121,9 +124,13 @@ const pairs = [
   [head, 'ts-1', `${N} workers vs 1 (scaling)`],
   [head, 'ts-N-pool4', 'two libuv threads per worker (the default) vs Node\'s four'],
   [head, 'ts-N-notier', 'the hit path (open files) against open/read/close per hit'],
+  ['ts-N-blocking', head, 'open files read on the event loop (blocking_reads: true) vs through the thread pool (the default)'],
   ['ts-N-bigtier', head, 'tier holding the whole working set vs the default'],
   // The floors run N workers: only ts-N compares like with like.
   ['ts-N', 'floor-heldfd', 'against bare Node reading kept-open files'],
+  ['ts-N', 'floor-scratch', 'against bare Node reading kept-open files on the event loop into one buffer'],
+  ['ts-N-blocking', 'floor-scratch', 'the same, blocking reads against blocking reads'],
+  ['ts-N', 'floor-memory', 'against bare Node holding every tile in memory'],
   ['ts-N-bigtier', 'floor-memory', 'tier holding everything against bare Node holding everything'],
 ];
 for (const [a, b, why] of pairs) {
