@@ -119,8 +119,9 @@ export class LentBuffers implements ReadBuffer {
       return;
     }
     const ab = lent.buffer as ArrayBuffer;
-    // Only buffers as `take` makes them (never a slice of Node's shared 8 KiB pool).
-    if (ab.byteLength < LENT_MIN_BYTES || this.#freeBytes + ab.byteLength > FREE_MAX_BYTES) return;
+    // Only buffers as `take` makes them (never a slice of Node's shared 8 KiB pool, nor a large
+    // tile's own buffer).
+    if (ab.byteLength < LENT_MIN_BYTES || ab.byteLength > LENT_MAX_BYTES || this.#freeBytes + ab.byteLength > FREE_MAX_BYTES) return;
     this.#free.push(ab);
     this.#freeBytes += ab.byteLength;
   }

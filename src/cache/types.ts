@@ -63,6 +63,8 @@ export interface HeldFile {
 export interface ReadBuffer {
   /** A buffer of at least `bytes` bytes, or undefined when none that large is lent. */
   take(bytes: number): Buffer | undefined;
+  /** Give back `lent` (a view of a buffer `take` gave), `sent`: nothing else holds it. */
+  give(lent: Buffer, sent: boolean): void;
 }
 
 /** A tile as it comes out of storage. */

@@ -428,14 +428,21 @@ export class LaneConnection {
     this.#opts.answered();
     answer.served?.();
     const socket = this.socket;
+    const lent = answer.lent;
+    let body = answer.body;
+    // A socket that holds bytes already queues this answer: it gets a copy of its own size, and the
+    // lent buffer goes back at once. Else a client that does not read would pin a lent buffer (64
+    // KiB or more) per queued answer, up to HIGH_WATER of answers: one per connection at most.
+    const queued = lent !== undefined && socket.writableLength > 0;
+    if (queued) body = Buffer.from(body);
     socket.cork();
     // node:http writes header strings as latin1, so does the lane.
     socket.write(headOf(answer.headers), 'latin1');
     socket.write(dateAndTail(this.#tail));
-    socket.write(answer.body);
+    socket.write(body);
     socket.uncork();
     // A lent body is lent again only if the socket holds none of it.
-    answer.lent?.give(answer.body, socket.writableLength === 0);
+    lent?.give(answer.body, queued || socket.writableLength === 0);
   }
 
   /** Hand one clean request head to node:http and wait for its whole answer (`answerDone`). */

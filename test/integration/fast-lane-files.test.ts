@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { createApp } from '../../src/app/create-app.js';
 import type { App } from '../../src/app/build-app.js';
+import { lentBuffers } from '../../src/app/hot-answers.js';
 import { configureLogging } from '../../src/log/index.js';
 import { closeHttpAgents } from '../../src/source/http-client.js';
 import { DrainingServer } from '../../src/worker/server.js';
@@ -28,9 +29,8 @@ import { CHANNELS, type CacheEventMessage } from '../../src/metrics/channels.js'
 const REVALIDATE_MS = 300;
 const OPEN_FILES = 4;
 
-// Both ways a hit reads its kept-open file: on the event loop into the worker's lent buffer (the
-// default on a local disk) and through the thread pool into a buffer of its own (network file
-// systems, `blocking_reads: false`).
+// Both ways a hit reads its kept-open file into the worker's lent buffers: through the thread pool
+// (the default) and on the event loop (`blocking_reads: true`).
 for (const blocking of [true, false]) {
   describe(`blocking_reads: ${blocking}`, () => {
     let up: Upstream;
@@ -241,6 +241,31 @@ for (const blocking of [true, false]) {
         assert.equal(answers[k].status, 200);
         assert.equal(answers[k].headers.get('content-length'), String(files[i].length));
         assert.ok(answers[k].body.equals(files[i]), `answer ${k} is tile ${i}`);
+      }
+    });
+
+    test('clients that do not read pin one lent buffer per connection at most: queued answers are copies', async () => {
+      const t = tile(60);
+      await mkdir(dirname(t.file), { recursive: true });
+      const small = randomBytes(2000);
+      await writeFile(t.file, small);
+      await pair.makeHot(t.url);
+      const kept = lentBuffers.kept;
+      // Enough answers per connection (4 MB) to fill the kernel's socket buffers and queue in Node.
+      const conns = await Promise.all(Array.from({ length: 4 }, () => Conn.open(lane.port)));
+      const n = 2000;
+      for (const c of conns) {
+        c.socket.pause();
+        c.send(get(t.url).repeat(n));
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      // Each connection keeps at most its first queued answer's buffer; the rest are copies.
+      assert.ok(lentBuffers.kept - kept <= conns.length, `${lentBuffers.kept - kept} lent buffers kept by ${conns.length} connections`);
+      for (const c of conns) c.socket.resume();
+      for (const c of conns) {
+        const answers = await c.until(n, 20_000);
+        c.close();
+        assert.ok(answers.every((a) => a.status === 200 && a.body.equals(small)));
       }
     });
 

@@ -26,6 +26,9 @@ const NETWORK_FILE_SYSTEMS: ReadonlyMap<number, string> = new Map([
   [0x6b414653, 'afs'],
   [0x73757245, 'coda'],
   [0x01021997, '9p'],
+  [0x19830326, 'beegfs'],
+  [0x20030528, 'orangefs'],
+  [0x786f4256, 'vboxsf'],
 ]);
 
 /** The name of the network file system with statfs type `type`, or undefined for any other. */

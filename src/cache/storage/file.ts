@@ -134,7 +134,7 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
     this.#root = path.resolve(opts.directory);
     this.#tier = opts.memoryTier ?? null;
     this.#files = opts.openFiles ?? null;
-    this.#blockingReads = opts.blockingReads === true && this.#tier === null;
+    this.#blockingReads = opts.blockingReads === true && this.#tier === null && this.#files !== null;
     this.layout = layout;
     this.extension = opts.extension;
     this.linkSingleColor = linking;
@@ -240,7 +240,7 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
    * `#readOpen` with a callback: the path of every hit given again from an open file, so it
    * allocates no promise.
    */
-  #readOpenCb(loc: string, f: OpenFile, done: (err: Error | null, tile?: StoredTile | null) => void, into?: ReadBuffer): void {
+  #readOpenCb(loc: string, f: OpenFile, done: (err: Error | null, tile?: StoredTile | null, lent?: boolean) => void, into?: ReadBuffer): void {
     const files = this.#files as OpenFiles;
     if (Date.now() - f.checked < files.revalidateMs) {
       this.#pread(loc, f, done, into);
@@ -263,9 +263,9 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
    * The second half of `#readOpenCb`: the pread, and the hit it makes; into a buffer `into` lends
    * only when no memory tier would keep the bytes.
    */
-  #pread(loc: string, f: OpenFile, done: (err: Error | null, tile?: StoredTile | null) => void, into?: ReadBuffer): void {
+  #pread(loc: string, f: OpenFile, done: (err: Error | null, tile?: StoredTile | null, lent?: boolean) => void, into?: ReadBuffer): void {
     const files = this.#files as OpenFiles;
-    files.read(f, (err, data) => {
+    files.read(f, (err, data, lent) => {
       if (err) return done(err);
       if (data === null) {
         files.delete(loc, f);
@@ -281,7 +281,7 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
         done(e as Error);
         return;
       }
-      done(null, tile);
+      done(null, tile, lent);
     }, this.#tier === null ? into : undefined);
   }
 
@@ -293,9 +293,9 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
           done(null);
           return;
         }
-        // Lent only without a tier (which would keep the bytes): the caller gives it back.
-        const lending = into !== undefined && this.#tier === null;
-        this.#readOpenCb(loc, f, (err, tile) => done(err === null && tile ? (lending ? { data: tile.data, lent: true } : tile) : null), into);
+        // Lent only without a tier (which would keep the bytes), and when `into` had a buffer
+        // large enough: the caller gives it back.
+        this.#readOpenCb(loc, f, (err, tile, lent) => done(err === null && tile ? (lent === true ? { data: tile.data, lent: true } : tile) : null), into);
       },
       readNow: this.#blockingReads ? (into) => this.#readNow(loc, f, into) : undefined,
     };
@@ -313,7 +313,8 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
     const buf = into.take(f.size + 1);
     if (buf === undefined) return undefined;
     const data = files.readNow(f, buf);
-    if (data !== undefined) files.touch(loc, f);
+    if (data === undefined) into.give(buf, true);
+    else files.touch(loc, f);
     return data;
   }
 

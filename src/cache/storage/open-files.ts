@@ -45,6 +45,8 @@ export interface OpenFile {
   used: number;
   /** When the entry last moved to the most recently used end (ms since the epoch). */
   moved: number;
+  /** The level's count of added files at that move. */
+  movedAt: number;
   /** Reads in flight on `fd`. */
   readers: number;
   /** Out of the cache: closed by the last reader. */
@@ -63,6 +65,8 @@ export class OpenFiles {
   readonly revalidateMs: number;
   readonly inactiveMs: number;
   readonly #entries = new Map<string, OpenFile>();
+  /** Files added so far (see `touch`). */
+  #adds = 0;
   #sweeper: NodeJS.Timeout | null = null;
   #closed = false;
 
@@ -93,8 +97,11 @@ export class OpenFiles {
   touch(path: string, e: OpenFile): void {
     const now = Date.now();
     e.used = now;
-    if (now - e.moved < REORDER_MS || this.#entries.get(path) !== e) return;
+    // Also sooner when a quarter of `max` files were added since: a hot file is never the oldest
+    // when many new ones come in within the second.
+    if ((now - e.moved < REORDER_MS && this.#adds - e.movedAt <= this.max / 4) || this.#entries.get(path) !== e) return;
     e.moved = now;
+    e.movedAt = this.#adds;
     this.#entries.delete(path);
     this.#entries.set(path, e);
   }
@@ -104,7 +111,7 @@ export class OpenFiles {
    * used entries beyond `max`; the entry kept. After `close()`, or with `max` 0, the fd is closed
    * at once and nothing is kept.
    */
-  add(path: string, file: Omit<OpenFile, 'used' | 'moved' | 'readers' | 'evicted' | 'handle'>): OpenFile | undefined {
+  add(path: string, file: Omit<OpenFile, 'used' | 'moved' | 'movedAt' | 'readers' | 'evicted' | 'handle'>): OpenFile | undefined {
     if (this.#closed || this.max === 0) {
       fs.close(file.fd, () => undefined);
       return undefined;
@@ -132,6 +139,7 @@ export class OpenFiles {
       checked: file.checked,
       used: now,
       moved: now,
+      movedAt: ++this.#adds,
       readers: 0,
       evicted: false,
       handle: undefined,
@@ -193,22 +201,27 @@ export class OpenFiles {
    * the next check of the path): the caller drops the entry and reads the path again. A callback,
    * not a promise: this is every hit's read. With `into`, into a buffer it lends when it does.
    */
-  read(e: OpenFile, done: (err: Error | null, data: Buffer | null) => void, into?: ReadBuffer): void {
+  read(e: OpenFile, done: (err: Error | null, data: Buffer | null, lent: boolean) => void, into?: ReadBuffer): void {
     // Evicted means closed, or closed by the last reader: its number may be another file's now.
     if (e.evicted) {
-      done(null, null);
+      done(null, null, false);
       return;
     }
     // One byte more than the entry's size: a file rewritten in place (cp, rsync --inplace) that
     // grew or shrank is noticed here, not sent cut to the old length under the old ETag.
-    const buf = into?.take(e.size + 1) ?? Buffer.allocUnsafe(e.size + 1);
+    const loan = into?.take(e.size + 1);
+    const buf = loan ?? Buffer.allocUnsafe(e.size + 1);
     // Counted once nothing can throw before the read is under way (the last reader closes).
     e.readers++;
     fs.read(e.fd, buf, 0, e.size + 1, 0, (err, n) => {
       e.readers--;
       if (e.evicted && e.readers === 0) fs.close(e.fd, () => undefined);
-      if (err) done(err, null);
-      else done(null, n === e.size ? buf.subarray(0, n) : null);
+      if (err || n !== e.size) {
+        if (loan !== undefined) into?.give(loan, true);
+        done(err, null, false);
+      } else {
+        done(null, buf.subarray(0, n), loan !== undefined);
+      }
     });
   }
 

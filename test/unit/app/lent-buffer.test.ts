@@ -26,13 +26,17 @@ test('a buffer given back after a sent write is lent again; one the socket kept 
   assert.notEqual(next.buffer, first.buffer);
 });
 
-test('a larger tile gets a larger buffer; past 1 MiB none is lent; a slice of the shared pool is never kept', () => {
+test('a larger tile gets a larger buffer; past 1 MiB none is lent; a pool slice or a large own buffer is never kept', () => {
   const lent = new LentBuffers();
   const large = lent.take(200_001);
   assert.ok(large && large.length >= 200_001);
   lent.give(large.subarray(0, 200_000), true);
   assert.equal(lent.take(100)?.buffer, large.buffer);
   assert.equal(lent.take(1024 * 1024 + 1), undefined);
+  // A large tile's own buffer (read when none was lent) is not kept either.
+  const own = Buffer.allocUnsafeSlow(1536 * 1024);
+  lent.give(own, true);
+  assert.notEqual(lent.take(100)?.buffer, own.buffer);
   const pooled = Buffer.allocUnsafe(100);
   assert.ok(pooled.buffer.byteLength < 64 * 1024);
   lent.give(pooled, true);

@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
+import { statfsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { blockingReadsRisk, networkFileSystemName } from '../../../src/cache/storage/file-system.js';
@@ -20,11 +21,13 @@ test('network file systems by statfs type: NFS, SMB/CIFS, FUSE, Ceph, ...; local
   for (const local of [0xef53, 0x58465342, 0x9123683e, 0x01021994, 0x2fc12fc1]) assert.equal(networkFileSystemName(local), undefined);
 });
 
-test('a real local directory (this temp dir) and one not made yet below it are no risk', async () => {
+test('a real directory (this temp dir) and one not made yet below it are judged by statfs of the temp dir', async () => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mpx-fstype-'));
   try {
-    assert.equal(blockingReadsRisk(dir), undefined);
-    assert.equal(blockingReadsRisk(path.join(dir, 'cache_data', 'osm_EPSG3857')), undefined);
+    // Local (ext4, tmpfs) on CI; a temp dir on 9p or FUSE (WSL, some containers) is a risk.
+    const expected = networkFileSystemName(statfsSync(dir).type);
+    assert.equal(blockingReadsRisk(dir), expected);
+    assert.equal(blockingReadsRisk(path.join(dir, 'cache_data', 'osm_EPSG3857')), expected);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

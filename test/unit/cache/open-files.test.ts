@@ -12,7 +12,7 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { FileTileStorage } from '../../../src/cache/storage/file.js';
-import { OpenFiles, REORDER_MS, giveBackDescriptors } from '../../../src/cache/storage/open-files.js';
+import { OpenFiles, giveBackDescriptors } from '../../../src/cache/storage/open-files.js';
 import { MemoryTier } from '../../../src/cache/storage/memory-tier.js';
 import type { HeldFile, HeldTile } from '../../../src/cache/types.js';
 
@@ -292,9 +292,8 @@ test('reading through the open file counts as a use: the file answered most is n
     const a = (await storage.load([0, 0, 2]))?.file;
     const b = (await storage.load([1, 0, 2]))?.file;
     assert.ok(a && b);
-    // An entry moves to the most recently used end at most once per REORDER_MS: past that, tile 0
-    // answered again through its file (as the fast lane does) is the most recently used.
-    await new Promise((r) => setTimeout(r, REORDER_MS + 50));
+    // Tile 0 answered again through its file (as the fast lane does) is the most recently used:
+    // a file was added since it moved, more than a quarter of max (see the next test for less).
     assert.equal((await readHeld(a))?.data.toString(), 'tile 0');
     await storage.load([2, 0, 2]);
     assert.equal(files.size, 2);
@@ -307,16 +306,17 @@ test('reading through the open file counts as a use: the file answered most is n
 });
 
 test('uses within REORDER_MS of the last move of an entry leave the order as it is (no Map churn per hit)', async () => {
-  const files = new OpenFiles({ max: 2, revalidateMs: 3_600_000 });
+  const files = new OpenFiles({ max: 4, revalidateMs: 3_600_000 });
   const { storage, cleanup } = await setup(files);
   try {
-    for (let x = 0; x < 3; x++) await storage.store([x, 0, 2], Buffer.from(`tile ${x}`));
+    for (let x = 0; x < 5; x++) await storage.store([x, 0, 2], Buffer.from(`tile ${x}`));
     const a = (await storage.load([0, 0, 2]))?.file;
     const b = (await storage.load([1, 0, 2]))?.file;
     assert.ok(a && b);
-    // Read again at once: tile 0 stays the least recently moved, and is the one let go of.
+    // Read again at once (one file added since, not more than a quarter of max): tile 0 stays
+    // the least recently moved, and is the one let go of when the level is full.
     for (let i = 0; i < 3; i++) assert.equal((await readHeld(a))?.data.toString(), 'tile 0');
-    await storage.load([2, 0, 2]);
+    for (let x = 2; x < 5; x++) await storage.load([x, 0, 2]);
     assert.equal(await readHeld(a), null);
     assert.equal((await readHeld(b))?.data.toString(), 'tile 1');
   } finally {
@@ -325,19 +325,86 @@ test('uses within REORDER_MS of the last move of an entry leave the order as it 
   }
 });
 
-/** A lender of one buffer of `size` bytes (or none), counting what was asked for. */
-function lender(size: number | undefined): { take(bytes: number): Buffer | undefined; asked: number[]; buf: Buffer | undefined } {
+/** A lender of one buffer of `size` bytes (or none), counting what was asked for and given back. */
+function lender(size: number | undefined) {
   const buf = size === undefined ? undefined : Buffer.alloc(size);
   const asked: number[] = [];
+  const given: Buffer[] = [];
   return {
     buf,
     asked,
-    take(bytes) {
+    given,
+    take(bytes: number): Buffer | undefined {
       asked.push(bytes);
       return buf !== undefined && buf.length >= bytes ? buf : undefined;
     },
+    give(lent: Buffer): void {
+      given.push(lent);
+    },
   };
 }
+
+const readHeldInto = (file: HeldFile, into: ReturnType<typeof lender>): Promise<{ data: Buffer; held?: HeldTile; lent?: boolean } | null> =>
+  new Promise((resolve) => file.read(resolve, into));
+
+test('a read through the pool with a lender: lent only when the lender had a buffer, and never with a memory tier', async () => {
+  const files = new OpenFiles({ max: 10, revalidateMs: 3_600_000 });
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mpx-ofiles-'));
+  const plain = new FileTileStorage({ directory: dir, layout: 'tms', extension: 'png', openFiles: files });
+  const tiered = new FileTileStorage({
+    directory: dir,
+    layout: 'tms',
+    extension: 'png',
+    openFiles: files,
+    memoryTier: new MemoryTier({ maxBytes: 1 << 20, revalidateMs: 3_600_000 }),
+  });
+  try {
+    await plain.store([1, 2, 3], Buffer.from('tile plain'));
+    const file = (await plain.load([1, 2, 3]))?.file;
+    assert.ok(file);
+    const big = lender(64);
+    const got = await readHeldInto(file, big);
+    assert.equal(got?.data.toString(), 'tile plain');
+    assert.equal(got?.lent, true);
+    assert.equal(got?.data.buffer, big.buf?.buffer);
+    // The lender has none large enough: the read's own buffer, not reported as lent.
+    const none = await readHeldInto(file, lender(4));
+    assert.equal(none?.data.toString(), 'tile plain');
+    assert.notEqual(none?.lent, true);
+    // A memory tier keeps what it reads: never into a lent buffer.
+    await tiered.store([2, 2, 3], Buffer.from('tile tiered'));
+    const kept = (await tiered.load([2, 2, 3]))?.file;
+    assert.ok(kept);
+    const offered = lender(64);
+    const fromTier = await readHeldInto(kept, offered);
+    assert.equal(fromTier?.data.toString(), 'tile tiered');
+    assert.notEqual(fromTier?.lent, true);
+    assert.notEqual(fromTier?.data.buffer, offered.buf?.buffer);
+    assert.deepEqual(offered.asked, []);
+  } finally {
+    files.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a hot file is not let go of when a quarter of max new files come in within REORDER_MS', async () => {
+  const files = new OpenFiles({ max: 8, revalidateMs: 3_600_000 });
+  const { storage, cleanup } = await setup(files);
+  try {
+    for (let x = 0; x < 12; x++) await storage.store([x, 0, 4], Buffer.from(`tile ${x}`));
+    const hot = (await storage.load([0, 0, 4]))?.file;
+    assert.ok(hot);
+    // Eleven more files within the second, the hot one read between each: it stays open.
+    for (let x = 1; x < 12; x++) {
+      await storage.load([x, 0, 4]);
+      assert.equal((await readHeld(hot))?.data.toString(), 'tile 0', `after tile ${x}`);
+    }
+    assert.equal(files.size, 8);
+  } finally {
+    files.close();
+    await cleanup();
+  }
+});
 
 test('blocking reads: a kept-open tile is read at once into the lent buffer, exactly its bytes', async () => {
   const files = new OpenFiles({ max: 10, revalidateMs: 3_600_000 });
@@ -356,9 +423,11 @@ test('blocking reads: a kept-open tile is read at once into the lent buffer, exa
     // No buffer lent (or one too small): the caller reads through the pool instead.
     assert.equal(file.readNow(lender(undefined)), undefined);
     assert.equal(file.readNow(lender(18)), undefined);
-    // Grown in place: not this version any more; read() then drops the file.
+    // Grown in place: not this version any more (the buffer is given back); read() then drops it.
     await fs.writeFile(path.join(dir, '3/1/2.png'), 'tile one two three, longer');
-    assert.equal(file.readNow(lender(64)), undefined);
+    const back = lender(64);
+    assert.equal(file.readNow(back), undefined);
+    assert.deepEqual(back.given, [back.buf]);
     assert.equal(await readHeld(file), null);
   } finally {
     files.close();
