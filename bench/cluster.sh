@@ -14,8 +14,9 @@
 #   ...-nolane    the same variant with --no-fast-lane: node:http reads every request
 #   ...-poolK     the same variant with --threadpool-size K (workers default to 2 threads)
 #   floor-<mode>  bench/lib/node-floor.mjs with N node:cluster workers: a minimal node:http server with
-#                 no mapproxy-ts code on the same files (heldfd: files kept open, one pread per hit;
-#                 scratch: the same on the event loop into one reused buffer; memory: every tile
+#                 no mapproxy-ts code on the same files (reuse: files kept open, one pread per hit
+#                 through the pool into reused buffers; scratch: the same on the event loop into one
+#                 buffer; heldfd: through the pool into a new buffer per hit; memory: every tile
 #                 kept in memory), what Node itself reaches and costs in memory
 #   mapproxy-N    MapProxy 1.15 under gunicorn, N sync workers (rig/start.sh mapproxy)
 #   nginx         the rig's static nginx on the same files (hard links, :8082)
@@ -33,7 +34,7 @@
 #                 which mapproxy-ts runs; a name is ts-<N|count>[-<name>][-poolK][-nolane]: with -<name>
 #                 the config is bench/cluster-<name>.yaml (e.g. `base: mapproxy.yaml` + overrides),
 #                 without it bench/mapproxy.yaml; -nolane adds --no-fast-lane
-#   FLOOR_VARIANTS="floor-heldfd floor-scratch floor-memory"   the node-floor runs ("" for none); floor-<mode>
+#   FLOOR_VARIANTS="floor-reuse floor-scratch floor-memory"   the node-floor runs ("" for none); floor-<mode>
 #                 with a mode of node-floor.mjs (filehandle, callback, readfile, sync, statcache,
 #                 heldfd, heldsync, scratch, reuse, memory)
 #   RUNS=2  DURATION=10s  THREADS=2  CONNS=32   wrk settings; every target gets the same ones
@@ -52,7 +53,7 @@ ROOT="$(cd "$HERE/.." && pwd)"
 RIG="${RIG:-/work/shared/rig}"
 WORKERS="${WORKERS:-$(nproc)}"
 TS_VARIANTS="${TS_VARIANTS:-ts-N ts-N-pool4 ts-N-nolane ts-1 ts-N-notier ts-N-blocking ts-N-tier ts-N-bigtier ts-N-bigtier-nolane}"
-FLOOR_VARIANTS="${FLOOR_VARIANTS-floor-heldfd floor-scratch floor-memory}"
+FLOOR_VARIANTS="${FLOOR_VARIANTS-floor-reuse floor-scratch floor-memory}"
 RUNS="${RUNS:-2}"
 DURATION="${DURATION:-10s}"
 THREADS="${THREADS:-2}"

@@ -127,8 +127,8 @@ const pairs = [
   ['ts-N-blocking', head, 'open files read on the event loop (blocking_reads: true) vs through the thread pool (the default)'],
   ['ts-N-bigtier', head, 'tier holding the whole working set vs the default'],
   // The floors run N workers: only ts-N compares like with like.
-  ['ts-N', 'floor-heldfd', 'against bare Node reading kept-open files'],
-  ['ts-N', 'floor-scratch', 'against bare Node reading kept-open files on the event loop into one buffer'],
+  ['ts-N', 'floor-heldfd', 'against bare Node reading kept-open files into a new buffer per hit'],
+  ['ts-N', 'floor-reuse', 'against bare Node reading kept-open files through the pool into reused buffers'],
   ['ts-N-blocking', 'floor-scratch', 'the same, blocking reads against blocking reads'],
   ['ts-N', 'floor-memory', 'against bare Node holding every tile in memory'],
   ['ts-N-bigtier', 'floor-memory', 'tier holding everything against bare Node holding everything'],
