@@ -11,7 +11,7 @@ import fs from 'node:fs/promises';
 import { readdirSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { FileTileStorage } from '../../../src/cache/storage/file.js';
+import { FileTileStorage, type FileTileStorageOptions } from '../../../src/cache/storage/file.js';
 import { OpenFiles, giveBackDescriptors } from '../../../src/cache/storage/open-files.js';
 import { MemoryTier } from '../../../src/cache/storage/memory-tier.js';
 import type { HeldFile, HeldTile } from '../../../src/cache/types.js';
@@ -32,9 +32,9 @@ async function fdsBecome(n: number): Promise<void> {
   assert.equal(openFds(), n);
 }
 
-async function setup(files: OpenFiles | null) {
+async function setup(files: OpenFiles | null, more: Partial<FileTileStorageOptions> = {}) {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mpx-ofiles-'));
-  const storage = new FileTileStorage({ directory: dir, layout: 'tms', extension: 'png', openFiles: files });
+  const storage = new FileTileStorage({ directory: dir, layout: 'tms', extension: 'png', openFiles: files, ...more });
   return { dir, storage, cleanup: () => fs.rm(dir, { recursive: true, force: true }) };
 }
 
@@ -349,15 +349,8 @@ const readHeldInto = (file: HeldFile, into: ReturnType<typeof lender>): Promise<
 
 test('a read through the pool with a lender: lent only when the lender had a buffer, and never with a memory tier', async () => {
   const files = new OpenFiles({ max: 10, revalidateMs: 3_600_000 });
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mpx-ofiles-'));
-  const plain = new FileTileStorage({ directory: dir, layout: 'tms', extension: 'png', openFiles: files });
-  const tiered = new FileTileStorage({
-    directory: dir,
-    layout: 'tms',
-    extension: 'png',
-    openFiles: files,
-    memoryTier: new MemoryTier({ maxBytes: 1 << 20, revalidateMs: 3_600_000 }),
-  });
+  const { storage: plain, cleanup } = await setup(files);
+  const { storage: tiered, cleanup: cleanup2 } = await setup(files, { memoryTier: new MemoryTier({ maxBytes: 1 << 20, revalidateMs: 3_600_000 }) });
   try {
     await plain.store([1, 2, 3], Buffer.from('tile plain'));
     const file = (await plain.load([1, 2, 3]))?.file;
@@ -383,7 +376,8 @@ test('a read through the pool with a lender: lent only when the lender had a buf
     assert.deepEqual(offered.asked, []);
   } finally {
     files.close();
-    await fs.rm(dir, { recursive: true, force: true });
+    await cleanup();
+    await cleanup2();
   }
 });
 
@@ -408,8 +402,7 @@ test('a hot file is not let go of when a quarter of max new files come in within
 
 test('blocking reads: a kept-open tile is read at once into the lent buffer, exactly its bytes', async () => {
   const files = new OpenFiles({ max: 10, revalidateMs: 3_600_000 });
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mpx-ofiles-'));
-  const storage = new FileTileStorage({ directory: dir, layout: 'tms', extension: 'png', openFiles: files, blockingReads: true });
+  const { dir, storage, cleanup } = await setup(files, { blockingReads: true });
   try {
     await storage.store([1, 2, 3], Buffer.from('tile one two three'));
     const file = (await storage.load([1, 2, 3]))?.file;
@@ -431,14 +424,13 @@ test('blocking reads: a kept-open tile is read at once into the lent buffer, exa
     assert.equal(await readHeld(file), null);
   } finally {
     files.close();
-    await fs.rm(dir, { recursive: true, force: true });
+    await cleanup();
   }
 });
 
 test('blocking reads wait for nothing: past the bound (a stat is due) or let go of, readNow declines', async () => {
   const files = new OpenFiles({ max: 1, revalidateMs: 200 });
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mpx-ofiles-'));
-  const storage = new FileTileStorage({ directory: dir, layout: 'tms', extension: 'png', openFiles: files, blockingReads: true });
+  const { storage, cleanup } = await setup(files, { blockingReads: true });
   try {
     await storage.store([0, 0, 1], Buffer.from('tile a'));
     await storage.store([1, 0, 1], Buffer.from('tile b'));
@@ -455,22 +447,14 @@ test('blocking reads wait for nothing: past the bound (a stat is due) or let go 
     assert.equal(a.readNow(lender(64)), undefined);
   } finally {
     files.close();
-    await fs.rm(dir, { recursive: true, force: true });
+    await cleanup();
   }
 });
 
 test('no blocking reads without the setting, or with a memory tier (whose copies cannot live in a lent buffer)', async () => {
   const files = new OpenFiles({ max: 10, revalidateMs: 3_600_000 });
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mpx-ofiles-'));
-  const off = new FileTileStorage({ directory: dir, layout: 'tms', extension: 'png', openFiles: files });
-  const tiered = new FileTileStorage({
-    directory: dir,
-    layout: 'tms',
-    extension: 'png',
-    openFiles: files,
-    blockingReads: true,
-    memoryTier: new MemoryTier({ maxBytes: 1 << 20, revalidateMs: 3_600_000 }),
-  });
+  const { storage: off, cleanup } = await setup(files);
+  const { storage: tiered, cleanup: cleanup2 } = await setup(files, { blockingReads: true, memoryTier: new MemoryTier({ maxBytes: 1 << 20, revalidateMs: 3_600_000 }) });
   try {
     await off.store([1, 2, 3], Buffer.from('tile'));
     const plain = (await off.load([1, 2, 3]))?.file;
@@ -482,7 +466,8 @@ test('no blocking reads without the setting, or with a memory tier (whose copies
     assert.equal(held.readNow, undefined);
   } finally {
     files.close();
-    await fs.rm(dir, { recursive: true, force: true });
+    await cleanup();
+    await cleanup2();
   }
 });
 
