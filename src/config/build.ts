@@ -146,8 +146,9 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
     );
   }
   const openFiles = openFilesMax > 0 ? new OpenFiles({ max: openFilesMax, revalidateMs: tierRevalidate }) : null;
-  // Off by default: no synchronous file system call on the hit path (ARCHITECTURE.md).
-  const blockingReads = tierConf.blocking_reads === true && openFiles !== null && memoryTier === null;
+  // Off by default: no synchronous file system call on the hit path (ARCHITECTURE.md). The
+  // storage decides whether it applies (open files, no memory tier).
+  const blockingReads = tierConf.blocking_reads === true;
   const toldRisk = new Set<string>();
   const gImage = asDict(globals.image);
   const gHttp = asDict(globals.http);
@@ -259,7 +260,6 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
       const metaOn = metaBuffer > 0 || metaSize[0] !== 1 || metaSize[1] !== 1;
       const tileMode = metaCapable && metaOn ? 'meta' : bulk ? 'bulk' : 'single';
       const directory = cacheDirectory(name, cache, grid, baseDir, dir);
-      if (blockingReads && !disableStorage) warnBlockingReads(name, directory, toldRisk);
       const storage = disableStorage
         ? null
         : new FileTileStorage({
@@ -273,6 +273,7 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
             openFiles,
             blockingReads,
           });
+      if (storage?.blockingReads === true) warnBlockingReads(name, directory, toldRisk);
       const tileLockDir = cacheConf.tile_lock_dir
         ? resolvePath(dir, String(cacheConf.tile_lock_dir))
         : gCache.tile_lock_dir
