@@ -356,10 +356,7 @@ export function createHandler(opts: HandlerOptions): RequestHandler {
     // Only its open file left, read on the event loop where the storage does (blocking_reads).
     if (tile === undefined) {
       const data = slot.file?.readNow?.(lentBuffers);
-      if (data !== undefined) {
-        countReplay(slot, 0);
-        return { headers: slot.headers, body: data, lent: lentBuffers };
-      }
+      if (data !== undefined) return given(slot, data, true, true);
     }
     const viaFile = (done: (answer: FastAnswer | undefined) => void): void =>
       slot.readFile((data, lent) => done(data === null ? undefined : given(slot, data, false, lent)), lentBuffers);
@@ -417,14 +414,18 @@ export function createHandler(opts: HandlerOptions): RequestHandler {
   return Object.assign(handler, { fastAnswer });
 }
 
-/** The fast lane's answer of `slot` with `body`: counted now (`now`), or once the lane writes it. */
+/**
+ * The fast lane's answer of `slot` with `body` (in a buffer of `lentBuffers` when `lent`): counted
+ * now (`now`), or once the lane writes it.
+ */
 function given(slot: HotAnswer, body: Buffer, now: boolean, lent = false): FastAnswer {
+  const from = lent ? lentBuffers : undefined;
   if (now) {
     countReplay(slot, 0);
-    return { headers: slot.headers, body };
+    return { headers: slot.headers, body, lent: from };
   }
   // Settled later: the lane may find the socket gone or a drain begun, and not write it.
-  return { headers: slot.headers, body, served: () => countReplay(slot, 0), lent: lent ? lentBuffers : undefined };
+  return { headers: slot.headers, body, served: () => countReplay(slot, 0), lent: from };
 }
 
 /** The 500 of `--debug`: the message MapProxy sends, then what went wrong and where. */
