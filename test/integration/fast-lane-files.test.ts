@@ -7,13 +7,13 @@
  */
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import { createApp } from '../../src/app/create-app.js';
 import type { App } from '../../src/app/build-app.js';
-import { lentBuffers } from '../../src/app/hot-answers.js';
+import { lentBuffers, type FastAnswer } from '../../src/app/hot-answers.js';
 import { configureLogging } from '../../src/log/index.js';
 import { closeHttpAgents } from '../../src/source/http-client.js';
 import { DrainingServer } from '../../src/worker/server.js';
@@ -96,6 +96,28 @@ for (const blocking of [true, false]) {
         assert.deepEqual(fast[i].body, ref[i].body);
       }
       assert.match(fast[0].head, /^ETag: "[0-9a-f]{32}"\r\n.*X-Cache: HIT\r\nContent-Type: image\/png\r\nContent-Length: \d+\r\n/s);
+    });
+
+    test('the lane reads a kept-open file into a lent buffer: at once with blocking_reads, else through the pool', async () => {
+      const { url, file } = tile(5);
+      await pair.makeHot(url);
+      const bytes = await readFile(file);
+      const lookup = app.fastAnswer;
+      assert.ok(lookup);
+      const answer = lookup(url, undefined);
+      assert.ok(answer);
+      let fresh;
+      if (blocking) {
+        assert.ok(!('settle' in answer), 'read at once, no wait for the pool');
+        fresh = answer;
+      } else {
+        assert.ok('settle' in answer, 'a pread through the pool first');
+        fresh = await new Promise<FastAnswer | undefined>((resolve) => answer.settle(resolve));
+      }
+      assert.ok(fresh);
+      assert.equal(fresh.lent, lentBuffers);
+      assert.ok(fresh.body.equals(bytes));
+      fresh.lent.give(fresh.body, true);
     });
 
     test('a tile rewritten on disk: the lane gives the old bytes at most for the revalidate bound, then the new ones', async () => {
