@@ -11,6 +11,7 @@ import { FileTileStorage } from '../../../src/cache/storage/file.js';
 import { DEFAULT_MEMORY_TIER, FrequencySketch, MemoryTier, TierEntry, hashKey } from '../../../src/cache/storage/memory-tier.js';
 import { loadConfigFile, validateConfig } from '../../../src/config/index.js';
 import { buildConfig } from '../../../src/config/build.js';
+import { configureLogging } from '../../../src/log/index.js';
 import { tileStorageTests } from '../../conformance/tile-storage.js';
 
 async function setup(tier: MemoryTier | null) {
@@ -269,6 +270,43 @@ globals: {cache: {base_dir: ./c${tier ? `, memory_tier: ${tier}` : ''}}}
     });
     await Promise.all([dflt.close(), sized.close(), files.close(), on.close(), tiered.close(), none.close()]);
   } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('blocking_reads on a cache whose file system cannot be told: one warning per cache, naming it and the price', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'mpx-tier-'));
+  // A symlink loop: statfs of the cache directory fails with ELOOP, as no local disk would.
+  await fs.symlink('loop', path.join(dir, 'loop'));
+  const lines: Array<{ name?: string; msg?: string; level?: number }> = [];
+  configureLogging({ level: 'info', destination: { write: (l: string) => void lines.push(JSON.parse(l)) } });
+  try {
+    const file = path.join(dir, 'mapproxy.yaml');
+    await fs.writeFile(
+      file,
+      `
+services: {tms: {}}
+layers: [{name: l, title: L, sources: [c]}]
+caches: {c: {grids: [GLOBAL_WEBMERCATOR, GLOBAL_GEODETIC], sources: [d]}}
+sources: {d: {type: debug}}
+globals: {cache: {base_dir: ./loop/cache, memory_tier: {blocking_reads: true}}}
+`,
+    );
+    const { config, dir: cdir } = await loadConfigFile(file);
+    const built = buildConfig(validateConfig(config, { file, dir: cdir }).config, { dir: cdir, file });
+    await built.close();
+    const warnings = lines.filter((l) => l.name === 'mapproxy.config' && String(l.msg).includes('blocking_reads'));
+    assert.deepEqual(
+      warnings.map((l) => [l.level, l.msg]),
+      [
+        [
+          40,
+          `globals.cache.memory_tier.blocking_reads: cache c is in ${path.join(dir, 'loop', 'cache', 'c_EPSG3857')}, on a file system statfs cannot tell: a tile read waits for the disk or server there and stops the worker's other requests meanwhile`,
+        ],
+      ],
+    );
+  } finally {
+    configureLogging({ level: 'silent' });
     await fs.rm(dir, { recursive: true, force: true });
   }
 });
