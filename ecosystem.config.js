@@ -57,6 +57,10 @@ export const apps = [
     kill_timeout: (GRACEFUL_TIMEOUT + 10) * 1000,
     autorestart: true,
     exp_backoff_restart_delay: 500,
+    // serve's exit status for a usage error (2) and an invalid configuration (78): a restart
+    // would fail the same way. pm2 keeps the app stopped (↺ 0; its status column says
+    // "waiting restart" all the same) until `pm2 restart` once the file is fixed.
+    stop_exit_codes: [2, 78],
     // pm2 creates logs/ (relative to cwd); the master's and the workers' lines all land here.
     out_file: 'logs/mapproxy-ts.out.log',
     error_file: 'logs/mapproxy-ts.error.log',

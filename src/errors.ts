@@ -54,6 +54,13 @@ export class ConfigError extends MapProxyError {
 }
 
 /**
+ * Exit status of `serve` when its configuration or `--log-config` file is invalid: EX_CONFIG of
+ * sysexits.h. Not 1, so that a supervisor can tell "will fail again until someone edits a file"
+ * from a failure worth a restart: pm2's `stop_exit_codes`, systemd's `RestartPreventExitStatus`.
+ */
+export const EXIT_INVALID_CONFIG = 78;
+
+/**
  * An upstream source failed: HTTP error, timeout, connection refused, a body that is not an image,
  * or an image that does not decode. Always names the URL (credentials removed).
  */

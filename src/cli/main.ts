@@ -1,6 +1,7 @@
 /**
  * The `mapproxy-ts` command line: subcommand dispatch, usage errors and exit codes.
- * Exit codes: 0 ok, 1 failure (invalid config, cannot bind), 2 usage error.
+ * Exit codes: 0 ok, 1 failure (invalid config, cannot bind), 2 usage error; `serve` exits 78 for an
+ * invalid configuration (EXIT_INVALID_CONFIG, see src/cli/serve.ts).
  * Subcommands are imported only when run, so `--help` and `--version` answer without loading
  * sharp, undici and the whole service tree.
  */

@@ -1,13 +1,14 @@
 /**
  * `mapproxy-ts serve`: the production cluster (a master and N pre-forked workers, see
  * src/master). Parses its own options and prints its own help; the exit code follows main.ts:
- * 0 stopped by a signal, 1 failure (invalid configuration, crash loop), 2 usage error.
+ * 0 stopped by a signal, 1 failure (crash loop, address in use), 2 usage error, and one of its
+ * own: 78 (EXIT_INVALID_CONFIG) for an invalid configuration or log configuration.
  */
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseOperationalFlags } from '../app/operational-paths.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, EXIT_INVALID_CONFIG } from '../errors.js';
 import { configureLoggingFromFile, parseLogFormat, setLogFormat, type LogConfig, type LogFormat } from '../log/index.js';
 import { MAX_THREADPOOL_SIZE, runMaster, type MasterOptions } from '../master/index.js';
 import { DEFAULT_BIND, parseArgsMessage, parseBind, UsageError } from './main.js';
@@ -54,6 +55,13 @@ Options:
 Signals to the master:
   SIGTERM, SIGINT   stop: finish requests in flight (late ones get 503), exit 0
   SIGHUP            reload: check the configuration; if valid, replace the workers one by one
+
+Exit status:
+  0    stopped by a signal
+  1    failure: the workers crash-loop, the address is in use, the check could not finish
+  2    usage error
+  78   the configuration or --log-config file is invalid: a restart fails the same way until
+       the file is fixed (pm2: stop_exit_codes, systemd: RestartPreventExitStatus)
 `;
 
 /** serve's default `--timeout` (ms): gunicorn's default worker timeout, 30 s. */
@@ -221,7 +229,7 @@ export async function serveCommand(args: string[], io: ServeIo = process): Promi
       // Invalid, or its log file cannot be opened (`cannot open the log file …: permission denied`).
       if (!(err instanceof ConfigError) && !/^E[A-Z0-9]+$/.test((err as NodeJS.ErrnoException).code ?? '')) throw err;
       io.stderr.write(`mapproxy-ts: ${(err as Error).message}\n`);
-      return 1;
+      return err instanceof ConfigError ? EXIT_INVALID_CONFIG : 1;
     }
   }
   return runMaster({ ...opts, logSettings });

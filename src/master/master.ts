@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { hostPort, listenFailure, probeBind } from '../app/listen.js';
 import type { OperationalPaths } from '../app/operational-paths.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, EXIT_INVALID_CONFIG } from '../errors.js';
 import { applyLogConfig, closeLogging, getLogger, loadLogConfig, logSystemInfo, type LogConfig, type LogFormat } from '../log/index.js';
 import {
   WORKER_OPTIONS_ENV,
@@ -32,7 +32,7 @@ import {
 } from '../worker/protocol.js';
 import { LostConnectionPolicy, RestartPolicy } from './backoff.js';
 import { descriptorLimit } from '../cache/storage/open-files.js';
-import { monotonicUsec, notifyParentReady, notifySystemd } from './notify.js';
+import { endParentWait, monotonicUsec, notifyParentReady, notifySystemd } from './notify.js';
 import { removePidFile, writePidFile } from './pid-file.js';
 import { CHECK_TIMEOUT_MS, checkConfigInChild, type ChildCheck } from './check-process.js';
 import { countWorkerRestart, createMetricsAggregator } from '../metrics/index.js';
@@ -624,11 +624,19 @@ export function workerExecArgv(execArgv: readonly string[] = process.execArgv, n
 
 /**
  * Run the `serve` master until it is stopped; resolves to the exit code: 0 after SIGTERM/SIGINT,
- * 1 when the configuration is invalid or its check cannot finish (message on stderr, before any
- * port is bound or worker is forked), the `--bind` or `metricsBind` address cannot be bound (the
- * same, before any fork), the pid file is held by a live process, or the workers crash-loop.
+ * 78 (EXIT_INVALID_CONFIG) when the configuration is invalid (message on stderr, before any port
+ * is bound or worker is forked), 1 when its check cannot finish, the `--bind` or `metricsBind`
+ * address cannot be bound (the same, before any fork), the pid file is held by a live process, or
+ * the workers crash-loop.
  */
 export async function runMaster(opts: MasterOptions): Promise<number> {
+  const code = await runUntilStopped(opts);
+  // A parent still waiting for 'ready' (pm2's wait_ready) learns that the start is over.
+  if (code !== 0) await endParentWait();
+  return code;
+}
+
+async function runUntilStopped(opts: MasterOptions): Promise<number> {
   if (!cluster.isPrimary) {
     process.stderr.write('mapproxy-ts: serve cannot run inside a node:cluster worker (under pm2, use fork mode)\n');
     return 1;
@@ -658,7 +666,7 @@ export async function runMaster(opts: MasterOptions): Promise<number> {
       if (stop.signal.aborted) return stopped();
       // Invalid, or the check could not finish (its time limit, a crash): no port bound, no fork.
       process.stderr.write(`mapproxy-ts: ${(err as Error).message}\n`);
-      return 1;
+      return err instanceof ConfigError ? EXIT_INVALID_CONFIG : 1;
     }
     if (stop.signal.aborted) return stopped();
     if (opts.pidFile) {

@@ -8,9 +8,33 @@
 import { spawn } from 'node:child_process';
 import type { Logger } from 'pino';
 
+/** Whether 'ready' went to the parent already (by either function below). */
+let parentToldReady = false;
+
 /** Tell pm2 (or any parent holding an IPC channel) that the server is ready. */
 export function notifyParentReady(): void {
+  parentToldReady = true;
   if (process.connected) process.send?.('ready');
+}
+
+/**
+ * End pm2's `wait_ready` wait for a master that gives up before it was ready (an invalid
+ * configuration, an address in use, workers that crash-loop at once). pm2 has no message for a
+ * failed start: without 'ready' it waits `listen_timeout` (60 s) after the process is gone, lets
+ * `pm2 start` report success, and then shows the dead app as online (pm2 6.0.14, seen here;
+ * Unitech/pm2#4355). With 'ready' sent before the exit, pm2 takes the exit for what it is: a
+ * restart, or no restart for an exit code in `stop_exit_codes`. Only under pm2 with wait_ready
+ * (pm2 puts its app settings in the environment: `pm_id`, `wait_ready`); to any other parent
+ * 'ready' keeps meaning "serving". Resolves once the message is handed to the OS, so that it
+ * reaches pm2 before the exit does.
+ */
+export function endParentWait(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const pm2Waits = env.pm_id !== undefined && env.wait_ready === 'true';
+  if (!pm2Waits || parentToldReady || !process.connected || !process.send) return Promise.resolve();
+  parentToldReady = true;
+  return new Promise((resolve) => {
+    process.send!('ready', undefined, undefined, () => resolve());
+  });
 }
 
 /** CLOCK_MONOTONIC in microseconds, which systemd wants with RELOADING=1 (Type=notify-reload). */

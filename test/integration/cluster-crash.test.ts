@@ -162,17 +162,19 @@ test('SIGKILL of the worker holding a meta tile lock under load: replaced within
   serve = undefined;
 });
 
-test('an invalid configuration exits 1 with the error before binding the port', async () => {
+test('an invalid configuration exits 78 (EX_CONFIG, not restarted by pm2 or systemd) with the error before binding the port', async () => {
   const held = await freePort();
   try {
     const bad = await tempConfig(clusterYaml(upstream.url).replace('sources: [up]', 'sources: [missing]'));
     const s = await startServe(bad.file, ['-b', `127.0.0.1:${held.port}`, '-w', '2'], { waitReady: false });
     const exit = await s.exited();
     await bad.cleanup();
-    assert.deepEqual(exit, { code: 1, signal: null });
+    assert.deepEqual(exit, { code: 78, signal: null });
     // The port is held by this test: had the master bound it first, the error would be EADDRINUSE.
     assert.equal(s.output(), `mapproxy-ts: invalid configuration ${bad.file}:\n  caches.proof_cache.sources[0]: unknown source "missing"\n`);
     assert.deepEqual(s.logs(), [], 'no worker was started');
+    // Only pm2 waiting for it (wait_ready) is sent 'ready' on a failed start: see deploy-pm2.
+    assert.equal(s.readyMessages(), 0);
   } finally {
     await held.close();
   }

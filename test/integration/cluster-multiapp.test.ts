@@ -55,9 +55,9 @@ test('serve --multiapp serves each project under its name from the workers', asy
   assert.deepEqual(await m.exited(), { code: 0, signal: null });
 });
 
-test('serve --multiapp with a missing directory exits 1 before binding; --allow-listing needs --multiapp', async () => {
+test('serve --multiapp with a missing directory exits 78 before binding; --allow-listing needs --multiapp', async () => {
   const m = await startServe('/nonexistent/mapproxy-projects', ['--multiapp'], { waitReady: false });
-  assert.equal((await m.exited()).code, 1);
+  assert.equal((await m.exited()).code, 78);
   assert.match(m.output(), /not a directory of configurations: \/nonexistent\/mapproxy-projects/);
   const u = await startServe('/tmp/x.yaml', ['--allow-listing'], { waitReady: false });
   assert.equal((await u.exited()).code, 2);

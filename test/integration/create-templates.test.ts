@@ -306,6 +306,7 @@ interface Pm2App {
   wait_ready: boolean;
   listen_timeout: number;
   kill_timeout: number;
+  stop_exit_codes: number[];
   out_file: string;
   error_file: string;
   env: Record<string, string>;
@@ -335,6 +336,7 @@ test('pm2: CommonJS or ES module by the directory, loadable with require() as pm
         kill_timeout: 70000,
         autorestart: true,
         exp_backoff_restart_delay: 500,
+        stop_exit_codes: [2, 78],
         out_file: path.join(cfgDir, 'logs', 'mapproxy-ts.out.log'),
         error_file: path.join(cfgDir, 'logs', 'mapproxy-ts.error.log'),
         merge_logs: true,
@@ -500,7 +502,7 @@ test('--log-config: pm2 and systemd refuse a log configuration serve would refus
   });
 });
 
-test('app: run on its own with an invalid configuration, it prints the problems as serve does and exits 1', { skip: !existsSync(path.join(ROOT, 'dist', 'index.js')) && 'the app imports the built package (npm run build)' }, async () => {
+test('app: run on its own with an invalid configuration, it prints the problems as serve does and exits 78 as serve does', { skip: !existsSync(path.join(ROOT, 'dist', 'index.js')) && 'the app imports the built package (npm run build)' }, async () => {
   await withTmp(async (dir) => {
     const conf = await baseConfig(dir);
     const file = path.join(dir, 'app.mjs');
@@ -509,15 +511,15 @@ test('app: run on its own with an invalid configuration, it prints the problems 
     await writeFile(conf, 'caches:\n  c: {grids: [NO_SUCH_GRID], sources: []}\n');
     const invalid = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 30_000 });
     const message = `mapproxy-ts: invalid configuration ${conf}:\n  caches.c.grids[0]: unknown grid "NO_SUCH_GRID"\n`;
-    assert.deepEqual({ status: invalid.status, stdout: invalid.stdout, stderr: invalid.stderr }, { status: 1, stdout: '', stderr: message });
+    assert.deepEqual({ status: invalid.status, stdout: invalid.stdout, stderr: invalid.stderr }, { status: 78, stdout: '', stderr: message });
     // Word for word what the CLI prints for the same file.
     const serve = spawnSync(process.execPath, [BIN, 'serve', conf], { encoding: 'utf8', timeout: 30_000 });
-    assert.deepEqual({ status: serve.status, stderr: serve.stderr }, { status: 1, stderr: message });
+    assert.deepEqual({ status: serve.status, stderr: serve.stderr }, { status: 78, stderr: message });
     await writeFile(conf, YAML_BROKEN);
     const broken = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 30_000 });
     assert.deepEqual(
       { status: broken.status, stdout: broken.stdout, stderr: broken.stderr },
-      { status: 1, stdout: '', stderr: `mapproxy-ts: invalid configuration ${conf}:\n  YAML syntax error at line 2, column 1: unexpected end of the stream within a flow collection\n` },
+      { status: 78, stdout: '', stderr: `mapproxy-ts: invalid configuration ${conf}:\n  YAML syntax error at line 2, column 1: unexpected end of the stream within a flow collection\n` },
     );
     // Imported, the module leaves the ConfigError to the importer (to catch, or to crash on).
     const imported = spawnSync(

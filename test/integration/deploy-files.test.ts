@@ -63,6 +63,8 @@ test('systemd/mapproxy-ts.service is the template rendered with the documented d
     'Service.KillSignal': 'SIGTERM',
     'Service.TimeoutStopSec': '40',
     'Service.Restart': 'on-failure',
+    // serve's usage error and invalid configuration: a restart would fail the same way.
+    'Service.RestartPreventExitStatus': '2 78',
     'Service.NoNewPrivileges': 'yes',
     'Service.ProtectSystem': 'strict',
     'Service.ReadWritePaths': '/var/cache/mapproxy-ts /var/log/mapproxy-ts',

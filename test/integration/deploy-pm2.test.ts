@@ -54,7 +54,7 @@ async function pm2(...args: string[]): Promise<string> {
 interface Pm2Process {
   name: string;
   pid: number;
-  pm2_env: { status: string; exec_mode: string; restart_time: number; unstable_restarts: number; args?: string[] };
+  pm2_env: { status: string; exec_mode: string; restart_time: number; unstable_restarts: number; args?: string[]; exit_code?: number };
 }
 
 async function jlist(): Promise<Pm2Process[]> {
@@ -267,6 +267,40 @@ test('pm2 start of a created ecosystem file for a directory of projects: serve -
       await getTile(`/${name}${wmts(3, 4, 2)}`);
     }
     assert.equal((await fetch(url('/none/wmts/1.0.0/WMTSCapabilities.xml'))).status, 404);
+  } finally {
+    await pm2('delete', 'mapproxy-ts').catch(() => undefined);
+  }
+});
+
+test('pm2 start with an invalid configuration: the start ends at once, the master exits 78, pm2 does not restart it', async () => {
+  const broken = path.join(pkg, 'broken.yaml');
+  const example = await readFile(path.join(pkg, 'examples', 'mapproxy.yaml'), 'utf8');
+  await writeFile(broken, example.replace('grids: [GLOBAL_WEBMERCATOR]', 'grids: [NO_SUCH_GRID]'));
+  // The repository's app as the other tests run it, on the broken copy.
+  await writeFile(
+    path.join(pkg, 'pm2-broken.config.js'),
+    "import { apps as testApps } from './pm2-test.config.js';\n" +
+      "export const apps = testApps.map((a) => ({ ...a, args: a.args.map((x) => (x === 'examples/mapproxy.yaml' ? 'broken.yaml' : x)) }));\n",
+  );
+  const errorLog = path.join(pkg, 'logs', 'mapproxy-ts.error.log');
+  const message = `mapproxy-ts: invalid configuration ${broken}:\n  caches.world_cache.grids[0]: unknown grid "NO_SUCH_GRID"\n`;
+  const seen = (await readFile(errorLog, 'utf8').catch(() => '')).split(message).length - 1;
+  await pm2('start', 'pm2-broken.config.js');
+  try {
+    // Had the master not ended pm2's wait_ready wait, pm2 start would have returned only after
+    // listen_timeout, with the dead master marked online.
+    const p = await master();
+    assert.equal(p.pm2_env.exit_code, 78, 'pm2 saw the exit before pm2 start returned');
+    assert.notEqual(p.pm2_env.status, 'online');
+    // Well past exp_backoff_restart_delay (500 ms): stop_exit_codes kept pm2 from trying again.
+    await new Promise((r) => setTimeout(r, 3000));
+    const later = await master();
+    assert.equal(later.pm2_env.restart_time, 0, 'pm2 restarted nothing');
+    assert.equal(later.pid, 0, 'no process runs');
+    assert.notEqual(later.pm2_env.status, 'online');
+    await waitFor(async () => (await readFile(errorLog, 'utf8')).split(message).length - 1 > seen, 'the reason in error_file');
+    assert.equal((await readFile(errorLog, 'utf8')).split(message).length - 1, seen + 1, 'one start, one message');
+    await assert.rejects(fetch(url(wmts(3, 4, 2))), 'nothing listens');
   } finally {
     await pm2('delete', 'mapproxy-ts').catch(() => undefined);
   }

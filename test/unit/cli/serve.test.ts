@@ -143,10 +143,10 @@ test('serveCommand: --help prints the help (exit 0), a usage error prints it to 
   );
 });
 
-test('serveCommand: an invalid --log-config exits 1 before anything starts', async () => {
+test('serveCommand: an invalid --log-config exits 78 (EX_CONFIG) before anything starts', async () => {
   const missing = resolve('no-such-log.yaml');
   assert.deepEqual(await capture((io) => serveCommand(['m.yaml', '--log-config', missing], io)), {
-    code: 1,
+    code: 78,
     stdout: '',
     stderr: `mapproxy-ts: invalid log configuration ${missing}:\n  cannot read it: no such file\n`,
   });
