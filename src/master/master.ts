@@ -109,8 +109,9 @@ interface Slot {
   spare: boolean;
   /** starting: booting (or told to listen); standby: a booted spare; ready: listening. */
   state: 'starting' | 'standby' | 'ready' | 'draining';
-  /** Asked to be replaced after max-requests. */
+  /** To be replaced although of the current generation: why (`--max-requests`, a lost hand-over). */
   retiring: boolean;
+  retireReason?: 'max-requests' | 'descriptors';
   drainMode?: DrainMode;
   startError?: string;
   killTimer?: NodeJS.Timeout;
@@ -306,6 +307,7 @@ class Supervisor {
       this.#reconcile();
     } else if (m.type === 'mpx:retire' && slot.state === 'ready' && !slot.retiring && !this.#stopping) {
       slot.retiring = true;
+      slot.retireReason = 'max-requests';
       countWorkerRestart('max-requests');
       this.#log.info({ worker: slot.worker.id, workerPid: slot.pid, served: m.served }, 'max requests reached: replacing the worker');
       this.#reconcile();
@@ -330,6 +332,7 @@ class Supervisor {
     const replace = slot.state !== 'draining' && !slot.retiring;
     if (replace) {
       slot.retiring = true;
+      slot.retireReason = 'descriptors';
       countWorkerRestart('descriptors');
       this.#log.error(
         { worker: slot.worker.id, workerPid: slot.pid },
@@ -482,7 +485,10 @@ class Supervisor {
       this.#log.warn({ worker: slot.worker.id, workerPid: slot.pid }, 'worker did not stop within the graceful timeout: killing it');
       slot.worker.process.kill('SIGKILL');
     }, this.#o.gracefulTimeoutMs + KILL_GRACE_MS);
-    this.#log.info({ worker: slot.worker.id, workerPid: slot.pid, mode }, 'draining a worker');
+    // `mode` is what the worker is told (`reload`: answer with Connection: close, `stop`: 503 for
+    // late requests); `reason` is why it goes.
+    const reason = mode === 'stop' ? 'stop' : (slot.retireReason ?? (slot.generation !== this.#generation ? 'reload' : 'replaced'));
+    this.#log.info({ worker: slot.worker.id, workerPid: slot.pid, mode, reason }, 'draining a worker');
   }
 
   #stop(code: number): void {

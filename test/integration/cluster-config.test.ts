@@ -135,6 +135,9 @@ test('--max-requests replaces each worker after 100 requests, rolling: no reques
     assert.ok(retired, `worker ${pid} asked to be replaced`);
     assert.ok(Number(retired.served) >= 100);
     await serve.waitForLog((l) => l.msg === 'worker stopped' && l.workerPid === pid, { from });
+    // Said as what it is, not as a reload.
+    const drained = serve.logs().slice(from).find((l) => l.msg === 'draining a worker' && l.workerPid === pid);
+    assert.deepEqual({ mode: drained?.mode, reason: drained?.reason }, { mode: 'reload', reason: 'max-requests' });
   }
   const now = serve.listeningWorkers();
   assert.equal(now.length, 2);

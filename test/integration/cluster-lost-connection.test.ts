@@ -57,7 +57,8 @@ test('a worker that cannot take a connection for want of descriptors is replaced
   assert.equal(tile.status, 200);
   assert.equal(tile.body.subarray(1, 4).toString('latin1'), 'PNG');
   for (let i = 0; i < 5; i++) assert.equal((await getAlone(`${serve.url}/healthz`)).status, 200);
-  await serve.waitForLog((l) => l.msg === 'draining a worker' && l.workerPid === old, { from });
+  const drained = await serve.waitForLog((l) => l.msg === 'draining a worker' && l.workerPid === old, { from });
+  assert.equal(drained.reason, 'descriptors');
   await serve.waitForLog((l) => l.msg === 'worker stopped' && l.workerPid === old, { from, timeoutMs: 30_000 });
   assert.equal(isAlive(old), false);
   assert.deepEqual(serve.logs().slice(from).filter((l) => l.msg === 'worker died'), [], 'no worker died');

@@ -110,5 +110,7 @@ test('repeated SIGHUPs while every request opens a new connection: none is lost 
   await serve.waitForLog((l) => l.msg === 'reload complete', { from, timeoutMs: 60_000 });
   assert.deepEqual(failures, []);
   assert.ok(answered > 100, `${answered} answers`);
-  assert.ok(serve.logs().slice(from).filter((l) => l.msg === 'draining a worker').length >= 4, 'workers were replaced');
+  const drained = serve.logs().slice(from).filter((l) => l.msg === 'draining a worker');
+  assert.ok(drained.length >= 4, 'workers were replaced');
+  assert.deepEqual([...new Set(drained.map((l) => `${l.mode}/${l.reason}`))], ['reload/reload'], 'each drain said as a reload');
 });
