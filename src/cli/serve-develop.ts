@@ -4,6 +4,7 @@
  * port is bound; SIGINT / SIGTERM stop it cleanly (exit 0), also while it is still starting.
  */
 import { createServer } from 'node:http';
+import { resolve } from 'node:path';
 import { answerClientErrors, answerHalfClosed, hostPort, listenFailure, listenOn } from '../app/listen.js';
 import type { OperationalPaths } from '../app/operational-paths.js';
 import { ConfigError } from '../errors.js';
@@ -73,7 +74,8 @@ async function run(
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : bind.port;
   const host = bind.host || (typeof addr === 'object' && addr ? addr.address : '');
-  log.info({ config: configPath, host, port }, `serving on http://${hostPort(host, port)}/`);
+  // The file as an absolute path, as serve logs it: the line must say which file, whatever the cwd.
+  log.info({ config: resolve(configPath), host, port }, `serving on http://${hostPort(host, port)}/`);
   const name = await signal;
   log.info({ signal: name }, 'stopping');
   await new Promise<void>((resolve) => {

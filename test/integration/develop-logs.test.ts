@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { join, dirname } from 'node:path';
+import { basename, join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempConfig, get } from '../helpers/server.js';
 import { startServe } from '../helpers/serve.js';
@@ -66,6 +66,19 @@ function develop(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
+
+test('serve-develop names the configuration by its absolute path, also when given a relative one', async () => {
+  // tsx by its resolved URL: the child runs in the configuration's directory, outside the repository.
+  const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), CLI, 'serve-develop', basename(cfg.file), '-b', '127.0.0.1:0'], {
+    cwd: dirname(cfg.file),
+    env: { ...process.env, MAPPROXY_LOG_FORMAT: undefined },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const s = await untilServing(child);
+  assert.equal(await s.stop(), 0);
+  const line = s.out().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => /^serving on /.test(String(l.msg)));
+  assert.equal(line?.config, cfg.file);
+});
 
 test('serve-develop --log-format pretty: level, logger and message per line, no JSON', async () => {
   const s = await untilServing(develop(['--log-format', 'pretty']));
