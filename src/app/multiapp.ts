@@ -6,11 +6,11 @@
  * of `maxApps`, and rebuilt when one of their files changes (see reloader.ts). `/` is a welcome
  * page that lists the projects only with `allowListing`.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
-import { RequestError } from '../errors.js';
+import { ConfigError, RequestError } from '../errors.js';
 import { getLogger } from '../log/index.js';
 import { PLAIN_CONTENT_TYPE } from '../service/exceptions.js';
 import type { ServiceResponse } from '../service/types.js';
@@ -92,12 +92,18 @@ async function isFile(file: string): Promise<boolean> {
 }
 
 /**
- * A request listener serving every `<dir>/<name>.yaml` under `/<name>/`. Unknown or invalid names
+ * A request listener serving every `<dir>/<name>.yaml` under `/<name>/`; throws a ConfigError when
+ * `dir` is not a directory (it may be empty: projects appear as files do). Unknown or invalid names
  * answer 404 `not found`; a project whose configuration is invalid answers 500 naming the project,
  * with the details only in the log (`mapproxy.config`), never the server's paths.
  */
 export function createMultiApp(dir: string, opts: MultiAppOptions = {}): MultiApp {
   const root = resolve(dir);
+  // A mistyped directory would otherwise answer 404 to everything with nothing in the log. Once,
+  // at start-up (before the listener exists), so a blocking stat is fine.
+  if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new ConfigError([{ path: '', message: `not a directory of configurations: ${root}` }]);
+  }
   const allowListing = opts.allowListing ?? false;
   const interval = opts.checkIntervalMs ?? 1000;
   const reloadInterval = (opts.reload ?? true) ? interval : Infinity;

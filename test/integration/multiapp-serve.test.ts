@@ -417,3 +417,34 @@ test('concurrent first requests to a project load it once', async () => {
   assert.deepEqual(app.loaded(), ['beta']);
   assert.equal(upstream.count(), 12);
 });
+
+test('a directory that does not exist, or a file, is refused at creation with the path; an empty one is served', async () => {
+  const base = await mkdtemp(join(tmpdir(), 'mpx-multi-'));
+  try {
+    const missing = join(base, 'none');
+    const file = join(base, 'one.yaml');
+    await writeFile(file, 'services: {}\n');
+    for (const dir of [missing, file]) {
+      assert.throws(() => createMultiApp(dir), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'MPX_ERR_CONFIG');
+        assert.equal(err.message, `invalid configuration:\n  not a directory of configurations: ${dir}`);
+        return true;
+      });
+    }
+    const empty = join(base, 'empty');
+    await mkdir(empty);
+    const app = createMultiApp(empty, { reportHidden: false });
+    const server = createServer(app).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const r = await get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/alpha/`);
+      assert.equal(r.status, 404);
+      assert.equal(r.body.toString(), 'not found');
+    } finally {
+      server.close();
+      await app.close();
+    }
+  } finally {
+    await rm(base, { recursive: true, force: true });
+  }
+});
