@@ -187,10 +187,12 @@ export async function loadLogConfig(file: string, opts: { signal?: AbortSignal }
     throw new ConfigError([{ path: '', message: `cannot read it: ${why}` }], file, LOG_CONFIGURATION);
   }
   // Loaded here, not at import: a worker without --log-config never parses the YAML library.
-  const { default: yaml } = await import('js-yaml');
+  // The dialect of mapproxy.yaml (YAML 1.1, as PyYAML reads it): `access_log: yes` means true in
+  // both files of one deployment.
+  const { parseYaml } = await import('../config/yaml.js');
   let doc: unknown;
   try {
-    doc = yaml.load(text, { filename: file });
+    doc = parseYaml(text, file);
   } catch (err) {
     const e = err as { reason?: string; mark?: { line: number; column: number }; message: string };
     const where = e.mark ? ` (line ${e.mark.line + 1}, column ${e.mark.column + 1})` : '';

@@ -4,13 +4,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import yaml from 'js-yaml';
 import { ConfigError } from '../../../src/errors.js';
-import { parseLogConfig } from '../../../src/log/index.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadLogConfig, parseLogConfig } from '../../../src/log/index.js';
+import { parseYaml } from '../../../src/config/yaml.js';
 
 const DIR = '/etc/mapproxy-ts';
 const FILE = '/etc/mapproxy-ts/log.yaml';
-const parse = (text: string) => parseLogConfig(yaml.load(text), { dir: DIR, file: FILE });
+// As loadLogConfig reads the file: the YAML 1.1 dialect of mapproxy.yaml.
+const parse = (text: string) => parseLogConfig(parseYaml(text), { dir: DIR, file: FILE });
 
 function rejects(text: string, problems: { path: string; message: string }[]): void {
   let caught: unknown;
@@ -95,9 +99,24 @@ test('file: path, size, frequency and limit', () => {
 });
 
 test('access_log and pretty', () => {
-  rejects('access_log: yes', [{ path: 'access_log', message: 'expected true, false or a mapping with exclude, got "yes"' }]);
+  rejects('access_log: sometimes', [{ path: 'access_log', message: 'expected true, false or a mapping with exclude, got "sometimes"' }]);
+  // YAML 1.1, as in mapproxy.yaml: yes and off are booleans.
+  assert.deepEqual(parse('access_log: yes').accessLog, { exclude: [] });
+  assert.deepEqual(parse('access_log: off').accessLog, false);
   rejects('access_log: {exclude: /healthz}', [{ path: 'access_log.exclude', message: 'expected a list of request paths, got "/healthz"' }]);
   rejects('access_log: {exclude: [/healthz, readyz]}', [{ path: 'access_log.exclude[1]', message: 'expected a request path starting with /, got "readyz"' }]);
   rejects('pretty: 1', [{ path: 'pretty', message: 'expected true or false, got 1' }]);
   rejects('pretty: true\nfile: {path: a.log}', [{ path: 'pretty', message: 'cannot be combined with file (log files hold JSON lines)' }]);
+});
+
+test('loadLogConfig reads the file in the YAML 1.1 dialect of mapproxy.yaml: access_log: yes is true', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'mpx-logcfg-'));
+  try {
+    const file = join(dir, 'log.yaml');
+    await writeFile(file, 'access_log: yes\npretty: no\n');
+    const config = await loadLogConfig(file);
+    assert.deepEqual({ accessLog: config.accessLog, pretty: config.pretty }, { accessLog: { exclude: [] }, pretty: false });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
