@@ -13,7 +13,7 @@ import { ConfigError } from '../../errors.js';
 import type { TileCoord } from '../../grid/types.js';
 import type { HeldFile, ReadBuffer, StoredTile, TileStorage } from '../types.js';
 import { type Dimensions, type FileLayout, isFileLayout, levelLocation, tilePath } from './layouts.js';
-import { isMissing, removeTempFilesOf, tempSuffix } from './temp-files.js';
+import { isMissing, removeTempFilesIn, removeTempFilesOf, tempSuffix } from './temp-files.js';
 import { type MemoryTier, TierEntry } from './memory-tier.js';
 import { giveBackDescriptors, type OpenFile, type OpenFiles } from './open-files.js';
 
@@ -404,9 +404,18 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
     }
   }
 
-  /** Temp files of these tiles left by a writer that died before renaming them (see `TileStorage`). */
-  removeLeftovers(coords: readonly TileCoord[], minAgeMs: number): Promise<number> {
-    return removeTempFilesOf(coords.map((c) => this.tileLocation(c)), minAgeMs);
+  /**
+   * Temp files of these tiles left by a writer that died before renaming them (see `TileStorage`),
+   * and, with `link_single_color_images`, those of the shared single-colour files: a writer killed
+   * while it wrote the first tile of a new colour left one there.
+   */
+  async removeLeftovers(coords: readonly TileCoord[], minAgeMs: number): Promise<number> {
+    let removed = await removeTempFilesOf(coords.map((c) => this.tileLocation(c)), minAgeMs);
+    if (this.linkSingleColor !== false) {
+      const shared = new RegExp(`^(?:[0-9a-f]{6}|[0-9a-f]{8})\\.${this.extension.replace(/[^\w]/g, '\\$&')}$`);
+      removed += await removeTempFilesIn(this.#singleColorDir, (name) => shared.test(name), minAgeMs);
+    }
+    return removed;
   }
 
   levelLocation(level: number): string | null {

@@ -46,36 +46,50 @@ export async function removeTempFilesOf(targets: readonly string[], minAgeMs: nu
   }
   const limit = Date.now() - minAgeMs;
   let removed = 0;
-  for (const [dir, names] of byDir) {
-    let handle;
+  for (const [dir, names] of byDir) removed += await sweep(dir, (name) => names.has(name), limit);
+  return removed;
+}
+
+/**
+ * Removes the temp files in `dir` older than `minAgeMs` whose target name passes `isTarget`: for
+ * a directory of few files whose targets are not known one by one (the shared single-colour
+ * tiles). Resolves to the number of files removed; a missing directory is fine.
+ */
+export function removeTempFilesIn(dir: string, isTarget: (name: string) => boolean, minAgeMs: number): Promise<number> {
+  return sweep(dir, isTarget, Date.now() - minAgeMs);
+}
+
+/** Removes the temp files of targets passing `isTarget` in `dir` last changed before `limit` (ms). */
+async function sweep(dir: string, isTarget: (name: string) => boolean, limit: number): Promise<number> {
+  let handle;
+  try {
+    handle = await opendir(dir);
+  } catch (err) {
+    if (isMissing(err)) return 0;
+    throw err;
+  }
+  let removed = 0;
+  for await (const entry of handle) {
+    if (!entry.name.includes('.tmp') || !isTempOf(entry.name, isTarget)) continue;
+    const p = path.join(dir, entry.name);
     try {
-      handle = await opendir(dir);
+      const st = await lstat(p);
+      if (!(st.isFile() || st.isSymbolicLink()) || st.mtimeMs >= limit) continue;
+      await unlink(p);
+      removed++;
     } catch (err) {
-      if (isMissing(err)) continue;
-      throw err;
-    }
-    for await (const entry of handle) {
-      if (!entry.name.includes('.tmp') || !isTempOf(entry.name, names)) continue;
-      const p = path.join(dir, entry.name);
-      try {
-        const st = await lstat(p);
-        if (!(st.isFile() || st.isSymbolicLink()) || st.mtimeMs >= limit) continue;
-        await unlink(p);
-        removed++;
-      } catch (err) {
-        // Renamed by its writer or removed by another sweep meanwhile.
-        if (!isMissing(err)) throw err;
-      }
+      // Renamed by its writer or removed by another sweep meanwhile.
+      if (!isMissing(err)) throw err;
     }
   }
   return removed;
 }
 
-/** True when `entry` is one of `names` followed by a temp suffix (ours or MapProxy's). */
-function isTempOf(entry: string, names: ReadonlySet<string>): boolean {
+/** True when `entry` is a target's name (one passing `isTarget`) followed by a temp suffix (ours or MapProxy's). */
+function isTempOf(entry: string, isTarget: (name: string) => boolean): boolean {
   // The target's name ends at one of the dots (`080.png` + `.4711-3-a1b2c3d4e5.tmp`).
   for (let i = entry.indexOf('.'); i > 0; i = entry.indexOf('.', i + 1)) {
-    if (names.has(entry.slice(0, i)) && TEMP_SUFFIX.test(entry.slice(i))) return true;
+    if (isTarget(entry.slice(0, i)) && TEMP_SUFFIX.test(entry.slice(i))) return true;
   }
   return false;
 }

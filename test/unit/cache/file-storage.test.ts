@@ -199,6 +199,44 @@ describe('FileTileStorage', () => {
     assert.equal(await s.removeLeftovers([[0, 0, 9]], 0), 0);
   });
 
+  it('with link_single_color_images, removeLeftovers also removes old temp files of the shared single-colour tiles', async () => {
+    const r = root();
+    const shared = path.join(r, 'single_color_tiles');
+    const old = new Date(Date.now() - 20_000);
+    const plant = async (name: string, age: Date | null): Promise<string> => {
+      const file = path.join(shared, name);
+      await fs.writeFile(file, 'half');
+      if (age) await fs.utimes(file, age, age);
+      return file;
+    };
+    for (const linkSingleColor of ['symlink', 'hardlink', false] as const) {
+      await fs.mkdir(shared, { recursive: true });
+      const s = new FileTileStorage({ directory: r, extension: 'png', linkSingleColor });
+      const gone = [
+        await plant('ff0000.png.4242-1-abcdef0123.tmp', old), // a writer killed while writing a new colour
+        await plant('ff000080.png.tmp-27182818', old), // RGBA, MapProxy's temp name
+      ];
+      const kept = [
+        await plant('00ff00.png.4242-2-abcdef0123.tmp', null), // being written now
+        await plant('0000ff.png', old), // a shared tile
+        await plant('notes.txt.4242-3-abcdef0123.tmp', old), // not a colour's
+      ];
+      const removed = await s.removeLeftovers([[0, 0, 1]], 10_000);
+      if (linkSingleColor === false) {
+        // Without linking, that directory is not the cache's: left alone.
+        assert.equal(removed, 0);
+        for (const f of [...gone, ...kept]) await fs.stat(f);
+      } else {
+        assert.equal(removed, 2, String(linkSingleColor));
+        for (const f of gone) await assert.rejects(fs.lstat(f), { code: 'ENOENT' });
+        for (const f of kept) await fs.stat(f);
+      }
+      await fs.rm(shared, { recursive: true });
+    }
+    // No such directory yet: nothing to do.
+    assert.equal(await new FileTileStorage({ directory: r, extension: 'png', linkSingleColor: 'symlink' }).removeLeftovers([[0, 0, 1]], 0), 0);
+  });
+
   it('never lets a reader see a torn tile while another process rewrites it', async () => {
     const r = root();
     const s = new FileTileStorage({ directory: r, extension: 'png' });
