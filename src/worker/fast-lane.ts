@@ -235,7 +235,7 @@ export class Backend extends Duplex {
     // node:http wants more: only a connection handed over for good reads on for it. While the
     // lane waits for an answer it keeps the socket paused, so a pipelining client cannot make
     // it buffer without bound.
-    if (this.#lane.passing) this.#lane.socket.resume();
+    if (this.#lane.passing && !this.#lane.held) this.#lane.socket.resume();
   }
 
   override _write(chunk: Buffer, encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
@@ -312,6 +312,28 @@ export class LaneConnection {
   /** Everything from here on goes to node:http. */
   get passing(): boolean {
     return this.#state === 'pass';
+  }
+
+  /** Held by the server: too many pipelined requests wait for an answer (server.ts). */
+  #held = false;
+
+  get held(): boolean {
+    return this.#held;
+  }
+
+  /**
+   * Read nothing more until `release`, whatever node:http asks for: node:http resumes its side
+   * each time it has sent an answer, and would parse on what the client keeps sending.
+   */
+  hold(): void {
+    this.#held = true;
+    this.socket.pause();
+  }
+
+  release(): void {
+    this.#held = false;
+    // Paused for node:http's sake (a full Backend) it is paused again at the next push.
+    if (this.#state === 'pass') this.socket.resume();
   }
 
   /** The node:http side of this connection, when it has one. */

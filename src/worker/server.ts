@@ -48,6 +48,32 @@ const SHUTDOWN_BODY = 'Service Unavailable: the server is shutting down\n';
 /** How long a stop drain leaves a connection idle before closing it (see `#check`). */
 const STOP_IDLE_GRACE_MS = 1000;
 
+/**
+ * Pipelined requests of one connection the app works on at once; the next ones wait until one of
+ * these is answered. node:http parses everything a read brought (64 KiB: hundreds of pipelined
+ * requests) and asks for an answer to each at once, buffering every answer until the client reads:
+ * a client that pipelines thousands of tile requests and reads nothing made a worker hold about
+ * 90 MiB per connection. Waiting requests cost their parsed head only.
+ */
+export const PIPELINE_DEPTH = 4;
+
+/**
+ * Waiting requests at which the connection stops being read until they are all answered. What
+ * node:http has read already is parsed all the same (one read: at most 64 KiB), so a client
+ * that keeps sending without reading holds a few MiB of parsed heads at most, not all it sent.
+ */
+export const PIPELINE_PAUSE_AT = 64;
+
+/** One connection node:http reads (a socket, or the lane's Backend for it). */
+interface Pipeline {
+  /** Requests whose answer the app is making or node:http still holds. */
+  readonly started: Set<ServerResponse>;
+  /** Requests waiting for a place among those. */
+  readonly waiting: Array<{ readonly req: IncomingMessage; readonly res: ServerResponse }>;
+  /** Reading stopped (PIPELINE_PAUSE_AT) until nothing waits. */
+  held: boolean;
+}
+
 /** An HTTP server that knows how to drain (see `drain`). */
 export class DrainingServer {
   /** The listening server: the fast lane's net.Server, or `http` itself without a lane. */
@@ -64,6 +90,7 @@ export class DrainingServer {
   #drained: (() => void) | null = null;
   #done: Promise<DrainResult> | null = null;
   #idleTimer: NodeJS.Timeout | null = null;
+  readonly #pipelines = new WeakMap<object, Pipeline>();
 
   constructor(handler: Handler, opts: DrainingServerOptions = {}) {
     this.#handler = handler;
@@ -130,16 +157,70 @@ export class DrainingServer {
   }
 
   #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket;
+    const pipeline = this.#pipelineOf(socket);
     this.#inFlight.add(res);
     res.once('close', () => {
       this.#inFlight.delete(res);
+      if (pipeline.started.delete(res)) this.#startWaiting(socket, pipeline);
       this.#check();
     });
-    const socket = req.socket;
     if (socket instanceof Backend) {
       // The lane reads the connection's next request once this answer is written.
       res.once('finish', () => process.nextTick(() => socket.lane.answerDone()));
     }
+    if (pipeline.started.size < PIPELINE_DEPTH) {
+      this.#start(pipeline, req, res);
+      return;
+    }
+    pipeline.waiting.push({ req, res });
+    if (pipeline.waiting.length >= PIPELINE_PAUSE_AT && !pipeline.held) {
+      pipeline.held = true;
+      // Behind the lane, the lane holds the real socket. Without it, a pause of the socket is
+      // the best there is: node:http resumes it after each answer it sends.
+      if (socket instanceof Backend) socket.lane.hold();
+      else socket.pause();
+    }
+  }
+
+  /** The pipeline of the connection `socket`, made at its first request. */
+  #pipelineOf(socket: object): Pipeline {
+    let pipeline = this.#pipelines.get(socket);
+    if (pipeline !== undefined) return pipeline;
+    const made: Pipeline = { started: new Set(), waiting: [], held: false };
+    this.#pipelines.set(socket, made);
+    (socket as NodeJS.EventEmitter).once('close', () => {
+      // node:http emits no 'close' on the answers of pipelined requests behind the one at the
+      // head of the line when the connection goes: without this they stayed in flight for good
+      // (a drain waited for them until its timeout), with their bodies.
+      for (const res of made.started) this.#inFlight.delete(res);
+      for (const { res } of made.waiting) this.#inFlight.delete(res);
+      made.started.clear();
+      made.waiting.length = 0;
+      this.#check();
+    });
+    pipeline = made;
+    return pipeline;
+  }
+
+  /** Start the requests waiting in `pipeline` (of `socket`) while there is room. */
+  #startWaiting(socket: Socket, pipeline: Pipeline): void {
+    while (pipeline.started.size < PIPELINE_DEPTH && pipeline.waiting.length > 0) {
+      const { req, res } = pipeline.waiting.shift()!;
+      this.#start(pipeline, req, res);
+    }
+    if (pipeline.waiting.length === 0 && pipeline.held) {
+      pipeline.held = false;
+      // Whoever else paused it (node:http for its own backlog, the lane for a full Backend)
+      // pauses it again at the next data if it still must.
+      if (socket instanceof Backend) socket.lane.release();
+      else socket.resume();
+    }
+  }
+
+  /** Answer one request: drain rules first, then the app. */
+  #start(pipeline: Pipeline, req: IncomingMessage, res: ServerResponse): void {
+    pipeline.started.add(res);
     if (this.#mode !== null) {
       // The client must not reuse this connection: the next request would find it closed.
       res.setHeader('Connection', 'close');
