@@ -51,6 +51,8 @@ function unknownKeys(obj: Dict, allowed: readonly string[], prefix: string, prob
 }
 
 function level(v: unknown, at: string, problems: ConfigProblem[]): LevelName | undefined {
+  // `off` (the alias of silent) is the boolean false in YAML 1.1, as the file is read.
+  if (v === false) return 'silent';
   if (typeof v === 'string') {
     const name = v.toLowerCase();
     if ((LEVELS as readonly string[]).includes(name)) return name as LevelName;

@@ -103,6 +103,9 @@ test('access_log and pretty', () => {
   // YAML 1.1, as in mapproxy.yaml: yes and off are booleans.
   assert.deepEqual(parse('access_log: yes').accessLog, { exclude: [] });
   assert.deepEqual(parse('access_log: off').accessLog, false);
+  // off as a level, which YAML 1.1 reads as false: silent, as before.
+  assert.deepEqual([parse('level: off').level, parse('loggers: {mapproxy.access: off}').loggers], ['silent', { 'mapproxy.access': 'silent' }]);
+  rejects('level: on', [{ path: 'level', message: `unknown level true; expected one of trace, debug, info, warn, error, fatal, silent` }]);
   rejects('access_log: {exclude: /healthz}', [{ path: 'access_log.exclude', message: 'expected a list of request paths, got "/healthz"' }]);
   rejects('access_log: {exclude: [/healthz, readyz]}', [{ path: 'access_log.exclude[1]', message: 'expected a request path starting with /, got "readyz"' }]);
   rejects('pretty: 1', [{ path: 'pretty', message: 'expected true or false, got 1' }]);
