@@ -50,6 +50,11 @@ export interface MultiAppOptions {
    * a hidden project is still logged by the worker that answers it.
    */
   readonly reportHidden?: boolean;
+  /**
+   * Throw a ConfigError at creation when `dir` is not a directory (default true). `serve`'s
+   * workers pass false: the master checked it at start.
+   */
+  readonly requireDirectory?: boolean;
 }
 
 /** The MultiMapProxy request listener. */
@@ -100,8 +105,10 @@ async function isFile(file: string): Promise<boolean> {
 export function createMultiApp(dir: string, opts: MultiAppOptions = {}): MultiApp {
   const root = resolve(dir);
   // A mistyped directory would otherwise answer 404 to everything with nothing in the log. Once,
-  // at start-up (before the listener exists), so a blocking stat is fine.
-  if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) {
+  // at start-up (before the listener exists), so a blocking stat is fine. Not in a serve worker:
+  // the master checked at start, and a worker replaced while the directory is briefly away (a
+  // deploy's mv, a remount) must still start, to answer 404 until it is back.
+  if ((opts.requireDirectory ?? true) && !statSync(root, { throwIfNoEntry: false })?.isDirectory()) {
     throw new ConfigError([{ path: '', message: `not a directory of configurations: ${root}` }]);
   }
   const allowListing = opts.allowListing ?? false;

@@ -74,6 +74,7 @@ export async function runWorker(opts: WorkerOptions, control: WorkerControl): Pr
         reload: true,
         observability: opts.observability,
         reportHidden: opts.reportHidden === true,
+        requireDirectory: false,
       });
     } else if (opts.configFromMaster) {
       // Asked for now that the control listens: a message sent before would have been dropped.

@@ -4,7 +4,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServe, type ServeProcess } from '../helpers/serve.js';
@@ -62,4 +62,34 @@ test('serve --multiapp with a missing directory exits 78 before binding; --allow
   const u = await startServe('/tmp/x.yaml', ['--allow-listing'], { waitReady: false });
   assert.equal((await u.exited()).code, 2);
   assert.match(u.output(), /--allow-listing goes with --multiapp/);
+});
+
+test('serve --multiapp: a worker replaced while the directory is away starts, answers 404, and serves again once it is back', async () => {
+  const base = await mkdtemp(join(tmpdir(), 'mpx-multi-'));
+  dirs.push(base);
+  const dir = join(base, 'projects');
+  await mkdir(dir);
+  await writeFile(join(dir, 'alpha.yaml'), project('Alpha'));
+  const m = await startServe(dir, ['--multiapp', '-w', '1', '--spare-workers', '0']);
+  masters.push(m);
+  assert.equal((await get(`${m.url}/alpha/tms/1.0.0/`)).status, 200);
+  // A deploy swapping the directory by mv, and the worker dies meanwhile.
+  await rename(dir, `${dir}.old`);
+  const [old] = m.listeningWorkers();
+  const from = m.logs().length;
+  process.kill(old, 'SIGKILL');
+  const listening = await m.waitForLog((l) => l.msg === 'worker listening' && l.workerPid !== old, { from });
+  assert.equal((await get(`${m.url}/alpha/tms/1.0.0/`)).status, 404);
+  assert.deepEqual(m.logs().slice(from).filter((l) => l.msg === 'worker failed to start'), []);
+  await rename(`${dir}.old`, dir);
+  // Projects are looked up again at most once a second (checkIntervalMs).
+  let status = 0;
+  for (let i = 0; i < 50 && status !== 200; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    status = (await get(`${m.url}/alpha/tms/1.0.0/`)).status;
+  }
+  assert.equal(status, 200);
+  assert.deepEqual(m.listeningWorkers(), [listening.workerPid], 'the same new worker serves');
+  process.kill(m.pid, 'SIGTERM');
+  assert.deepEqual(await m.exited(), { code: 0, signal: null });
 });
