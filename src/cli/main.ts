@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { bindHost } from '../app/listen.js';
+import { endParentWait } from '../master/notify.js';
 
 const require = createRequire(import.meta.url);
 /** The package version, from package.json. */
@@ -224,7 +225,11 @@ export function runCommandLine(argv: string[]): void {
   const end = (code: number): void => {
     process.exitCode = code;
     // Unreferenced: with nothing else open the process ends at once, without waiting for it.
-    setTimeout(() => process.exit(code), 1000).unref();
+    const exit = (): void => void setTimeout(() => process.exit(code), 1000).unref();
+    // Any failure (a usage error, an invalid --log-config or configuration, a crash loop): pm2,
+    // when it waits for 'ready' (wait_ready), learns that the start is over.
+    if (code === 0) exit();
+    else void endParentWait().then(exit, exit);
   };
   main(argv).then(end, (err: unknown) => {
     process.stderr.write(`mapproxy-ts: ${err instanceof Error ? err.message : String(err)}\n`);

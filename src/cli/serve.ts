@@ -58,7 +58,8 @@ Signals to the master:
 
 Exit status:
   0    stopped by a signal
-  1    failure: the workers crash-loop, the address is in use, the check could not finish
+  1    failure: the workers crash-loop or keep running out of descriptors, the address is in
+       use, the pid file is held or a log or pid file cannot be written, the check could not finish
   2    usage error
   78   the configuration or --log-config file is invalid: a restart fails the same way until
        the file is fixed (pm2: stop_exit_codes, systemd: RestartPreventExitStatus)

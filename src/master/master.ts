@@ -32,7 +32,7 @@ import {
 } from '../worker/protocol.js';
 import { LostConnectionPolicy, RestartPolicy } from './backoff.js';
 import { descriptorLimit } from '../cache/storage/open-files.js';
-import { endParentWait, monotonicUsec, notifyParentReady, notifySystemd } from './notify.js';
+import { monotonicUsec, notifyParentReady, notifySystemd } from './notify.js';
 import { removePidFile, writePidFile } from './pid-file.js';
 import { CHECK_TIMEOUT_MS, checkConfigInChild, type ChildCheck } from './check-process.js';
 import { countWorkerRestart, createMetricsAggregator } from '../metrics/index.js';
@@ -636,13 +636,6 @@ export function workerExecArgv(execArgv: readonly string[] = process.execArgv, n
  * the workers crash-loop.
  */
 export async function runMaster(opts: MasterOptions): Promise<number> {
-  const code = await runUntilStopped(opts);
-  // A parent still waiting for 'ready' (pm2's wait_ready) learns that the start is over.
-  if (code !== 0) await endParentWait();
-  return code;
-}
-
-async function runUntilStopped(opts: MasterOptions): Promise<number> {
   if (!cluster.isPrimary) {
     process.stderr.write('mapproxy-ts: serve cannot run inside a node:cluster worker (under pm2, use fork mode)\n');
     return 1;

@@ -288,10 +288,9 @@ test('pm2 start with an invalid configuration: the start ends at once, the maste
   await pm2('start', 'pm2-broken.config.js');
   try {
     // Had the master not ended pm2's wait_ready wait, pm2 start would have returned only after
-    // listen_timeout, with the dead master marked online.
-    const p = await master();
-    assert.equal(p.pm2_env.exit_code, 78, 'pm2 saw the exit before pm2 start returned');
-    assert.notEqual(p.pm2_env.status, 'online');
+    // listen_timeout (60 s), with the dead master marked online.
+    await waitFor(async () => (await master()).pm2_env.exit_code === 78, 'pm2 saw the exit');
+    assert.notEqual((await master()).pm2_env.status, 'online');
     // Well past exp_backoff_restart_delay (500 ms): stop_exit_codes kept pm2 from trying again.
     await new Promise((r) => setTimeout(r, 3000));
     const later = await master();
@@ -303,5 +302,35 @@ test('pm2 start with an invalid configuration: the start ends at once, the maste
     await assert.rejects(fetch(url(wmts(3, 4, 2))), 'nothing listens');
   } finally {
     await pm2('delete', 'mapproxy-ts').catch(() => undefined);
+  }
+});
+
+test('pm2 start with an invalid --log-config or a wrong command line: the start ends at once, no restart (exit 78, 2)', async () => {
+  const badLog = path.join(pkg, 'bad-log.yaml');
+  await writeFile(badLog, 'level: verbose\n');
+  const cases: Array<[string[], number, string]> = [
+    [['--log-config', 'bad-log.yaml'], 78, `mapproxy-ts: invalid log configuration ${badLog}:\n  level: unknown level "verbose"; expected one of trace, debug, info, warn, error, fatal, silent\n`],
+    [['--workers', 'many'], 2, 'mapproxy-ts: invalid --workers "many": expected a whole number of at least 1\n'],
+  ];
+  const errorLog = path.join(pkg, 'logs', 'mapproxy-ts.error.log');
+  for (const [extra, code, said] of cases) {
+    await writeFile(
+      path.join(pkg, 'pm2-extra.config.js'),
+      "import { apps as testApps } from './pm2-test.config.js';\n" +
+        `export const apps = testApps.map((a) => ({ ...a, args: [...a.args, ...${JSON.stringify(extra)}] }));\n`,
+    );
+    const seen = (await readFile(errorLog, 'utf8').catch(() => '')).split(said).length - 1;
+    await pm2('start', 'pm2-extra.config.js');
+    try {
+      // Without 'ready' first, pm2 start returned after listen_timeout (60 s) with the app online.
+      await waitFor(async () => (await master()).pm2_env.exit_code === code, `${extra.join(' ')}: pm2 saw the exit`);
+      assert.notEqual((await master()).pm2_env.status, 'online');
+      await new Promise((r) => setTimeout(r, 2000));
+      const later = await master();
+      assert.equal(later.pm2_env.restart_time, 0, `${extra.join(' ')}: pm2 restarted nothing`);
+      await waitFor(async () => (await readFile(errorLog, 'utf8')).split(said).length - 1 > seen, 'the reason in error_file');
+    } finally {
+      await pm2('delete', 'mapproxy-ts').catch(() => undefined);
+    }
   }
 });
