@@ -64,14 +64,23 @@ export const PIPELINE_DEPTH = 4;
  */
 export const PIPELINE_PAUSE_AT = 64;
 
+/**
+ * Waiting requests at which the connection is closed: a client this far ahead of the answers it
+ * reads is not using HTTP/1.1 pipelining as any client does. The holds above only slow it (one
+ * more read per half of node:http's headersTimeout), so without a cap a connection kept open for
+ * long would still grow by a few MiB a minute. 4096 parsed heads are about 12 MiB.
+ */
+export const PIPELINE_MAX_WAITING = 4096;
+
 /** One connection node:http reads (a socket, or the lane's Backend for it). */
 interface Pipeline {
   /** Requests whose answer the app is making or node:http still holds. */
   readonly started: Set<ServerResponse>;
   /** Requests waiting for a place among those. */
   readonly waiting: Array<{ readonly req: IncomingMessage; readonly res: ServerResponse }>;
-  /** Reading stopped (PIPELINE_PAUSE_AT) until nothing waits. */
+  /** Reading stopped (PIPELINE_PAUSE_AT) until nothing waits, or `holdTimer` ends it. */
   held: boolean;
+  holdTimer: NodeJS.Timeout | null;
 }
 
 /** An HTTP server that knows how to drain (see `drain`). */
@@ -162,7 +171,8 @@ export class DrainingServer {
     this.#inFlight.add(res);
     res.once('close', () => {
       this.#inFlight.delete(res);
-      if (pipeline.started.delete(res)) this.#startWaiting(socket, pipeline);
+      // Not on a connection that is gone (a client error destroys it before its own 'close').
+      if (pipeline.started.delete(res) && !socket.destroyed) this.#startWaiting(socket, pipeline);
       this.#check();
     });
     if (socket instanceof Backend) {
@@ -174,20 +184,49 @@ export class DrainingServer {
       return;
     }
     pipeline.waiting.push({ req, res });
-    if (pipeline.waiting.length >= PIPELINE_PAUSE_AT && !pipeline.held) {
-      pipeline.held = true;
-      // Behind the lane, the lane holds the real socket. Without it, a pause of the socket is
-      // the best there is: node:http resumes it after each answer it sends.
-      if (socket instanceof Backend) socket.lane.hold();
-      else socket.pause();
-    }
+    if (pipeline.waiting.length > PIPELINE_MAX_WAITING) socket.destroy();
+    else if (pipeline.waiting.length >= PIPELINE_PAUSE_AT && !pipeline.held) this.#hold(socket, pipeline);
+  }
+
+  /**
+   * Stop reading `socket` while its waiting requests are answered; for half of node:http's
+   * shortest request timeout at most. A pipelining client's last head is often split across
+   * reads: node:http times the part it has parsed, and cut the connection (answers unsent) when
+   * the rest stayed unread past headersTimeout (60 s) behind a long queue. A client that never
+   * reads gets one more read (64 KiB) per period at most.
+   */
+  #hold(socket: Socket, pipeline: Pipeline): void {
+    pipeline.held = true;
+    // Behind the lane, the lane holds the real socket. Without it, a pause of the socket is the
+    // best there is: node:http resumes it after each answer it sends.
+    if (socket instanceof Backend) socket.lane.hold();
+    else socket.pause();
+    const limits = [this.http.headersTimeout, this.http.requestTimeout].filter((ms) => ms > 0);
+    if (limits.length === 0) return;
+    pipeline.holdTimer = setTimeout(() => {
+      pipeline.holdTimer = null;
+      this.#release(socket, pipeline);
+    }, Math.min(...limits) / 2);
+    pipeline.holdTimer.unref();
+  }
+
+  #release(socket: Socket, pipeline: Pipeline): void {
+    if (!pipeline.held) return;
+    pipeline.held = false;
+    if (pipeline.holdTimer) clearTimeout(pipeline.holdTimer);
+    pipeline.holdTimer = null;
+    if (socket.destroyed) return;
+    // Whoever else paused it (node:http for its own backlog, the lane for a full Backend) pauses
+    // it again at the next data if it still must; the next request past the mark holds it again.
+    if (socket instanceof Backend) socket.lane.release();
+    else socket.resume();
   }
 
   /** The pipeline of the connection `socket`, made at its first request. */
   #pipelineOf(socket: object): Pipeline {
     let pipeline = this.#pipelines.get(socket);
     if (pipeline !== undefined) return pipeline;
-    const made: Pipeline = { started: new Set(), waiting: [], held: false };
+    const made: Pipeline = { started: new Set(), waiting: [], held: false, holdTimer: null };
     this.#pipelines.set(socket, made);
     (socket as NodeJS.EventEmitter).once('close', () => {
       // node:http emits no 'close' on the answers of pipelined requests behind the one at the
@@ -197,6 +236,8 @@ export class DrainingServer {
       for (const { res } of made.waiting) this.#inFlight.delete(res);
       made.started.clear();
       made.waiting.length = 0;
+      if (made.holdTimer) clearTimeout(made.holdTimer);
+      made.holdTimer = null;
       this.#check();
     });
     pipeline = made;
@@ -209,13 +250,7 @@ export class DrainingServer {
       const { req, res } = pipeline.waiting.shift()!;
       this.#start(pipeline, req, res);
     }
-    if (pipeline.waiting.length === 0 && pipeline.held) {
-      pipeline.held = false;
-      // Whoever else paused it (node:http for its own backlog, the lane for a full Backend)
-      // pauses it again at the next data if it still must.
-      if (socket instanceof Backend) socket.lane.release();
-      else socket.resume();
-    }
+    if (pipeline.waiting.length === 0) this.#release(socket, pipeline);
   }
 
   /** Answer one request: drain rules first, then the app. */
