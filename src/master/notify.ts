@@ -18,8 +18,9 @@ export function notifyParentReady(): void {
 }
 
 /**
- * End pm2's `wait_ready` wait for a master that gives up before it was ready (an invalid
- * configuration, an address in use, workers that crash-loop at once). pm2 has no message for a
+ * End pm2's `wait_ready` wait for a command that gives up before it was ready (an invalid
+ * configuration, a usage error, an address in use, workers that crash-loop at once; called by
+ * runCommandLine before any non-zero exit). pm2 has no message for a
  * failed start: without 'ready' it waits `listen_timeout` (60 s) after the process is gone, lets
  * `pm2 start` report success, and then shows the dead app as online (pm2 6.0.14, seen here;
  * Unitech/pm2#4355). With 'ready' sent before the exit, pm2 takes the exit for what it is: a

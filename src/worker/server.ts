@@ -58,9 +58,10 @@ const STOP_IDLE_GRACE_MS = 1000;
 export const PIPELINE_DEPTH = 4;
 
 /**
- * Waiting requests at which the connection stops being read until they are all answered. What
- * node:http has read already is parsed all the same (one read: at most 64 KiB), so a client
- * that keeps sending without reading holds a few MiB of parsed heads at most, not all it sent.
+ * Waiting requests at which the connection stops being read until they are all answered (for a
+ * while at a time, see `#hold`). What node:http has read already is parsed all the same (one
+ * read: at most 64 KiB), so a client that keeps sending without reading holds a few MiB of
+ * parsed heads, not all it sent.
  */
 export const PIPELINE_PAUSE_AT = 64;
 
@@ -224,7 +225,7 @@ export class DrainingServer {
 
   /** The pipeline of the connection `socket`, made at its first request. */
   #pipelineOf(socket: object): Pipeline {
-    let pipeline = this.#pipelines.get(socket);
+    const pipeline = this.#pipelines.get(socket);
     if (pipeline !== undefined) return pipeline;
     const made: Pipeline = { started: new Set(), waiting: [], held: false, holdTimer: null };
     this.#pipelines.set(socket, made);
@@ -240,8 +241,7 @@ export class DrainingServer {
       made.holdTimer = null;
       this.#check();
     });
-    pipeline = made;
-    return pipeline;
+    return made;
   }
 
   /** Start the requests waiting in `pipeline` (of `socket`) while there is room. */
