@@ -29,8 +29,8 @@ export function notifyParentReady(): void {
  * 'ready' keeps meaning "serving". Resolves once the message is handed to the OS, so that it
  * reaches pm2 before the exit does.
  */
-export function endParentWait(env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const pm2Waits = env.pm_id !== undefined && env.wait_ready === 'true';
+export function endParentWait(): Promise<void> {
+  const pm2Waits = process.env.pm_id !== undefined && process.env.wait_ready === 'true';
   if (!pm2Waits || parentToldReady || !process.connected || !process.send) return Promise.resolve();
   parentToldReady = true;
   return new Promise((resolve) => {
