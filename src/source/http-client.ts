@@ -165,12 +165,42 @@ function message(hide: boolean, what: string, url: string, reason: string): stri
   return hide ? `${what} (see logs for URL and reason).` : `${what} "${url}": ${reason}`;
 }
 
+/** Redirect statuses followed, as urllib's HTTPRedirectHandler (Python 3.11) follows them. */
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** urllib's limits: distinct URLs in one chain, and visits of one URL. */
+const MAX_REDIRECT_URLS = 10;
+const MAX_URL_REPEATS = 4;
+
+/**
+ * Where a redirect answer sends the request next, as urllib decides it: GET follows every
+ * redirect status, POST only 301, 302 and 303 (as a GET without body); only to http or https.
+ * Undefined when the answer is not followed (it is then an `HTTP Error` with its status).
+ */
+function redirectTarget(current: string, method: string, status: number, location: string | string[] | undefined): URL | undefined {
+  if (!REDIRECTS.has(status) || (method === 'POST' && status > 303)) return undefined;
+  const first = Array.isArray(location) ? location[0] : location;
+  if (first === undefined || first === '') return undefined;
+  let next: URL;
+  try {
+    next = new URL(first, current);
+  } catch {
+    return undefined;
+  }
+  if (next.protocol !== 'http:' && next.protocol !== 'https:') return undefined;
+  // Credentials in a Location are not used (nor logged): only those of the configured URL are.
+  next.username = '';
+  next.password = '';
+  return next;
+}
+
 /**
  * GET (or POST with `body`) a URL and return status, headers and the whole body.
  * Credentials in the URL become a Basic Authorization header and never appear in logs or errors.
+ * Redirects are followed as MapProxy's urllib follows them (at most 10 URLs, each at most 4
+ * times); credentials and the cookie jar go only to the origin of the URL asked for.
  * Rejects with `UpstreamTimeoutError` (no answer within `clientTimeout`),
- * `UpstreamConnectionError` (refused, reset, DNS, TLS) or `UpstreamHttpError` (status ≥ 400 or 204),
- * all `SourceError`s carrying the URL.
+ * `UpstreamConnectionError` (refused, reset, DNS, TLS) or `UpstreamHttpError` (a final status
+ * outside 200-299, or 204), all `SourceError`s carrying the URL as asked for.
  */
 export async function httpGet(rawUrl: string, opts: HttpRequestOptions = {}): Promise<HttpResponse> {
   const { url, username, password } = splitCredentials(rawUrl);
@@ -178,36 +208,77 @@ export async function httpGet(rawUrl: string, opts: HttpRequestOptions = {}): Pr
   const method = opts.body === undefined ? 'GET' : 'POST';
   const headers: Record<string, string> = { 'user-agent': USER_AGENT };
   for (const [k, v] of Object.entries(opts.headers ?? {})) headers[k.toLowerCase()] = String(v);
-  if (opts.cookies && opts.cookies.size > 0 && headers.cookie === undefined) {
-    headers.cookie = [...opts.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  }
-  const auth = basicAuth(username, password);
-  if (auth) headers.authorization = auth;
   if (opts.body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
+  const auth = basicAuth(username, password);
+  const jar = headers.cookie === undefined ? opts.cookies : undefined;
+  /** The headers of one request: credentials and the jar's cookies only for the origin asked for. */
+  const headersFor = (own: boolean): Record<string, string> => {
+    if (!own || (auth === undefined && (jar === undefined || jar.size === 0))) return headers;
+    const h = { ...headers };
+    if (auth !== undefined) h.authorization = auth;
+    if (jar !== undefined && jar.size > 0) h.cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    return h;
+  };
 
   // Before the clock starts: the first request's duration should not include the module load.
   const undici = await undiciLib();
+  const dispatcher = agentFor(undici, opts);
   const start = performance.now();
   let status: number | undefined;
   let body: Buffer | undefined;
   let failure: Error | undefined;
   let detail: string | undefined;
+  /** The URL answered last, when a redirect led there. */
+  let landed: string | undefined;
+  const visited = new Map<string, number>();
   try {
-    const res = await undici.request(url, { method, headers, body: opts.body, dispatcher: agentFor(undici, opts) });
-    status = res.statusCode;
-    body = Buffer.from(await res.body.arrayBuffer());
-    if (opts.cookies) storeCookies(opts.cookies, res.headers['set-cookie']);
-    const outHeaders: Record<string, string> = {};
-    for (const [k, v] of Object.entries(res.headers)) {
-      if (v !== undefined) outHeaders[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+    let origin: string | undefined;
+    try {
+      origin = new URL(url).origin;
+    } catch {
+      // undici rejects the URL below, with its own reason.
     }
-    if (status >= 400 || status === 204) {
-      // MapProxy: 204 is an error too ('HTTP Error "204 No Content"').
-      detail = message(false, 'HTTP Error', url, String(status));
-      failure = new UpstreamHttpError(message(hide, 'HTTP Error', url, String(status)), { url, status });
-      throw failure;
+    let target = url;
+    let own = true;
+    let hopMethod = method;
+    let hopBody = opts.body;
+    for (;;) {
+      const res = await undici.request(target, { method: hopMethod, headers: headersFor(own), body: hopBody, dispatcher });
+      status = res.statusCode;
+      if (opts.cookies && own) storeCookies(opts.cookies, res.headers['set-cookie']);
+      const next = redirectTarget(target, hopMethod, status, res.headers.location);
+      if (next !== undefined) {
+        const nextUrl = next.href;
+        const repeats = visited.get(nextUrl) ?? 0;
+        if (repeats < MAX_URL_REPEATS && visited.size < MAX_REDIRECT_URLS) {
+          visited.set(nextUrl, repeats + 1);
+          await res.body.dump();
+          if (hopMethod === 'POST') {
+            // 301/302/303 after a POST: the next request is a GET without the form (as urllib).
+            hopMethod = 'GET';
+            hopBody = undefined;
+            delete headers['content-type'];
+          }
+          target = nextUrl;
+          own = next.origin === origin;
+          landed = nextUrl;
+          continue;
+        }
+      }
+      body = Buffer.from(await res.body.arrayBuffer());
+      const outHeaders: Record<string, string> = {};
+      for (const [k, v] of Object.entries(res.headers)) {
+        if (v !== undefined) outHeaders[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+      }
+      if (status < 200 || status >= 300 || status === 204) {
+        // MapProxy: 204 is an error too ('HTTP Error "204 No Content"'); so is a redirect that
+        // is not followed (no Location, another scheme, a loop, a POST sent on by 307/308).
+        detail = message(false, 'HTTP Error', url, String(status));
+        failure = new UpstreamHttpError(message(hide, 'HTTP Error', url, String(status)), { url, status });
+        throw failure;
+      }
+      return { status, headers: outHeaders, body, url };
     }
-    return { status, headers: outHeaders, body, url };
   } catch (err) {
     if (failure) throw failure;
     const code = errorCode(err);
@@ -227,7 +298,16 @@ export async function httpGet(rawUrl: string, opts: HttpRequestOptions = {}): Pr
     if (requestLog.isLevelEnabled('info')) {
       const sizeKb = body ? Math.round((body.length / 1024) * 10) / 10 : null;
       requestLog.info(
-        { source: opts.source, method, url, status: status ?? null, sizeKb, durationMs: Math.round(durationMs), ...(detail ? { error: detail } : {}) },
+        {
+          source: opts.source,
+          method,
+          url,
+          status: status ?? null,
+          sizeKb,
+          durationMs: Math.round(durationMs),
+          ...(landed !== undefined ? { redirects: [...visited.values()].reduce((a, b) => a + b, 0), location: landed } : {}),
+          ...(detail ? { error: detail } : {}),
+        },
         `${method} ${url} ${status ?? '-'} ${sizeKb === null ? '-' : sizeKb.toFixed(1)} ${Math.round(durationMs)}`,
       );
     }

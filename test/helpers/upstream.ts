@@ -40,7 +40,9 @@ export type UpstreamFailure =
   /** 200, `image/png`, but only the first half of a real PNG. */
   | { readonly kind: 'truncated' }
   /** The real image bytes with this content type (e.g. `text/plain`). */
-  | { readonly kind: 'content-type'; readonly contentType: string };
+  | { readonly kind: 'content-type'; readonly contentType: string }
+  /** This status with a `Location` made from the request (none when it gives undefined), and a short body. */
+  | { readonly kind: 'redirect'; readonly status: number; readonly location: (req: UpstreamRequest) => string | undefined };
 
 /** Geographic SRS codes the upstream knows (for cell size and 1.3.0 axis order). */
 const GEOGRAPHIC = new Set(['EPSG:4326', 'EPSG:4258', 'CRS:84', 'EPSG:4269', 'EPSG:4230']);
@@ -289,7 +291,8 @@ export class Upstream {
     for (const qs of [rawQuery, form]) {
       for (const [k, v] of new URLSearchParams(qs)) if (!query.has(k.toLowerCase())) query.set(k.toLowerCase(), v);
     }
-    this.#requests.push({ method: req.method ?? 'GET', path, rawQuery, query, headers: req.headers, body });
+    const seen: UpstreamRequest = { method: req.method ?? 'GET', path, rawQuery, query, headers: req.headers, body };
+    this.#requests.push(seen);
     this.#inFlight++;
     this.#maxInFlight = Math.max(this.#maxInFlight, this.#inFlight);
     try {
@@ -303,6 +306,12 @@ export class Upstream {
       if (failure?.kind === 'status') {
         return send(res, { status: failure.status, type: 'text/plain', body: Buffer.from(failure.body ?? `error ${failure.status}`) });
       }
+      for (const [k, v] of Object.entries(this.#headers)) res.setHeader(k, v);
+      if (failure?.kind === 'redirect') {
+        const location = failure.location(seen);
+        if (location !== undefined) res.setHeader('Location', location);
+        return send(res, { status: failure.status, type: 'text/html', body: Buffer.from('<p>moved</p>') });
+      }
       if (failure?.kind === 'html') {
         return send(res, { status: 200, type: 'text/html; charset=utf-8', body: Buffer.from('<html><body><h1>Maintenance</h1></body></html>') });
       }
@@ -312,7 +321,6 @@ export class Upstream {
         answer.type = 'image/png';
       }
       if (failure?.kind === 'content-type') answer.type = failure.contentType;
-      for (const [k, v] of Object.entries(this.#headers)) res.setHeader(k, v);
       send(res, answer);
     } catch (err) {
       send(res, { status: 500, type: 'text/plain', body: Buffer.from(String(err)) });

@@ -101,6 +101,26 @@ test('mapproxy.source.request on failures: the HTTP status or null, and the erro
   });
 });
 
+test('mapproxy.source.request after redirects: one line for the URL asked for, the final status, hops and where it landed', async () => {
+  configureLogging({ level: 'info', destination: capture });
+  up.fail({ kind: 'redirect', status: 302, location: (r) => (r.path === '/a.png' ? '/b.png' : `http://u:p@127.0.0.1:${up.port}/c.png`) }, 2);
+  const res = await httpGet(`${up.url}/a.png`);
+  assert.equal(named('mapproxy.source.request').length, 1);
+  const { durationMs, ...rest } = own(named('mapproxy.source.request')[0]);
+  const sizeKb = Math.round((res.body.length / 1024) * 10) / 10;
+  assert.deepEqual(rest, {
+    level: 30,
+    name: 'mapproxy.source.request',
+    method: 'GET',
+    url: `${up.url}/a.png`,
+    status: 200,
+    sizeKb,
+    redirects: 2,
+    location: `${up.url}/c.png`,
+    msg: `GET ${up.url}/a.png 200 ${sizeKb.toFixed(1)} ${durationMs}`,
+  });
+});
+
 test('per-logger level: mapproxy.source.request at warn silences requests, other loggers still log', async () => {
   configureLogging({ level: 'info', levels: { 'mapproxy.source.request': 'warn' }, destination: capture });
   await httpGet(`${up.url}/tiles/1/0/0.png`);
