@@ -3,10 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile, access } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, utimes, writeFile, access } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PidFileInUseError, removePidFile, writePidFile } from '../../../src/master/pid-file.js';
+import { PidFileInUseError, processStartMs, removePidFile, writePidFile } from '../../../src/master/pid-file.js';
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'mpx-'));
@@ -47,6 +47,24 @@ test('refuses a pid file naming a live process, and does not remove it', () => w
     });
     await removePidFile(file);
     assert.equal(await readFile(file, 'utf8'), `${child.pid}\n`, 'another process\'s pid file is left alone');
+  } finally {
+    child.kill('SIGKILL');
+  }
+}));
+
+test('replaces a pid file whose pid now belongs to a process started after the file was written', { skip: process.platform !== 'linux' && 'needs /proc' }, () => withDir(async (dir) => {
+  // A master killed by SIGKILL left the file; its pid was given to another process since.
+  const file = join(dir, 'serve.pid');
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)']);
+  try {
+    await once(child, 'spawn');
+    const started = await processStartMs(child.pid as number);
+    assert.ok(started !== undefined && Math.abs(started - Date.now()) < 10_000, `start time ${started} is about now`);
+    await writeFile(file, `${child.pid}\n`);
+    const written = new Date(Date.now() - 60_000);
+    await utimes(file, written, written);
+    await writePidFile(file);
+    assert.equal(await readFile(file, 'utf8'), `${process.pid}\n`);
   } finally {
     child.kill('SIGKILL');
   }
