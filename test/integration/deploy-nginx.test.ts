@@ -222,6 +222,19 @@ describe('nginx in front of mapproxy-ts', { skip: SKIP }, () => {
       `${secure}/wmts/1.0.0/WMTSCapabilities.xml`,
     ]);
 
+    // The metrics stay inside: nginx denies them below both prefixes, mapproxy-ts answers them direct.
+    for (const p of ['/mapproxy/metrics', '/secure/mapproxy/metrics', '/mapproxy/some-project/metrics']) {
+      const res = await fetch(`http://127.0.0.1:${port}${p}`);
+      assert.equal(res.status, 403, p);
+      await res.arrayBuffer();
+    }
+    const direct = await fetch(`${serve.url}/metrics`);
+    assert.equal(direct.status, 200);
+    assert.match(await direct.text(), /^# HELP /m);
+    const probe = await fetch(`${base}/readyz`);
+    assert.equal(probe.status, 200, 'the probes pass through nginx');
+    await probe.arrayBuffer();
+
     await nginx.stop();
     await serve.kill();
   });
