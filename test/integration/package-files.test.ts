@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -41,4 +42,36 @@ test('npm pack ships docs/ and the templates, but not the tiles of examples/cach
     assert.ok(files.includes(f), `${f} is packed`);
   }
   assert.deepEqual(files.filter((f) => f.startsWith('examples/cache_data')), []);
+});
+
+test('prepare without TypeScript (npm ci --omit=dev): keeps a built dist/, else says what to run', async () => {
+  // A copy of the package root without node_modules: TypeScript cannot be found from there.
+  const dir = await mkdtemp(path.join(tmpdir(), 'mpx-prepare-'));
+  try {
+    await mkdir(path.join(dir, 'scripts'));
+    await copyFile(path.join(ROOT, 'scripts', 'prepare.mjs'), path.join(dir, 'scripts', 'prepare.mjs'));
+    await writeFile(path.join(dir, 'package.json'), '{"name":"copy","type":"module"}\n');
+    const prepare = (): Promise<{ code: number; stdout: string; stderr: string }> =>
+      run(process.execPath, [path.join(dir, 'scripts', 'prepare.mjs')], { cwd: dir }).then(
+        ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+        (err: { code: number; stdout: string; stderr: string }) => ({ code: err.code, stdout: err.stdout, stderr: err.stderr }),
+      );
+    assert.deepEqual(await prepare(), {
+      code: 1,
+      stdout: '',
+      stderr:
+        'mapproxy-ts: dist/ is not built and TypeScript, a dev dependency, is not installed.\n' +
+        'Install with the dev dependencies and drop them after the build:\n' +
+        '  npm ci && npm prune --omit=dev\n',
+    });
+    await mkdir(path.join(dir, 'dist', 'cli'), { recursive: true });
+    await writeFile(path.join(dir, 'dist', 'cli', 'main.js'), '');
+    assert.deepEqual(await prepare(), {
+      code: 0,
+      stdout: 'mapproxy-ts: TypeScript is not installed (no dev dependencies): keeping the dist/ built before\n',
+      stderr: '',
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
