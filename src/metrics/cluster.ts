@@ -87,7 +87,7 @@ export class MetricsAggregator {
     const registers = [this.registry];
     this.#restarts = new Counter({
       name: 'mapproxy_worker_restarts_total',
-      help: 'Workers the master replaced, by reason (crash, timeout, max-requests, reload)',
+      help: 'Workers the master replaced, by reason (crash, timeout, max-requests, reload, descriptors)',
       labelNames: ['reason'] as const,
       registers,
     });
@@ -95,7 +95,7 @@ export class MetricsAggregator {
     const live = this.#live;
     new Gauge({
       name: 'mapproxy_workers',
-      help: 'Workers currently reporting metrics to the master',
+      help: 'Worker processes reporting to the master now, standing-by spares included',
       registers,
       collect() {
         this.set(live.size);
