@@ -7,7 +7,8 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { listProjects } from '../app/multiapp.js';
-import { loadConfigFile, type LoadedConfig } from '../config/index.js';
+import { buildConfig } from '../config/build.js';
+import { loadConfigFile, validateConfig, type LoadedConfig } from '../config/index.js';
 
 /** A problem with what `-f` names: one line on stderr, exit code 1. */
 export class CreateError extends Error {}
@@ -25,14 +26,26 @@ export type Referenced =
   | { readonly kind: 'multiapp'; readonly dir: string; readonly projects: readonly ReferencedConfig[] };
 
 /**
- * Read what `-f` names for `template`. A file is loaded (YAML, `base:` includes) and rejects with
- * the same `ConfigError` as `serve` and `check-config` when it cannot be; a directory is accepted
- * where `multiapp` allows it, as `serve --multiapp` accepts it, and each project in it is loaded
- * like a single file, so no template is written for a configuration that cannot be read.
+ * Load `file` (YAML, `base:` includes), then validate and build it as `serve` does before it
+ * forks; rejects with the same `ConfigError` as `serve` and `check-config`.
+ */
+async function loadChecked(file: string): Promise<LoadedConfig> {
+  const loaded = await loadConfigFile(file);
+  const { config } = validateConfig(loaded.config, { file, dir: loaded.dir, origins: loaded.origins });
+  await buildConfig(config, { dir: loaded.dir, file }).close();
+  return loaded;
+}
+
+/**
+ * Read what `-f` names for `template`. A file is loaded and checked as `serve` checks it, and
+ * rejects with the same `ConfigError` as `serve` and `check-config` when it is not valid; a
+ * directory is accepted where `multiapp` allows it, as `serve --multiapp` accepts it, and each
+ * project in it is checked like a single file, so no template is written for a configuration
+ * that `serve` would refuse.
  */
 export async function readReferenced(template: string, file: string, multiapp: boolean): Promise<Referenced> {
   if (!existsSync(file)) throw new CreateError(`configuration not found: ${file}`);
-  if (!statSync(file).isDirectory()) return { kind: 'config', file, loaded: await loadConfigFile(file) };
+  if (!statSync(file).isDirectory()) return { kind: 'config', file, loaded: await loadChecked(file) };
   if (!multiapp) throw new CreateError(`${template} takes one configuration file, and ${file} is a directory (a MultiMapProxy project is ${path.join(file, '<name>.yaml')})`);
   let names: string[];
   try {
@@ -43,7 +56,7 @@ export async function readReferenced(template: string, file: string, multiapp: b
   const projects: ReferencedConfig[] = [];
   for (const name of names) {
     const project = path.join(file, `${name}.yaml`);
-    projects.push({ file: project, loaded: await loadConfigFile(project) });
+    projects.push({ file: project, loaded: await loadChecked(project) });
   }
   return { kind: 'multiapp', dir: file, projects };
 }

@@ -195,7 +195,7 @@ async function filesFor(o: Options, { ref, log }: Inputs, warnings: string[]): P
             '// the others serve on.'
           : '// createApp() loads and validates the configuration once, at import; an invalid configuration\n' +
             '// rejects with a ConfigError that names the YAML path of every problem (run on its own, the\n' +
-            '// module prints it as `mapproxy-ts serve` does and exits 1).',
+            '// module prints it and exits 78, as `mapproxy-ts serve` does).',
         config: js(served),
         host: js(host),
         port: js(port),

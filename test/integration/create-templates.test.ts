@@ -449,10 +449,12 @@ const yamlBrokenError = (file: string): string =>
 /** A destination of each template that takes -f. */
 const DEST: Record<string, string> = { 'seed-config': 'seed.yaml', app: 'app.mjs', pm2: 'ecosystem.config.js', systemd: 'mapproxy-ts.service' };
 
-test('-f: every template refuses a configuration serve could not read, with the same message and exit 1, and writes nothing', async () => {
+test('-f: every template refuses a configuration serve would refuse, with the same message and exit 1, and writes nothing', async () => {
   await withTmp(async (dir) => {
     const broken = path.join(dir, 'broken.yaml');
     await writeFile(broken, YAML_BROKEN);
+    const invalid = path.join(dir, 'invalid.yaml');
+    await writeFile(invalid, 'caches:\n  c: {grids: [NO_SUCH_GRID], sources: []}\n');
     // A directory of projects, one of which cannot be read: refused as the file itself would be.
     const projects = path.join(dir, 'projects');
     await mkdir(projects);
@@ -465,6 +467,12 @@ test('-f: every template refuses a configuration serve could not read, with the 
         out: '',
         err: `mapproxy-ts create: configuration not found: ${dir}/none.yaml\n`,
       }, `${name}: missing`);
+      // Valid YAML that serve refuses: the same check as serve's, before anything is written.
+      assert.deepEqual(await create('-t', name, '-f', invalid, out), {
+        code: 1,
+        out: '',
+        err: `mapproxy-ts create: invalid configuration ${invalid}:\n  caches.c.grids[0]: unknown grid "NO_SUCH_GRID"\n`,
+      }, `${name}: invalid`);
       const viaDir =
         name === 'seed-config'
           ? `mapproxy-ts create: seed-config takes one configuration file, and ${projects} is a directory (a MultiMapProxy project is ${projects}/<name>.yaml)\n`
