@@ -9,7 +9,7 @@ import { buildApp, type App } from '../app/build-app.js';
 import { listenFailure } from '../app/listen.js';
 import { connectionsWithin, descriptorLimit, openDescriptors } from '../cache/storage/open-files.js';
 import { imageJobState, libuvPoolSize, setImageJobLimit } from '../image/index.js';
-import { getLogger } from '../log/index.js';
+import { accessLogOn, getLogger } from '../log/index.js';
 import { installMetrics, sendFinalMetrics, setReady } from '../metrics/index.js';
 import { DrainingServer } from './server.js';
 import type { WorkerControl } from './control.js';
@@ -122,9 +122,11 @@ export async function runWorker(opts: WorkerOptions, control: WorkerControl): Pr
   control.serving();
   setReady(true);
   // What this worker runs with, as the master passed it on (`serve --no-fast-lane`, --max-requests; 0: none).
+  // The lane answers nothing while the access log is on (every request must reach node:http to be logged).
   // imageJobs: image operations at once on that pool (src/image/pool.ts; --image-jobs, else one fewer than its threads).
   const threadpool = libuvPoolSize(process.env.UV_THREADPOOL_SIZE);
-  log().info({ fastLane: opts.fastLane !== false, maxRequests: opts.maxRequests ?? 0, threadpool, imageJobs: imageJobState().limit, maxConnections: Number.isFinite(maxConnections) ? maxConnections : null, descriptorsAtStart }, 'listening');
+  const fastLane = opts.fastLane === false ? false : accessLogOn() ? 'off while the access log is on' : true;
+  log().info({ fastLane, maxRequests: opts.maxRequests ?? 0, threadpool, imageJobs: imageJobState().limit, maxConnections: Number.isFinite(maxConnections) ? maxConnections : null, descriptorsAtStart }, 'listening');
   await control.drainRequested;
   setReady(false);
   const mode = control.mode ?? 'stop';
