@@ -10,9 +10,11 @@
  * `r = (47·cx + 128) mod 256`, `g = (47·cy + 128) mod 256`, `b = (13·cx + 29·cy + 64) mod 256`.
  * A pixel takes the colour of its centre. Coordinates are x/y (east/north) in the request SRS.
  */
+import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
+import { SourceError } from '../../src/errors.js';
 
 /** `[minx, miny, maxx, maxy]` in x/y order. */
 export type UpstreamBbox = readonly [number, number, number, number];
@@ -361,4 +363,15 @@ function send(res: http.ServerResponse, a: Answer): void {
 /** Start a test upstream (shorthand for `Upstream.start`). */
 export function startUpstream(opts?: UpstreamOptions): Promise<Upstream> {
   return Upstream.start(opts);
+}
+
+/** The `SourceError` `p` rejects with (fails the test when it resolves or rejects otherwise). */
+export async function sourceFailure(p: Promise<unknown>): Promise<SourceError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof SourceError, `expected SourceError, got ${String(e)}`);
+    return e;
+  }
+  assert.fail('expected a rejection');
 }

@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { SourceError } from '../../src/errors.js';
 import { buildGrids, getSrs } from '../../src/grid/index.js';
 import type { Bbox } from '../../src/grid/types.js';
 import { decodeImage } from '../../src/image/index.js';
@@ -13,7 +12,7 @@ import { configureLogging } from '../../src/log/index.js';
 import { closeHttpAgents, httpGet } from '../../src/source/http-client.js';
 import type { SourceContext, WmsSourceConfig } from '../../src/source/config.js';
 import { createWmsSource } from '../../src/source/wms.js';
-import { expectedColor, pixelCenter, startUpstream, type Upstream, type UpstreamRequest } from '../helpers/upstream.js';
+import { expectedColor, pixelCenter, startUpstream, type Upstream, type UpstreamRequest, sourceFailure } from '../helpers/upstream.js';
 
 let up: Upstream;
 let other: Upstream;
@@ -43,16 +42,6 @@ beforeEach(() => {
 
 function wms(url: string, extra: Partial<WmsSourceConfig> = {}): ReturnType<typeof createWmsSource> {
   return createWmsSource('w', { type: 'wms', ...extra, req: { url, layers: 'base' } } as WmsSourceConfig, ctx);
-}
-
-async function failure(p: Promise<unknown>): Promise<SourceError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof SourceError, `expected SourceError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail('expected a rejection');
 }
 
 /** The centre pixel of the image shows the upstream's colour for BBOX's centre. */
@@ -165,7 +154,7 @@ test('a POST redirected by 301/302/303 goes on as a GET without its form; by 307
   for (const status of [307, 308]) {
     up.reset();
     up.fail({ kind: 'redirect', status, location: (r) => `/get?${r.body}` }, 1);
-    const e = await failure(sld().getMap({ bbox: BBOX, size: [64, 64], srs: merc, format: 'image/png' }));
+    const e = await sourceFailure(sld().getMap({ bbox: BBOX, size: [64, 64], srs: merc, format: 'image/png' }));
     assert.equal(e.message, `HTTP Error "${up.url}/service": ${status}`);
     assert.equal(e.upstreamStatus, status);
     assert.equal(e.code, 'MPX_ERR_SOURCE_HTTP');
@@ -180,7 +169,7 @@ test('redirects that cannot be followed are HTTP errors with their status', asyn
 
   // A loop: urllib visits one URL at most 4 times more, then gives up.
   up.fail({ kind: 'redirect', status: 302, location: (r) => `/service?${r.rawQuery}` });
-  let e = await failure(s.getMap({ ...query, size: [64, 64] }));
+  let e = await sourceFailure(s.getMap({ ...query, size: [64, 64] }));
   assert.equal(e.message, `HTTP Error "${url()}": 302`);
   assert.equal(e.upstreamStatus, 302);
   assert.equal(up.count(), 5);
@@ -188,7 +177,7 @@ test('redirects that cannot be followed are HTTP errors with their status', asyn
   // A chain of new URLs: at most 10 of them.
   up.reset();
   up.fail({ kind: 'redirect', status: 301, location: nextHop });
-  e = await failure(s.getMap({ ...query, size: [64, 64] }));
+  e = await sourceFailure(s.getMap({ ...query, size: [64, 64] }));
   assert.equal(e.message, `HTTP Error "${url()}": 301`);
   assert.deepEqual(
     up.requests.map((r) => r.path),
@@ -211,7 +200,7 @@ test('redirects that cannot be followed are HTTP errors with their status', asyn
   ] as const) {
     up.reset();
     up.fail({ kind: 'redirect', status, location: () => location }, 1);
-    e = await failure(s.getMap({ ...query, size: [64, 64] }));
+    e = await sourceFailure(s.getMap({ ...query, size: [64, 64] }));
     assert.equal(e.message, `HTTP Error "${url()}": ${status}`, `${status} ${location}`);
     assert.equal(e.upstreamStatus, status);
     assert.equal(up.count(), 1);
@@ -221,6 +210,6 @@ test('redirects that cannot be followed are HTTP errors with their status', asyn
 test('hide_error_details: a redirect error names neither URL nor status', async () => {
   const s = createWmsSource('w', { type: 'wms', req: { url: `${up.url}/service?`, layers: 'base' } }, { ...ctx, globals: {} });
   up.fail({ kind: 'redirect', status: 302, location: () => undefined }, 1);
-  const e = await failure(s.getMap({ bbox: BBOX, size: [64, 64], srs: merc, format: 'image/png' }));
+  const e = await sourceFailure(s.getMap({ bbox: BBOX, size: [64, 64], srs: merc, format: 'image/png' }));
   assert.equal(e.message, 'HTTP Error (see logs for URL and reason).');
 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, SourceError } from '../../src/errors.js';
+import { ConfigError } from '../../src/errors.js';
 import { buildGrids, getSrs } from '../../src/grid/index.js';
 import type { TileCoord, TileGrid } from '../../src/grid/types.js';
 import { decodeImage } from '../../src/image/index.js';
@@ -17,7 +17,7 @@ import { closeHttpAgents } from '../../src/source/http-client.js';
 import { createTileSource } from '../../src/source/tile.js';
 import { quadkey } from '../../src/source/tile-url.js';
 import type { MapQuery } from '../../src/source/types.js';
-import { encodePixels, expectedColor, FALLBACK_COLOR, pixelCenter, renderPixels, startUpstream, xyzTileBbox, type Upstream } from '../helpers/upstream.js';
+import { encodePixels, expectedColor, FALLBACK_COLOR, pixelCenter, renderPixels, startUpstream, xyzTileBbox, type Upstream, sourceFailure } from '../helpers/upstream.js';
 
 let up: Upstream;
 let dir: string;
@@ -62,16 +62,6 @@ function assertTilePlace(raw: RawImage, grid: TileGrid, coord: TileCoord): void 
     const [mx, my] = pixelCenter(bbox, [256, 256], x, y);
     assert.deepEqual(px(raw, x, y), [...expectedColor(mx, my), 255], `pixel ${x},${y} of ${coord}`);
   }
-}
-
-async function failure(p: Promise<unknown>): Promise<SourceError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof SourceError, `expected SourceError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail('expected a rejection');
 }
 
 test('x/y/z/format fill the template in the grid numbering; the tile shows the right place', async () => {
@@ -135,15 +125,15 @@ test('failures: HTTP status, not an image, truncated; on_error substitutes', asy
   const s = tile({ url: `${up.url}/tiles/%(z)s/%(x)s/%(y)s.png` });
   const url = `${up.url}/tiles/1/0/1.png`;
   up.fail({ kind: 'status', status: 500 });
-  let e = await failure(s.getMap(tq(webmerc(), [0, 1, 1])));
+  let e = await sourceFailure(s.getMap(tq(webmerc(), [0, 1, 1])));
   assert.equal(e.message, `HTTP Error "${url}": 500`);
   assert.equal(e.reason, 'http');
   up.fail({ kind: 'html' });
-  e = await failure(s.getMap(tq(webmerc(), [0, 1, 1])));
+  e = await sourceFailure(s.getMap(tq(webmerc(), [0, 1, 1])));
   assert.equal(e.message, `no image returned from source tile: ${url}`);
   assert.equal(e.reason, 'not-image');
   up.fail({ kind: 'truncated' });
-  e = await failure(s.getMap(tq(webmerc(), [0, 1, 1])));
+  e = await sourceFailure(s.getMap(tq(webmerc(), [0, 1, 1])));
   assert.equal(e.message, `invalid image returned from source tile: ${url}`);
   assert.equal(e.reason, 'bad-image');
   assert.equal(up.count(), 3);
@@ -153,7 +143,7 @@ test('an image of the wrong size is a BadImageError', async () => {
   const big = await startUpstream({ tileSize: 512 });
   try {
     const s = tile({ url: `${big.url}/tiles/%(z)s/%(x)s/%(y)s.png` });
-    const e = await failure(s.getMap(tq(webmerc(), [0, 0, 1])));
+    const e = await sourceFailure(s.getMap(tq(webmerc(), [0, 0, 1])));
     assert.equal(e.message, `image of wrong size returned from source tile: ${big.url}/tiles/1/0/0.png (512x512, expected 256x256)`);
     assert.equal(e.code, 'MPX_ERR_SOURCE_BAD_IMAGE');
     assert.equal(e.reason, 'bad-image');
@@ -184,7 +174,7 @@ test('a query that is not exactly one tile of the grid is an InvalidSourceQueryE
     [{ ...tq(g, [0, 0, 1]), bbox: [half[0] + 0.05 * (half[2] - half[0]), half[1] + 0.05 * (half[3] - half[1]), half[2] - 0.05 * (half[2] - half[0]), half[3] - 0.05 * (half[3] - half[1])] }, 'BBOX does not align to tile'],
   ];
   for (const [query, msg] of cases) {
-    const e = await failure(s.getMap(query));
+    const e = await sourceFailure(s.getMap(query));
     assert.ok(e instanceof InvalidSourceQueryError);
     assert.equal(e.message, msg);
     assert.equal(e.code, 'MPX_ERR_SOURCE_INVALID_QUERY');
@@ -232,7 +222,7 @@ test('file:// templates read tiles from disk, absolute or relative to the config
   const img2 = await rel.getMap(tq(webmerc(), [1, 3, 2]));
   assert.ok(img2.data.equals(img.data));
   assert.equal(up.count(), 0);
-  const e = await failure(abs.getMap(tq(webmerc(), [0, 0, 2])));
+  const e = await sourceFailure(abs.getMap(tq(webmerc(), [0, 0, 2])));
   assert.equal(e.message, `No response from URL "file://${dir}/tiles/2/0/0.png": No such file or directory`);
   assert.equal(e.code, 'MPX_ERR_SOURCE_FILE');
 });
@@ -241,7 +231,7 @@ test('file:// paths that leave the template directory are refused, on_error or n
   // A file that a `..` in the substituted path would reach.
   await writeTile(path.join(dir, 'outside', '0', '0', '0.png'), [0, 0, 0]);
   const s = tile({ url: `file://${dir}/tiles/%(format)s/%(z)s/%(x)s/%(y)s.png`, on_error: { other: { response: 'transparent' } } });
-  const e = await failure(s.getMap(tq(webmerc(), [0, 0, 0], { format: '../outside' })));
+  const e = await sourceFailure(s.getMap(tq(webmerc(), [0, 0, 0], { format: '../outside' })));
   assert.ok(e instanceof FileUrlRefusedError);
   assert.equal(e.code, 'MPX_ERR_SOURCE_FILE_REFUSED');
   assert.equal(e.message, `refused file URL outside ${dir}/tiles: file://${dir}/tiles/../outside/0/0/0.png`);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ConfigError, SourceError } from '../../src/errors.js';
+import { ConfigError } from '../../src/errors.js';
 import { buildGrids, getSrs } from '../../src/grid/index.js';
 import type { Bbox, Size } from '../../src/grid/types.js';
 import { decodeImage } from '../../src/image/index.js';
@@ -16,7 +16,7 @@ import type { SourceContext, WmsSourceConfig } from '../../src/source/config.js'
 import { AuthorizeStaleError } from '../../src/source/errors.js';
 import type { MapQuery, SourceImage } from '../../src/source/types.js';
 import { createWmsSource } from '../../src/source/wms.js';
-import { expectedColor, pixelCenter, startUpstream, type Upstream } from '../helpers/upstream.js';
+import { expectedColor, pixelCenter, startUpstream, type Upstream, sourceFailure } from '../helpers/upstream.js';
 
 let up: Upstream;
 let dir: string;
@@ -67,16 +67,6 @@ function assertPlace(raw: RawImage, bbox: Bbox, srsCode = 'EPSG:3857', tol = 0):
     const want = [...expectedColor(mx, my, srsCode), 255];
     assert.ok(got.every((v, i) => Math.abs(v - want[i]) <= tol), `pixel ${x},${y}: got ${got} want ${want}`);
   }
-}
-
-async function failure(p: Promise<unknown>): Promise<SourceError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof SourceError, `expected SourceError, got ${String(e)}`);
-    return e;
-  }
-  assert.fail('expected a rejection');
 }
 
 const BBOX: Bbox = [-6912353.341885059, 3419486.8973656455, -6550347.575926465, 3781492.663324239];
@@ -139,31 +129,31 @@ test('upstream failures give typed SourceErrors with MapProxy messages', async (
   const url = () => `${up.url}/service?${up.last().rawQuery}`;
 
   up.fail({ kind: 'status', status: 500, body: 'internal trouble' });
-  let e = await failure(s.getMap(q(BBOX)));
+  let e = await sourceFailure(s.getMap(q(BBOX)));
   assert.equal(e.message, `HTTP Error "${url()}": 500`);
   assert.equal(e.reason, 'http');
   assert.equal(e.upstreamStatus, 500);
   assert.equal(e.code, 'MPX_ERR_SOURCE_HTTP');
 
   up.fail({ kind: 'delay', ms: 3000 });
-  e = await failure(s.getMap(q(BBOX)));
+  e = await sourceFailure(s.getMap(q(BBOX)));
   assert.equal(e.message, `No response from URL "${url()}": timed out`);
   assert.equal(e.reason, 'timeout');
   assert.equal(e.code, 'MPX_ERR_SOURCE_TIMEOUT');
 
   up.fail({ kind: 'html' });
-  e = await failure(s.getMap(q(BBOX)));
+  e = await sourceFailure(s.getMap(q(BBOX)));
   assert.equal(e.message, `no image returned from source WMS: ${url()}`);
   assert.equal(e.reason, 'not-image');
   assert.equal(e.code, 'MPX_ERR_SOURCE_NOT_IMAGE');
 
   up.fail({ kind: 'content-type', contentType: 'application/vnd.ogc.se_xml' });
-  e = await failure(s.getMap(q(BBOX)));
+  e = await sourceFailure(s.getMap(q(BBOX)));
   assert.equal(e.message, `no image returned from source WMS: ${url()}`);
   assert.equal(e.reason, 'not-image');
 
   up.fail({ kind: 'truncated' });
-  e = await failure(s.getMap(q(BBOX)));
+  e = await sourceFailure(s.getMap(q(BBOX)));
   assert.equal(e.message, `invalid image returned from source WMS: ${url()}`);
   assert.equal(e.reason, 'bad-image');
   assert.equal(e.code, 'MPX_ERR_SOURCE_BAD_IMAGE');
@@ -173,7 +163,7 @@ test('upstream failures give typed SourceErrors with MapProxy messages', async (
 test('hide_error_details (default) keeps URL and reason out of the message', async () => {
   const s = createWmsSource('w', { type: 'wms', req: { url: `${up.url}/service?`, layers: 'l' } }, { ...ctx, globals: {} });
   up.fail({ kind: 'status', status: 503 });
-  const e = await failure(s.getMap(q(BBOX)));
+  const e = await sourceFailure(s.getMap(q(BBOX)));
   assert.equal(e.message, 'HTTP Error (see logs for URL and reason).');
   assert.equal(e.url, `${up.url}/service?${up.last().rawQuery}`);
 });
@@ -215,7 +205,7 @@ test('on_error: a status entry, then other; colour images with the cache flag', 
 test('on_error without a matching entry rethrows; transparent is the default response', async () => {
   const only500 = wms({ on_error: { 500: {} } });
   up.fail({ kind: 'status', status: 502 });
-  assert.equal((await failure(only500.getMap(q(BBOX)))).upstreamStatus, 502);
+  assert.equal((await sourceFailure(only500.getMap(q(BBOX)))).upstreamStatus, 502);
   up.fail({ kind: 'status', status: 500 });
   const img = await only500.getMap(q(BBOX, [8, 8]));
   assert.deepEqual(px(await pixels(img), 3, 3), [255, 255, 255, 0]);
@@ -225,7 +215,7 @@ test('on_error without a matching entry rethrows; transparent is the default res
 test('on_error authorize_stale throws AuthorizeStaleError carrying the substitute', async () => {
   const s = wms({ on_error: { 500: { response: '#00ff00', cache: false, authorize_stale: true } } });
   up.fail({ kind: 'status', status: 500 });
-  const e = await failure(s.getMap(q(BBOX, [16, 16])));
+  const e = await sourceFailure(s.getMap(q(BBOX, [16, 16])));
   assert.ok(e instanceof AuthorizeStaleError);
   assert.equal(e.authorizeStale, true);
   assert.equal(e.code, 'MPX_ERR_SOURCE_HTTP');
