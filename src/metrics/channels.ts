@@ -60,7 +60,7 @@ export interface UpstreamRequestMessage {
   readonly status?: number;
   readonly bytes?: number;
   readonly durationMs: number;
-  /** The SourceError the request failed with (HTTP ≥ 400, timeout, connection). */
+  /** The SourceError the request failed with (an HTTP status outside 2xx or 204, a timeout, a connection failure). */
   readonly error?: { readonly reason?: string };
   /** The source's name in the config, when the publisher knows it; else the URL's host is used. */
   readonly source?: string;

@@ -40,7 +40,7 @@ export interface HttpRequestOptions extends HttpOptions {
   readonly source?: string;
 }
 
-/** An upstream answer (any status below 400). */
+/** An upstream answer (a 2xx status other than 204, after any redirects). */
 export interface HttpResponse {
   readonly status: number;
   /** Lower-case names; repeated headers joined with `, `. */
@@ -179,10 +179,13 @@ const MAX_URL_REPEATS = 4;
 function redirectTarget(current: string, method: string, status: number, location: string | string[] | undefined): URL | undefined {
   if (!REDIRECTS.has(status) || (method === 'POST' && status > 303)) return undefined;
   const first = Array.isArray(location) ? location[0] : location;
-  if (first === undefined || first === '') return undefined;
+  // An empty Location is the same URL again (urllib's urljoin), as in a cookie round trip.
+  if (first === undefined) return undefined;
   let next: URL;
   try {
-    next = new URL(first, current);
+    // undici gives header bytes as latin1: bytes above 0x7f are percent-encoded as bytes, as
+    // urllib does, not re-encoded as UTF-8 characters.
+    next = new URL(first.replace(/[\x80-\xff]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`), current);
   } catch {
     return undefined;
   }
@@ -243,10 +246,14 @@ export async function httpGet(rawUrl: string, opts: HttpRequestOptions = {}): Pr
     let hopMethod = method;
     let hopBody = opts.body;
     for (;;) {
+      // The status of the answer taken: none while a later hop has not answered (a timeout there
+      // is no 302).
+      status = undefined;
       const res = await undici.request(target, { method: hopMethod, headers: headersFor(own), body: hopBody, dispatcher });
       status = res.statusCode;
       if (opts.cookies && own) storeCookies(opts.cookies, res.headers['set-cookie']);
-      const next = redirectTarget(target, hopMethod, status, res.headers.location);
+      // urllib takes a `URI` header where there is no Location.
+      const next = redirectTarget(target, hopMethod, status, res.headers.location ?? res.headers.uri);
       if (next !== undefined) {
         const nextUrl = next.href;
         const repeats = visited.get(nextUrl) ?? 0;

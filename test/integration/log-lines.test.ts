@@ -121,6 +121,30 @@ test('mapproxy.source.request after redirects: one line for the URL asked for, t
   });
 });
 
+test('mapproxy.source.request: a redirect to where nothing answers logs no status, and the failure', async () => {
+  configureLogging({ level: 'info', destination: capture });
+  const closed = http.createServer();
+  closed.listen(0, '127.0.0.1');
+  await once(closed, 'listening');
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  up.fail({ kind: 'redirect', status: 302, location: () => `http://127.0.0.1:${port}/gone.png` }, 1);
+  await assert.rejects(httpGet(`${up.url}/a.png`), { message: 'No response from URL (see logs for URL and reason).' });
+  const { durationMs, ...rest } = own(named('mapproxy.source.request')[0]);
+  assert.deepEqual(rest, {
+    level: 30,
+    name: 'mapproxy.source.request',
+    method: 'GET',
+    url: `${up.url}/a.png`,
+    status: null,
+    sizeKb: null,
+    redirects: 1,
+    location: `http://127.0.0.1:${port}/gone.png`,
+    error: `No response from URL "${up.url}/a.png": Connection refused`,
+    msg: `GET ${up.url}/a.png - - ${durationMs}`,
+  });
+});
+
 test('per-logger level: mapproxy.source.request at warn silences requests, other loggers still log', async () => {
   configureLogging({ level: 'info', levels: { 'mapproxy.source.request': 'warn' }, destination: capture });
   await httpGet(`${up.url}/tiles/1/0/0.png`);
