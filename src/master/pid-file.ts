@@ -4,8 +4,12 @@
  * the file), removed on exit only while it still names this process.
  *
  * A master killed outright (SIGKILL, the OOM killer, a power cut) leaves its file behind, and the
- * kernel may give its pid to another process later. On Linux such a file is recognised as stale:
- * the process it names started after the file was written, so it cannot have written it.
+ * kernel may give its pid to another process later. On Linux such a file is recognised as stale
+ * when the process it names is not mapproxy-ts (its command line does not say so) and started
+ * after the file was written, so it cannot have written it. Both must hold: start times come
+ * from the wall clock, which a clock step (NTP at boot) moves for every process, so a live
+ * master could look younger than its file; and a master started some unusual way might not show
+ * its name.
  */
 import { readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { fileError } from '../errors.js';
@@ -30,7 +34,7 @@ async function readPid(file: string): Promise<number | null> {
 
 /** /proc reports process start times in USER_HZ ticks, 100 per second on every Linux ABI. */
 const USER_HZ = 100;
-/** /proc/stat's boot time has whole seconds: a start time read from it may be late by up to 1 s. */
+/** /proc/stat's boot time has whole seconds, and the file system's clock may differ a little. */
 const START_SLACK_MS = 2000;
 
 /**
@@ -51,8 +55,21 @@ export async function processStartMs(pid: number): Promise<number | undefined> {
   }
 }
 
-/** Whether the live process `pid` may have written `file`: it started before the file was written. */
+/** Whether process `pid`'s command line names mapproxy-ts; undefined where it cannot be read. */
+async function namesMapproxyTs(pid: number): Promise<boolean | undefined> {
+  try {
+    return (await readFile(`/proc/${pid}/cmdline`, 'latin1')).includes('mapproxy-ts');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the live process `pid` may be the master that wrote `file`: unless it is, by its
+ * command line, something else that started after the file was written.
+ */
 async function mayHaveWritten(pid: number, file: string): Promise<boolean> {
+  if ((await namesMapproxyTs(pid)) !== false) return true;
   const started = await processStartMs(pid);
   if (started === undefined) return true;
   try {
@@ -73,8 +90,8 @@ function isAlive(pid: number): boolean {
 }
 
 /**
- * Write this process's pid to `file`; a stale file (its process is dead, or started after the
- * file was written) is replaced.
+ * Write this process's pid to `file`; a stale file (its process is dead, or is not mapproxy-ts
+ * and started after the file was written) is replaced.
  */
 export async function writePidFile(file: string): Promise<void> {
   let old: number | null;

@@ -70,6 +70,22 @@ test('replaces a pid file whose pid now belongs to a process started after the f
   }
 }));
 
+test('a mapproxy-ts process that looks younger than its pid file (a clock step) still holds it', { skip: process.platform !== 'linux' && 'needs /proc' }, () => withDir(async (dir) => {
+  const file = join(dir, 'serve.pid');
+  // Its command line names mapproxy-ts, as a master's does (node …/bin/mapproxy-ts.js serve …).
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)', '/opt/mapproxy-ts/bin/mapproxy-ts.js', 'serve']);
+  try {
+    await once(child, 'spawn');
+    await writeFile(file, `${child.pid}\n`);
+    const written = new Date(Date.now() - 60_000);
+    await utimes(file, written, written);
+    await assert.rejects(writePidFile(file), PidFileInUseError);
+    assert.equal(await readFile(file, 'utf8'), `${child.pid}\n`);
+  } finally {
+    child.kill('SIGKILL');
+  }
+}));
+
 test('a pid file that cannot be written or read: the error names the pid file and why', () => withDir(async (dir) => {
   const missing = join(dir, 'no-such-dir', 'serve.pid');
   await assert.rejects(writePidFile(missing), {
