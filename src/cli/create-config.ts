@@ -8,6 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { listProjects } from '../app/multiapp.js';
 import { buildConfig } from '../config/build.js';
+import { resetSrsRegistry } from '../grid/index.js';
 import { loadConfigFile, validateConfig, type LoadedConfig } from '../config/index.js';
 
 /** A problem with what `-f` names: one line on stderr, exit code 1. */
@@ -30,6 +31,8 @@ export type Referenced =
  * forks; rejects with the same `ConfigError` as `serve` and `check-config`.
  */
 async function loadChecked(file: string): Promise<LoadedConfig> {
+  // SRS definitions are process-wide: one project's proj4_defs must not pass another's check.
+  resetSrsRegistry();
   const loaded = await loadConfigFile(file);
   const { config } = validateConfig(loaded.config, { file, dir: loaded.dir, origins: loaded.origins });
   await buildConfig(config, { dir: loaded.dir, file }).close();
@@ -37,7 +40,8 @@ async function loadChecked(file: string): Promise<LoadedConfig> {
 }
 
 /**
- * Read what `-f` names for `template`. A file is loaded and checked as `serve` checks it, and
+ * Read what `-f` names for `template`. A file is loaded and checked as `serve` checks it (for
+ * seed-config, whose file is for MapProxy's seeder, only loaded), and
  * rejects with the same `ConfigError` as `serve` and `check-config` when it is not valid; a
  * directory is accepted where `multiapp` allows it, as `serve --multiapp` accepts it, and each
  * project in it is checked like a single file, so no template is written for a configuration
@@ -45,7 +49,11 @@ async function loadChecked(file: string): Promise<LoadedConfig> {
  */
 export async function readReferenced(template: string, file: string, multiapp: boolean): Promise<Referenced> {
   if (!existsSync(file)) throw new CreateError(`configuration not found: ${file}`);
-  if (!statSync(file).isDirectory()) return { kind: 'config', file, loaded: await loadChecked(file) };
+  if (!statSync(file).isDirectory()) {
+    // A seed.yaml is for MapProxy's seeder, which reads what mapproxy-ts does not support yet:
+    // only what it needs (YAML, base: files, the caches) must be readable.
+    return { kind: 'config', file, loaded: template === 'seed-config' ? await loadConfigFile(file) : await loadChecked(file) };
+  }
   if (!multiapp) throw new CreateError(`${template} takes one configuration file, and ${file} is a directory (a MultiMapProxy project is ${path.join(file, '<name>.yaml')})`);
   let names: string[];
   try {

@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../errors.js';
 import { hostPort } from '../app/listen.js';
-import { loadLogConfig, type LogConfig } from '../log/index.js';
+import { configureLogging, loadLogConfig, type LogConfig } from '../log/index.js';
 import {
   configFiles,
   CreateError,
@@ -48,9 +48,10 @@ export const CREATE_HELP = `Usage: mapproxy-ts create -t <template> [-f mapproxy
 
 Write a working example file (MapProxy's mapproxy-util create). <dest> is a file, or an existing
 directory to write the template's usual file name into (a directory for base-config). The
-configuration of -f (and of --log-config) is read first, as serve reads it: a file that cannot be
-is refused. For app, pm2 and systemd, -f may also name a directory of <name>.yaml projects, served
-as MultiMapProxy (serve --multiapp, createMultiApp); each project is read the same way.
+configuration of -f (and of --log-config) is checked first, as serve checks it: one that serve would
+refuse is refused (seed-config only reads it: MapProxy's seeder judges it). For app, pm2 and
+systemd, -f may also name a directory of <name>.yaml projects, served as MultiMapProxy (serve
+--multiapp, createMultiApp); each project is checked on its own.
 
 Templates:
 ${Object.entries(TEMPLATES)
@@ -350,8 +351,11 @@ export async function createCommand(args: string[]): Promise<number> {
     return 0;
   }
   try {
-    // Read as serve will read them, before anything is written: a pm2 file or a unit that points
-    // at a configuration serve cannot load only restarts it over and over.
+    // Checked as serve will check them, before anything is written: a pm2 file or a unit that
+    // points at a configuration serve refuses only restarts it over and over. What building the
+    // configuration logs (warnings as JSON lines) is for a server's log, not for create's output:
+    // check-config shows the warnings.
+    configureLogging({ level: 'silent' });
     const spec = TEMPLATES[opts.template];
     const ref = opts.config === undefined ? undefined : await readReferenced(opts.template, opts.config, spec.multiapp === true);
     if (opts.logConfig !== undefined && !existsSync(opts.logConfig)) throw new CreateError(`log configuration not found: ${opts.logConfig}`);

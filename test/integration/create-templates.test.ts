@@ -468,11 +468,14 @@ test('-f: every template refuses a configuration serve would refuse, with the sa
         err: `mapproxy-ts create: configuration not found: ${dir}/none.yaml\n`,
       }, `${name}: missing`);
       // Valid YAML that serve refuses: the same check as serve's, before anything is written.
-      assert.deepEqual(await create('-t', name, '-f', invalid, out), {
-        code: 1,
-        out: '',
-        err: `mapproxy-ts create: invalid configuration ${invalid}:\n  caches.c.grids[0]: unknown grid "NO_SUCH_GRID"\n`,
-      }, `${name}: invalid`);
+      // Not for seed-config: its file is for MapProxy's seeder, which judges the configuration.
+      if (name !== 'seed-config') {
+        assert.deepEqual(await create('-t', name, '-f', invalid, out), {
+          code: 1,
+          out: '',
+          err: `mapproxy-ts create: invalid configuration ${invalid}:\n  caches.c.grids[0]: unknown grid "NO_SUCH_GRID"\n`,
+        }, `${name}: invalid`);
+      }
       const viaDir =
         name === 'seed-config'
           ? `mapproxy-ts create: seed-config takes one configuration file, and ${projects} is a directory (a MultiMapProxy project is ${projects}/<name>.yaml)\n`
@@ -480,6 +483,38 @@ test('-f: every template refuses a configuration serve would refuse, with the sa
       assert.deepEqual(await create('-t', name, '-f', projects, out), { code: 1, out: '', err: viaDir }, `${name}: a directory`);
       assert.equal(existsSync(out), false, `${name}: nothing written`);
     }
+  });
+});
+
+const SRS_DEF = '"+proj=merc +a=6378137 +b=6378137 +lat_ts=0 +lon_0=0 +x_0=0 +y_0=0 +k=1 +units=m +no_defs"';
+const SRS_BODY =
+  'grids:\n  g: {srs: "EPSG:999001", bbox: [-20037508.34, -20037508.34, 20037508.34, 20037508.34]}\n' +
+  'services:\n  tms:\nlayers:\n  - {name: l, title: l, sources: [c]}\ncaches:\n  c: {grids: [g], sources: []}\n';
+
+test('-f with a directory: each project is checked on its own, another project\'s SRS definitions do not count', async () => {
+  await withTmp(async (dir) => {
+    const projects = path.join(dir, 'projects');
+    await mkdir(projects);
+    // a.yaml defines EPSG:999001 and is checked first; b.yaml uses it without defining it.
+    await writeFile(path.join(projects, 'a.yaml'), `globals:\n  srs:\n    proj4_defs:\n      "EPSG:999001": ${SRS_DEF}\n${SRS_BODY}`);
+    await writeFile(path.join(projects, 'b.yaml'), SRS_BODY);
+    const out = path.join(dir, 'e.config.js');
+    assert.deepEqual(await create('-t', 'pm2', '-f', projects, out), {
+      code: 1,
+      out: '',
+      err: `mapproxy-ts create: invalid configuration ${projects}/b.yaml:\n  grids.g.srs: unknown SRS "EPSG:999001": not built in; define it in globals.srs.proj4_defs\n`,
+    });
+    assert.equal(existsSync(out), false);
+  });
+});
+
+test('seed-config writes a seed.yaml for a configuration with what only MapProxy supports (its seeder judges it)', async () => {
+  await withTmp(async (dir) => {
+    const conf = path.join(dir, 'mapproxy.yaml');
+    await writeFile(conf, 'globals:\n  image:\n    formats:\n      image/png8: {format: image/png, mode: P}\ncaches:\n  c: {grids: [GLOBAL_WEBMERCATOR], sources: []}\n');
+    const r = await create('-t', 'seed-config', '-f', conf, path.join(dir, 'seed.yaml'));
+    assert.equal(r.code, 0, r.err);
+    assert.match(await readFile(path.join(dir, 'seed.yaml'), 'utf8'), /caches: \[c\]/);
   });
 });
 
