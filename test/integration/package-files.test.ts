@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,7 +44,7 @@ test('npm pack ships docs/ and the templates, but not the tiles of examples/cach
   assert.deepEqual(files.filter((f) => f.startsWith('examples/cache_data')), []);
 });
 
-test('prepare without TypeScript (npm ci --omit=dev): keeps a built dist/, else says what to run', async () => {
+test('prepare without TypeScript (npm ci --omit=dev): keeps a dist/ built from the src/ there, else says what to run', async () => {
   // A copy of the package root without node_modules: TypeScript cannot be found from there.
   const dir = await mkdtemp(path.join(tmpdir(), 'mpx-prepare-'));
   try {
@@ -64,12 +64,27 @@ test('prepare without TypeScript (npm ci --omit=dev): keeps a built dist/, else 
         'Install with the dev dependencies and drop them after the build:\n' +
         '  npm ci && npm prune --omit=dev\n',
     });
+    await mkdir(path.join(dir, 'src', 'cli'), { recursive: true });
+    await writeFile(path.join(dir, 'src', 'cli', 'main.ts'), '');
     await mkdir(path.join(dir, 'dist', 'cli'), { recursive: true });
     await writeFile(path.join(dir, 'dist', 'cli', 'main.js'), '');
+    const built = new Date(Date.now() - 60_000);
+    await utimes(path.join(dir, 'src', 'cli', 'main.ts'), built, built);
     assert.deepEqual(await prepare(), {
       code: 0,
       stdout: 'mapproxy-ts: TypeScript is not installed (no dev dependencies): keeping the dist/ built before\n',
       stderr: '',
+    });
+    // A source file changed after the build (a git pull): that dist/ would run the old code.
+    await writeFile(path.join(dir, 'src', 'cli', 'main.ts'), 'changed');
+    await utimes(path.join(dir, 'dist', 'cli', 'main.js'), built, built);
+    assert.deepEqual(await prepare(), {
+      code: 1,
+      stdout: '',
+      stderr:
+        'mapproxy-ts: src/ changed after dist/ was built, and TypeScript, a dev dependency, is not installed.\n' +
+        'Install with the dev dependencies and drop them after the build:\n' +
+        '  npm ci && npm prune --omit=dev\n',
     });
   } finally {
     await rm(dir, { recursive: true, force: true });
