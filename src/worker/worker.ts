@@ -125,8 +125,8 @@ export async function runWorker(opts: WorkerOptions, control: WorkerControl): Pr
   // The lane answers nothing while the access log is on (every request must reach node:http to be logged).
   // imageJobs: image operations at once on that pool (src/image/pool.ts; --image-jobs, else one fewer than its threads).
   const threadpool = libuvPoolSize(process.env.UV_THREADPOOL_SIZE);
-  const fastLane = opts.fastLane === false ? false : accessLogOn() ? 'off while the access log is on' : true;
-  log().info({ fastLane, maxRequests: opts.maxRequests ?? 0, threadpool, imageJobs: imageJobState().limit, maxConnections: Number.isFinite(maxConnections) ? maxConnections : null, descriptorsAtStart }, 'listening');
+  const laneOff = opts.fastLane === false ? 'no-fast-lane' : accessLogOn() ? 'access log' : undefined;
+  log().info({ fastLane: laneOff === undefined, ...(laneOff ? { fastLaneOff: laneOff } : {}), maxRequests: opts.maxRequests ?? 0, threadpool, imageJobs: imageJobState().limit, maxConnections: Number.isFinite(maxConnections) ? maxConnections : null, descriptorsAtStart }, 'listening');
   await control.drainRequested;
   setReady(false);
   const mode = control.mode ?? 'stop';

@@ -204,13 +204,13 @@ test('a reload aborted because the master cannot open the new log file changes n
   }
 });
 
-test('with the access log on, the listening line says the fast lane is off, and every tile is logged', async () => {
+test('with the access log on, the listening line says the fast lane is off and why, and every tile is logged', async () => {
   const logConfig = join(cfg.dir, 'access-log.yaml');
   await writeFile(logConfig, 'level: info\naccess_log: true\n');
   const own = await startServe(cfg.file, ['-w', '1', '--spare-workers', '0', '--log-config', logConfig]);
   try {
     const line = await own.waitForLog((l) => l.name === 'mapproxy.worker' && l.msg === 'listening', { timeoutMs: 30_000 });
-    assert.equal(line.fastLane, 'off while the access log is on');
+    assert.deepEqual([line.fastLane, line.fastLaneOff], [false, 'access log']);
     const path = tile(5, 5);
     for (let i = 0; i < 3; i++) assert.equal((await get(`${own.url}${path}`)).status, 200);
     await waitFor(() => own.logs().filter((l) => l.name === 'mapproxy.access' && l.path === path).length === 3, 'an access line per request, hits included');
