@@ -255,6 +255,12 @@ describe('nginx in front of mapproxy-ts', { skip: SKIP }, () => {
     const nginx = await startNginx(dir, `${sticky}\n${roundRobin}`, [stickyPort, rrPort]);
     cleanups.push(() => nginx.stop());
     const backends = new Set([`127.0.0.1:${a.port}`, `127.0.0.1:${b.port}`]);
+    // The instances' metrics stay inside here too.
+    for (const p of ['/mapproxy/metrics', '/mapproxy/some-project/metrics']) {
+      const res = await fetch(`http://127.0.0.1:${stickyPort}${p}`);
+      assert.equal(res.status, 403, p);
+      await res.arrayBuffer();
+    }
 
     // Clients on different loopback addresses (127.0.0.0/8 is all local on Linux).
     const agents = new Map<string, Agent>();
