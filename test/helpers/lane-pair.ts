@@ -137,3 +137,17 @@ export function laneSuite(memoryTier: string): LaneSuite {
   });
   return suite;
 }
+
+/**
+ * After a rewrite of `url`'s tile to `changed`: two more requests on `conn` get the new bytes, and
+ * node:http (`lane.seen`) sees at most one of them: the new version is remembered and the lane
+ * answers it again.
+ */
+export async function assertLaneAnswersAgain(conn: Conn, lane: Pick<Served, 'seen'>, url: string, changed: Buffer): Promise<void> {
+  const n = conn.answers.length;
+  const before = lane.seen.length;
+  conn.send(get(url) + get(url));
+  const more = await conn.until(n + 2);
+  assert.ok(more.slice(n).every((a) => a.body.equals(changed)));
+  assert.ok(lane.seen.length - before <= 1);
+}
