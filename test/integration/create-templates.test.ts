@@ -508,6 +508,17 @@ test('-f with a directory: each project is checked on its own, another project\'
   });
 });
 
+test('create checks quietly: what building the configuration logs (a warning) does not reach its output', { skip: !existsSync(path.join(ROOT, 'dist', 'cli', 'main.js')) && 'runs the built CLI (npm run build)' }, async () => {
+  await withTmp(async (dir) => {
+    const conf = path.join(dir, 'mapproxy.yaml');
+    // A tile source without a grid: building it logs a warning (GLOBAL_MERCATOR is assumed).
+    await writeFile(conf, 'sources:\n  t: {type: tile, url: "http://127.0.0.1:9/%(z)s/%(x)s/%(y)s.png"}\ncaches:\n  c: {grids: [GLOBAL_WEBMERCATOR], sources: [t]}\n');
+    // The CLI itself: the logger writes to the process's stdout, which an in-process capture misses.
+    const r = spawnSync(process.execPath, [BIN, 'create', '-t', 'pm2', '-f', conf, path.join(dir, 'e.config.js')], { encoding: 'utf8', timeout: 30_000 });
+    assert.deepEqual({ status: r.status, stdout: r.stdout, stderr: r.stderr }, { status: 0, stdout: `writing ${dir}/e.config.js\n`, stderr: '' });
+  });
+});
+
 test('seed-config writes a seed.yaml for a configuration with what only MapProxy supports (its seeder judges it)', async () => {
   await withTmp(async (dir) => {
     const conf = path.join(dir, 'mapproxy.yaml');
