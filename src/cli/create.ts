@@ -25,7 +25,7 @@ import {
   type Referenced,
 } from './create-config.js';
 import { GRACEFUL_DEFAULT, js, KILL_MARGIN, renderSystemdUnit, renderTemplate, ROOT, serveArgs, servedComment, template } from './create-render.js';
-import { DEFAULT_BIND, parseArgsMessage, parseBind, UsageError } from './main.js';
+import { DEFAULT_BIND, negativeValues, parseArgsMessage, parseBind, UsageError } from './main.js';
 
 export { privateTmpPaths } from './create-config.js';
 export { renderSystemdUnit, renderTemplate, SYSTEMD_DEFAULTS, systemdWord, type SystemdUnitOptions } from './create-render.js';
@@ -273,22 +273,25 @@ function argsError(err: unknown): CreateUsageError | undefined {
   return why === undefined ? undefined : new CreateUsageError(why);
 }
 
+/** The options of `create` (parseArgs' table). */
+const CREATE_OPTIONS = {
+  template: { type: 'string', short: 't' },
+  'mapproxy-conf': { type: 'string', short: 'f' },
+  'list-templates': { type: 'boolean', short: 'l' },
+  force: { type: 'boolean' },
+  bind: { type: 'string', short: 'b', default: `${DEFAULT_BIND.host}:${DEFAULT_BIND.port}` },
+  'graceful-timeout': { type: 'string', default: String(GRACEFUL_DEFAULT) },
+  'log-config': { type: 'string' },
+  user: { type: 'string', default: 'mapproxy-ts' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 function parse(args: string[]): Options | 'help' | 'list' {
   let parsed;
   try {
     parsed = parseArgs({
-      args,
-      options: {
-        template: { type: 'string', short: 't' },
-        'mapproxy-conf': { type: 'string', short: 'f' },
-        'list-templates': { type: 'boolean', short: 'l' },
-        force: { type: 'boolean' },
-        bind: { type: 'string', short: 'b', default: `${DEFAULT_BIND.host}:${DEFAULT_BIND.port}` },
-        'graceful-timeout': { type: 'string', default: String(GRACEFUL_DEFAULT) },
-        'log-config': { type: 'string' },
-        user: { type: 'string', default: 'mapproxy-ts' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      args: negativeValues(args, CREATE_OPTIONS),
+      options: CREATE_OPTIONS,
       allowPositionals: true,
       tokens: true,
     });

@@ -81,6 +81,41 @@ export function parseArgsMessage(err: unknown): string | undefined {
   return `invalid arguments: ${text.split('\n')[0]}`;
 }
 
+/** What `negativeValues` needs of parseArgs' option table. */
+type OptionTable = Readonly<Record<string, { readonly type: 'string' | 'boolean'; readonly short?: string }>>;
+
+/**
+ * `args` with a negative number after an option that takes a value joined to it (`--workers -1`
+ * becomes `--workers=-1`, `-w -1` becomes `-w-1`), so the option's own check rejects the number
+ * in its words (`invalid --workers "-1": expected a whole number of at least 1`). Node's parseArgs
+ * takes no value that starts with "-" and would say the value is missing. Python's argparse,
+ * MapProxy's, takes a negative number as a value the same way.
+ */
+export function negativeValues(args: readonly string[], options: OptionTable): string[] {
+  const takesValue = new Set<string>();
+  for (const [name, o] of Object.entries(options)) {
+    if (o.type !== 'string') continue;
+    takesValue.add(`--${name}`);
+    if (o.short !== undefined) takesValue.add(`-${o.short}`);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1];
+    if (takesValue.has(args[i]) && next !== undefined && /^-\d+(\.\d+)?$/.test(next)) {
+      // `--workers=-1`, `-w-1`: parseArgs reads both as the option with that value.
+      out.push(args[i].startsWith('--') ? `${args[i]}=${next}` : `${args[i]}${next}`);
+      i++;
+    } else {
+      out.push(args[i]);
+    }
+    if (args[i] === '--') {
+      out.push(...args.slice(i + 1));
+      break;
+    }
+  }
+  return out;
+}
+
 /**
  * Where serve-develop, serve-multiapp-develop and serve listen without -b: MapProxy's
  * `mapproxy-util serve-develop` and `serve-multiapp-develop` default to 127.0.0.1:8080. (Not
@@ -176,18 +211,15 @@ export async function main(argv: string[]): Promise<number> {
     }
     switch (command) {
       case 'serve-develop': {
-        const { values, positionals } = parseArgs({
-          args: rest,
-          options: {
-            bind: { type: 'string', short: 'b' },
-            'log-format': { type: 'string' },
-            debug: { type: 'boolean' },
-            'health-path': { type: 'string' },
-            'ready-path': { type: 'string' },
-            'metrics-path': { type: 'string' },
-          },
-          allowPositionals: true,
-        });
+        const options = {
+          bind: { type: 'string', short: 'b' },
+          'log-format': { type: 'string' },
+          debug: { type: 'boolean' },
+          'health-path': { type: 'string' },
+          'ready-path': { type: 'string' },
+          'metrics-path': { type: 'string' },
+        } as const;
+        const { values, positionals } = parseArgs({ args: negativeValues(rest, options), options, allowPositionals: true });
         if (positionals.length !== 1) throw new UsageError('serve-develop needs exactly one configuration file');
         const bind = values.bind === undefined ? DEFAULT_BIND : parseBind(values.bind);
         const { parseOperationalFlags } = await import('../app/operational-paths.js');

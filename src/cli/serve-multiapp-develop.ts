@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { parseOperationalFlags, type OperationalPaths } from '../app/operational-paths.js';
 import { answerClientErrors, answerHalfClosed, hostPort, listenFailure, listenOn } from '../app/listen.js';
 import { getLogger } from '../log/index.js';
-import { DEFAULT_BIND, developLogFormat, parseArgsMessage, parseBind, UsageError } from './main.js';
+import { DEFAULT_BIND, developLogFormat, negativeValues, parseArgsMessage, parseBind, UsageError } from './main.js';
 
 /** `serve-multiapp-develop --help`. */
 export const SERVE_MULTIAPP_DEVELOP_HELP = `Usage: mapproxy-ts serve-multiapp-develop <projects-dir> [options]
@@ -52,20 +52,17 @@ export async function serveMultiappDevelopCommand(args: string[], io: CommandIo 
   let debug: boolean;
   let observability: OperationalPaths;
   try {
-    const { values, positionals } = parseArgs({
-      args,
-      options: {
-        bind: { type: 'string', short: 'b' },
-        'allow-listing': { type: 'boolean' },
-        'log-format': { type: 'string' },
-        debug: { type: 'boolean' },
-        'health-path': { type: 'string' },
-        'ready-path': { type: 'string' },
-        'metrics-path': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      allowPositionals: true,
-    });
+    const options = {
+      bind: { type: 'string', short: 'b' },
+      'allow-listing': { type: 'boolean' },
+      'log-format': { type: 'string' },
+      debug: { type: 'boolean' },
+      'health-path': { type: 'string' },
+      'ready-path': { type: 'string' },
+      'metrics-path': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    } as const;
+    const { values, positionals } = parseArgs({ args: negativeValues(args, options), options, allowPositionals: true });
     if (values.help) {
       io.stdout.write(SERVE_MULTIAPP_DEVELOP_HELP);
       return 0;

@@ -11,7 +11,7 @@ import { parseOperationalFlags } from '../app/operational-paths.js';
 import { ConfigError, EXIT_INVALID_CONFIG } from '../errors.js';
 import { configureLoggingFromFile, parseLogFormat, setLogFormat, type LogConfig, type LogFormat } from '../log/index.js';
 import { MAX_THREADPOOL_SIZE, runMaster, type MasterOptions } from '../master/index.js';
-import { DEFAULT_BIND, parseArgsMessage, parseBind, UsageError } from './main.js';
+import { DEFAULT_BIND, negativeValues, parseArgsMessage, parseBind, UsageError } from './main.js';
 
 /** `serve --help`. */
 export const SERVE_HELP = `Usage: mapproxy-ts serve <mapproxy.yaml> [options]
@@ -108,32 +108,29 @@ function integer(name: string, value: string | undefined, fallback: number, min:
 
 /** Parse the `serve` command line (everything after `serve`) into master options. */
 export function parseServeArgs(args: string[]): MasterOptions | 'help' {
-  const { values, positionals } = parseArgs({
-    args,
-    options: {
-      bind: { type: 'string', short: 'b' },
-      workers: { type: 'string', short: 'w' },
-      'spare-workers': { type: 'string' },
-      'max-requests': { type: 'string' },
-      'max-requests-jitter': { type: 'string' },
-      'graceful-timeout': { type: 'string' },
-      timeout: { type: 'string' },
-      'threadpool-size': { type: 'string' },
-      'image-jobs': { type: 'string' },
-      'pid-file': { type: 'string' },
-      'log-config': { type: 'string' },
-      'log-format': { type: 'string' },
-      'metrics-bind': { type: 'string' },
-      'health-path': { type: 'string' },
-      'ready-path': { type: 'string' },
-      'metrics-path': { type: 'string' },
-      multiapp: { type: 'boolean' },
-      'allow-listing': { type: 'boolean' },
-      'no-fast-lane': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    allowPositionals: true,
-  });
+  const options = {
+    bind: { type: 'string', short: 'b' },
+    workers: { type: 'string', short: 'w' },
+    'spare-workers': { type: 'string' },
+    'max-requests': { type: 'string' },
+    'max-requests-jitter': { type: 'string' },
+    'graceful-timeout': { type: 'string' },
+    timeout: { type: 'string' },
+    'threadpool-size': { type: 'string' },
+    'image-jobs': { type: 'string' },
+    'pid-file': { type: 'string' },
+    'log-config': { type: 'string' },
+    'log-format': { type: 'string' },
+    'metrics-bind': { type: 'string' },
+    'health-path': { type: 'string' },
+    'ready-path': { type: 'string' },
+    'metrics-path': { type: 'string' },
+    multiapp: { type: 'boolean' },
+    'allow-listing': { type: 'boolean' },
+    'no-fast-lane': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  } as const;
+  const { values, positionals } = parseArgs({ args: negativeValues(args, options), options, allowPositionals: true });
   if (values.help) return 'help';
   if (positionals.length !== 1) {
     throw new ServeUsageError(values.multiapp ? 'serve --multiapp needs exactly one directory' : 'serve needs exactly one configuration file');

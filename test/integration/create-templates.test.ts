@@ -84,6 +84,8 @@ test('usage errors exit 2 with the reason and the help', async () => {
     [['-t', 'pm2', '-f', 'm.yaml', '--bind', 'localhost:99999', 'e.config.js'], 'invalid --bind "localhost:99999": port must be a number 0-65535 (got "99999")'],
     [['-t', 'pm2', '-f', 'm.yaml', '--bind', 'my_host:80', 'e.config.js'], 'invalid --bind "my_host:80": "my_host" is not a host name or address'],
     [['-t', 'pm2', '-f', 'm.yaml', '--graceful-timeout', '2.5', 'e.config.js'], 'invalid --graceful-timeout "2.5": expected whole seconds, at least 1'],
+    [['-t', 'pm2', '-f', 'm.yaml', '--graceful-timeout', '-5', 'e.config.js'], 'invalid --graceful-timeout "-5": expected whole seconds, at least 1'],
+    [['-t', 'log-config', '-b', '-5', 'log.yaml'], 'option -b is not for template log-config (only for app, pm2, systemd)'],
     [['-t', 'systemd', '-f', 'm.yaml', '--user', 'root;rm', 'x.service'], 'invalid --user "root;rm"'],
     [['-t', 'log-config', '--nope', 'x'], 'unknown option --nope'],
     [['-t'], 'option -t, --template needs a value'],

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { negativeValues } from '../../../src/cli/main.js';
 import { SERVE_HELP, ServeUsageError, parseServeArgs, serveCommand } from '../../../src/cli/serve.js';
 
 // MapProxy: mapproxy-util serve-develop and serve-multiapp-develop listen on 127.0.0.1:8080 by default.
@@ -80,6 +81,11 @@ test('usage errors name the option and what is allowed', () => {
     [['m.yaml', '-w', '0'], 'invalid --workers "0": expected a whole number of at least 1'],
     [['m.yaml', '-w', 'two'], 'invalid --workers "two": expected a whole number of at least 1'],
     [['m.yaml', '--spare-workers=-1'], 'invalid --spare-workers "-1": expected a whole number of at least 0'],
+    // A negative number after an option is its value (as argparse takes it), not a missing value.
+    [['m.yaml', '--max-requests', '-5'], 'invalid --max-requests "-5": expected a whole number of at least 0'],
+    [['m.yaml', '-w', '-1'], 'invalid --workers "-1": expected a whole number of at least 1'],
+    [['m.yaml', '--graceful-timeout', '-2.5'], 'invalid --graceful-timeout "-2.5": expected seconds greater than 0'],
+    [['m.yaml', '-b', '-80'], 'invalid --bind "-80": "-80" is not a host name or address'],
     [['m.yaml', '--max-requests', '1.5'], 'invalid --max-requests "1.5": expected a whole number of at least 0'],
     [['m.yaml', '--max-requests-jitter', 'x'], 'invalid --max-requests-jitter "x": expected a whole number of at least 0'],
     [['m.yaml', '--threadpool-size', '0'], 'invalid --threadpool-size "0": expected a whole number of at least 1'],
@@ -116,6 +122,18 @@ test('usage errors name the option and what is allowed', () => {
     });
   }
   assert.throws(() => parseServeArgs(['m.yaml', '--threads', '4']), { code: 'ERR_PARSE_ARGS_UNKNOWN_OPTION' });
+  // A word that is not a number after an option still is not its value.
+  assert.throws(() => parseServeArgs(['m.yaml', '--max-requests', '-x']), { code: 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' });
+});
+
+test('negativeValues joins a negative number to the option before it, and nothing else', () => {
+  const options = { workers: { type: 'string', short: 'w' }, debug: { type: 'boolean' } } as const;
+  assert.deepEqual(negativeValues(['m.yaml', '-w', '-3', '--workers', '-0.5'], options), ['m.yaml', '-w-3', '--workers=-0.5']);
+  // Not after a flag, not a word, not after `--` (positionals from there on), not a lone `-`.
+  assert.deepEqual(negativeValues(['--debug', '-3'], options), ['--debug', '-3']);
+  assert.deepEqual(negativeValues(['-w', '-x', '-w', '-'], options), ['-w', '-x', '-w', '-']);
+  assert.deepEqual(negativeValues(['--', '-w', '-3'], options), ['--', '-w', '-3']);
+  assert.deepEqual(negativeValues(['-w', '--', '-3'], options), ['-w', '--', '-3']);
 });
 
 async function capture(fn: (io: { stdout: { write(s: string): void }; stderr: { write(s: string): void } }) => Promise<number>) {
