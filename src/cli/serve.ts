@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseOperationalFlags } from '../app/operational-paths.js';
 import { ConfigError, EXIT_INVALID_CONFIG } from '../errors.js';
-import { configureLoggingFromFile, parseLogFormat, setLogFormat, type LogConfig, type LogFormat } from '../log/index.js';
+import { configureLoggingFromFile, parseLogFormat, setLogFormat, showPids, type LogConfig, type LogFormat } from '../log/index.js';
 import { MAX_THREADPOOL_SIZE, runMaster, type MasterOptions } from '../master/index.js';
 import { DEFAULT_BIND, negativeValues, parseArgsMessage, parseBind, UsageError } from './main.js';
 
@@ -219,6 +219,8 @@ export async function serveCommand(args: string[], io: ServeIo = process): Promi
   }
   // Before the log configuration: it decides JSON or pretty for stdout, whatever the file says.
   if (opts.logFormat) setLogFormat(opts.logFormat);
+  // The master's pretty lines name its pid, as its workers' do: they share one stdout.
+  showPids();
   let logSettings: LogConfig | undefined;
   if (opts.logConfig) {
     try {

@@ -22,5 +22,5 @@ export {
 export { applyLogConfig, configureLoggingFromFile, currentLogFile, loadLogConfig, parseLogConfig, type LogConfig } from './config.js';
 export { openLogFile, slotFileName, type LogFile, type LogFileOptions } from './file.js';
 export { accessLogOn, createAccessLog, DEFAULT_ACCESS_EXCLUDE, type AccessLogFields, type AccessLogHook } from './access.js';
-export { formatPretty, prettyStream } from './pretty.js';
+export { formatPretty, prettyStream, showPids } from './pretty.js';
 export { logSystemInfo, systemInfo, type SystemInfo } from './system.js';

@@ -4,7 +4,13 @@
  * pass their logger's level reach it, so it never formats what is not printed.
  *
  *   14:03:07.412 INFO  mapproxy.system: serving on http://localhost:8080/  port=8080
+ *
+ * Under `serve --log-format pretty` the master and its workers write to one stdout, so their
+ * lines carry the process id, as gunicorn's do:
+ *
+ *   14:03:07.412 INFO  [4711] mapproxy.worker: listening  fastLane=true …
  */
+import cluster from 'node:cluster';
 import type { DestinationStream } from 'pino';
 
 const LABELS: Readonly<Record<number, string>> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
@@ -24,11 +30,20 @@ function value(v: unknown): string {
   return JSON.stringify(v);
 }
 
+/** Whether this process's pretty lines show its pid: in a `serve` worker, or its master (`showPids`). */
+let pids = cluster.isWorker;
+
+/** Show the pid in this process's pretty lines (the `serve` master: its workers do by themselves). */
+export function showPids(): void {
+  pids = true;
+}
+
 /**
  * Format one pino JSON line as `time LEVEL name: message  key=value …` (with the stack of an
- * `err` field on the following lines). A line that is not JSON is returned unchanged.
+ * `err` field on the following lines), with `[pid] ` before the name when `withPid`. A line that
+ * is not JSON is returned unchanged.
  */
-export function formatPretty(line: string, color = false): string {
+export function formatPretty(line: string, color = false, withPid = false): string {
   let obj: Record<string, unknown>;
   try {
     obj = JSON.parse(line) as Record<string, unknown>;
@@ -38,7 +53,8 @@ export function formatPretty(line: string, color = false): string {
   const level = typeof obj.level === 'number' ? obj.level : 30;
   let label = (LABELS[level] ?? String(level)).padEnd(5);
   if (color) label = `\x1b[${COLORS[level] ?? '0'}m${label}\x1b[0m`;
-  let out = `${clock(obj.time)} ${label} ${typeof obj.name === 'string' ? obj.name + ': ' : ''}${typeof obj.msg === 'string' ? obj.msg : ''}`;
+  const pid = withPid && typeof obj.pid === 'number' ? `[${obj.pid}] ` : '';
+  let out = `${clock(obj.time)} ${label} ${pid}${typeof obj.name === 'string' ? obj.name + ': ' : ''}${typeof obj.msg === 'string' ? obj.msg : ''}`;
   let stack: string | undefined;
   const extras: string[] = [];
   for (const [k, v] of Object.entries(obj)) {
@@ -63,5 +79,5 @@ export function formatPretty(line: string, color = false): string {
 export function prettyStream(target: DestinationStream, opts: { color?: boolean } = {}): DestinationStream {
   const color =
     opts.color ?? ((target as { fd?: unknown }).fd === 1 && process.stdout.isTTY === true && !process.env.NO_COLOR);
-  return { write: (line: string) => void target.write(formatPretty(line, color)) };
+  return { write: (line: string) => void target.write(formatPretty(line, color, pids)) };
 }

@@ -138,7 +138,7 @@ test('serve-develop on a terminal: pretty (coloured) by default, JSON with --log
   assert.deepEqual(lines.map((l) => (JSON.parse(l) as { msg: string }).msg.replace(/\d+\/$/, 'N/')), ['serving on http://127.0.0.1:N/', 'stopping']);
 });
 
-test('serve --log-format pretty: the master and its workers write pretty lines', async () => {
+test('serve --log-format pretty: the master and its workers write pretty lines, each with its pid', async () => {
   const proc = await startServe(cfg.file, ['-w', '1', '--spare-workers', '0', '--log-format', 'pretty'], { waitReady: false, env: { MAPPROXY_LOG_FORMAT: undefined } });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -156,9 +156,11 @@ test('serve --log-format pretty: the master and its workers write pretty lines',
   }
   const out = proc.output();
   assert.deepEqual(proc.logs(), [], 'no JSON line');
-  assert.match(out, new RegExp(`^${CLOCK} INFO  mapproxy\\.master: ready  url=http://127\\.0\\.0\\.1:\\d+/ port=\\d+ workers=\\[\\d+\\]$`, 'm'));
+  // Master and workers share one stdout: each line names its process, as gunicorn's do.
+  const ready = new RegExp(`^${CLOCK} INFO  \\[${proc.pid}\\] mapproxy\\.master: ready  url=http://127\\.0\\.0\\.1:\\d+/ port=\\d+ workers=\\[(\\d+)\\]$`, 'm').exec(out);
+  assert.ok(ready, out);
   // A worker's line: the format reached the forked processes.
-  assert.match(out, new RegExp(`^${CLOCK} INFO  mapproxy\\.worker: draining  mode=stop inFlight=0 served=0$`, 'm'));
+  assert.match(out, new RegExp(`^${CLOCK} INFO  \\[${ready[1]}\\] mapproxy\\.worker: draining  mode=stop inFlight=0 served=0$`, 'm'));
 });
 
 test('--log-format: a bad value is a usage error (exit 2) for serve-develop and serve', async () => {

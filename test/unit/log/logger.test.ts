@@ -127,4 +127,7 @@ test('formatPretty: levels, colours, error stacks, and non-JSON lines', () => {
   );
   assert.equal(formatPretty(JSON.stringify({ level: 30, time: t, msg: 'm' }), true), '03:04:05.006 \x1b[32mINFO \x1b[0m m\n');
   assert.equal(formatPretty('plain text'), 'plain text\n');
+  // With the pid (serve's processes): before the logger's name; a line without one has none.
+  assert.equal(formatPretty(JSON.stringify({ level: 30, time: t, pid: 4711, name: 'mapproxy.worker', msg: 'listening' }), false, true), '03:04:05.006 INFO  [4711] mapproxy.worker: listening\n');
+  assert.equal(formatPretty(JSON.stringify({ level: 30, time: t, name: 'mapproxy.worker', msg: 'listening' }), false, true), '03:04:05.006 INFO  mapproxy.worker: listening\n');
 });
