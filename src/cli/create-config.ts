@@ -8,7 +8,6 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { listProjects } from '../app/multiapp.js';
 import { buildConfig } from '../config/build.js';
-import { resetSrsRegistry } from '../grid/index.js';
 import { loadConfigFile, validateConfig, type LoadedConfig } from '../config/index.js';
 
 /** A problem with what `-f` names: one line on stderr, exit code 1. */
@@ -31,8 +30,6 @@ export type Referenced =
  * forks; rejects with the same `ConfigError` as `serve` and `check-config`.
  */
 async function loadChecked(file: string): Promise<LoadedConfig> {
-  // SRS definitions are process-wide: one project's proj4_defs must not pass another's check.
-  resetSrsRegistry();
   const loaded = await loadConfigFile(file);
   const { config } = validateConfig(loaded.config, { file, dir: loaded.dir, origins: loaded.origins });
   await buildConfig(config, { dir: loaded.dir, file }).close();

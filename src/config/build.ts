@@ -9,7 +9,7 @@ import type { ImageOptions, Resampling } from '../image/types.js';
 import type { Source } from '../source/types.js';
 import type { TileLayer, TileResult } from '../service/types.js';
 import { ConfigError, type ConfigProblem } from '../errors.js';
-import { buildGrids, getSrs, metaGrid, registerSrsDefinition, setAxisOrderOverrides } from '../grid/index.js';
+import { SrsRegistry, buildGrids, metaGrid } from '../grid/index.js';
 import { parseImageFormat } from '../image/index.js';
 import { createSource, type SourceContext } from '../source/index.js';
 import { FileTileStorage } from '../cache/storage/file.js';
@@ -49,6 +49,8 @@ export interface BuiltConfig {
   readonly file: string | undefined;
   readonly dir: string;
   readonly grids: ReadonlyMap<string, TileGrid>;
+  /** This configuration's SRSs (`globals.srs`): resolve request codes here, not globally. */
+  readonly srs: SrsRegistry;
   readonly sources: ReadonlyMap<string, Source>;
   readonly caches: ReadonlyMap<string, BuiltCache>;
   readonly tileLayers: readonly TileLayer[];
@@ -155,8 +157,13 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
   const gSrs = asDict(globals.srs);
   const problems: ConfigProblem[] = [];
 
-  for (const [code, def] of Object.entries(asDict(gSrs.proj4_defs))) registerSrsDefinition(code, String(def));
-  setAxisOrderOverrides((gSrs.axis_order_ne as string[] | undefined) ?? [], (gSrs.axis_order_en as string[] | undefined) ?? []);
+  // This configuration's SRSs: its grids, sources and caches resolve codes here, and each SRS
+  // keeps this configuration's axis order for the requests it serves later.
+  const srs = new SrsRegistry({
+    proj4Defs: Object.fromEntries(Object.entries(asDict(gSrs.proj4_defs)).map(([code, def]) => [code, String(def)])),
+    axisOrderNE: (gSrs.axis_order_ne as string[] | undefined) ?? [],
+    axisOrderEN: (gSrs.axis_order_en as string[] | undefined) ?? [],
+  });
 
   const tileSize = (asDict(globals.grid).tile_size as [number, number] | undefined) ?? DEFAULTS.tileSize;
   // buildGrids reports every grid problem at once; sources and caches then collect theirs, so
@@ -165,6 +172,7 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
     tileSize,
     stretchFactor: (gImage.stretch_factor as number | undefined) ?? DEFAULTS.stretchFactor,
     maxShrinkFactor: (gImage.max_shrink_factor as number | undefined) ?? DEFAULTS.maxShrinkFactor,
+    srs,
   });
 
   const baseDir = resolvePath(dir, (gCache.base_dir as string | undefined) ?? DEFAULTS.baseDir);
@@ -174,7 +182,7 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
   const resampling = ((gImage.resampling_method as string | undefined) ?? DEFAULTS.resampling) as Resampling;
   const jpegQuality = (gImage.jpeg_quality as number | undefined) ?? DEFAULTS.jpegQuality;
 
-  const sourceCtx: SourceContext = { globals: globals as never, lockDir, grids, configDir: dir };
+  const sourceCtx: SourceContext = { globals: globals as never, lockDir, grids, configDir: dir, srs };
   const sources = new Map<string, Source>();
   for (const [name, sconf] of Object.entries(asDict(conf.sources))) {
     const source = collect(problems, () => createSource(name, sconf as never, sourceCtx));
@@ -284,7 +292,7 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
       let coverage: TileManager['options']['coverage'];
       const cov = asDict(cacheConf.coverage);
       if (Array.isArray(cov.bbox)) {
-        const covSrs = getSrs(String(cov.srs ?? cov.bbox_srs ?? 'EPSG:4326'));
+        const covSrs = srs.get(String(cov.srs ?? cov.bbox_srs ?? 'EPSG:4326'));
         coverage = { bbox: covSrs.transformBboxTo(grid.srs, cov.bbox as unknown as Bbox), srs: grid.srs };
       }
       managers.set(gridName, new TileManager({
@@ -313,7 +321,7 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
   };
   for (const name of Object.keys(cachesConf)) buildCache(name);
 
-  const tileLayers = buildTileLayers(conf, caches, problems);
+  const tileLayers = buildTileLayers(conf, caches, srs, problems);
   if (problems.length > 0) {
     void Promise.all([...sources.values()].map((s) => s.close?.()));
     throw new ConfigError(problems, opts.file);
@@ -347,6 +355,7 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
     file: opts.file,
     dir,
     grids,
+    srs,
     sources,
     caches,
     tileLayers,
@@ -390,9 +399,9 @@ function flattenLayers(layers: unknown): LayerConf[] {
  * feature-info-only WMS sources do not count; any other source rules the layer out), or with
  * `tile_sources` (one tile set per cache); one TileLayer per grid of the cache.
  */
-function buildTileLayers(conf: Dict, caches: Map<string, BuiltCache>, problems: ConfigProblem[]): TileLayer[] {
+function buildTileLayers(conf: Dict, caches: Map<string, BuiltCache>, srs: SrsRegistry, problems: ConfigProblem[]): TileLayer[] {
   const out: TileLayer[] = [];
-  const epsg4326 = getSrs('EPSG:4326');
+  const epsg4326 = srs.get('EPSG:4326');
   for (const layer of flattenLayers(conf.layers)) {
     if (!layer.name) continue;
     let cacheNames: string[];

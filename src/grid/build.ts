@@ -9,7 +9,7 @@ import { parseBbox } from './bbox.js';
 import { createTileGrid, defaultBbox, type TileGridSpec } from './create.js';
 import { DEFAULT_GRID_CONFIGS } from './defaults.js';
 import type { ResFactor } from './resolutions.js';
-import { TransformationError, getSrs, isKnownSrs, normalizeSrsCode } from './srs.js';
+import { BUILTIN_SRS, TransformationError, normalizeSrsCode, type SrsRegistry } from './srs.js';
 import { parseOrigin, type TileGridImpl } from './tile-grid.js';
 import type { Bbox, Size, Srs, TileGrid } from './types.js';
 
@@ -43,6 +43,8 @@ export interface GridGlobals {
   stretchFactor?: number;
   /** `globals.image.max_shrink_factor` (default 4.0). */
   maxShrinkFactor?: number;
+  /** The configuration's SRSs (`globals.srs`); default: the built-in ones only. */
+  srs?: SrsRegistry;
 }
 
 type Raw = Record<string, unknown>;
@@ -60,6 +62,7 @@ export function buildGrids(conf: Readonly<Record<string, GridConfig>> | null | u
 class GridBuilder {
   readonly #all: Record<string, unknown>;
   readonly #globals: GridGlobals;
+  readonly #srs: SrsRegistry;
   readonly #problems: ConfigProblem[] = [];
   readonly #seen = new Set<string>();
   readonly #built = new Map<string, TileGridImpl | null>();
@@ -68,6 +71,7 @@ class GridBuilder {
   constructor(conf: Readonly<Record<string, unknown>>, globals: GridGlobals) {
     this.#all = { ...DEFAULT_GRID_CONFIGS, ...conf };
     this.#globals = globals;
+    this.#srs = globals.srs ?? BUILTIN_SRS;
   }
 
   build(): Map<string, TileGrid> {
@@ -158,9 +162,9 @@ class GridBuilder {
     let srs: Srs | undefined;
     const srsCode = conf.srs ?? 'EPSG:900913';
     if (typeof srsCode !== 'string' && typeof srsCode !== 'number') bad('srs', 'must be an SRS code such as EPSG:3857');
-    else if (!isKnownSrs(srsCode)) {
+    else if (!this.#srs.isKnown(srsCode)) {
       bad('srs', `unknown SRS '${normalizeSrsCode(srsCode)}' (define it in globals.srs.proj4_defs)`);
-    } else srs = getSrs(srsCode);
+    } else srs = this.#srs.get(srsCode);
 
     let bbox: Bbox | undefined;
     if (conf.bbox !== undefined) {
@@ -178,9 +182,9 @@ class GridBuilder {
     if (conf.bbox_srs !== undefined) {
       const code = conf.bbox_srs;
       if (typeof code !== 'string' && typeof code !== 'number') bad('bbox_srs', 'must be an SRS code such as EPSG:4326');
-      else if (!isKnownSrs(code)) bad('bbox_srs', `unknown SRS '${normalizeSrsCode(code)}' (define it in globals.srs.proj4_defs)`);
+      else if (!this.#srs.isKnown(code)) bad('bbox_srs', `unknown SRS '${normalizeSrsCode(code)}' (define it in globals.srs.proj4_defs)`);
       else if (conf.bbox === undefined) bad('bbox_srs', 'is set but bbox is not');
-      else bboxSrs = getSrs(code);
+      else bboxSrs = this.#srs.get(code);
     }
 
     const tileSize = this.#tileSize(conf.tile_size, path('tile_size'));

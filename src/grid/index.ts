@@ -3,7 +3,7 @@
  * configuration, bbox helpers and scale formatting. Other folders import from here only.
  */
 export type * from './types.js';
-export { UnknownSrsError, TransformationError, getSrs, isKnownSrs, normalizeSrsCode, registerSrsDefinition, setAxisOrderOverrides, resetSrsRegistry, envelopePoints } from './srs.js';
+export { UnknownSrsError, TransformationError, SrsRegistry, BUILTIN_SRS, getSrs, isKnownSrs, normalizeSrsCode, envelopePoints, type SrsSettings } from './srs.js';
 export { bboxIntersects, bboxContains, bboxEquals, mergeBbox, requestResolution, parseBbox } from './bbox.js';
 export { computeResolutions, alignedResolutions, sortedResolutions, initialResolution, type ResFactor, type ResolutionOptions } from './resolutions.js';
 export { TileGridImpl, GridRequestError, parseOrigin, MERCATOR_EXTENT, type GridRequestReason, type TileGridOptions } from './tile-grid.js';

@@ -1,11 +1,12 @@
 /**
- * Spatial reference systems: the built-in proj4 definitions, user definitions
- * (`globals.srs.proj4_defs`), the WMS 1.3.0 axis order of each CRS and bbox transformation through
- * an envelope of points, as MapProxy 1.15 (pyproj backend) does it.
+ * Spatial reference systems: the built-in proj4 definitions, the registry of one configuration's
+ * SRSs (its `globals.srs.proj4_defs` and axis-order overrides), the WMS 1.3.0 axis order of each
+ * CRS and bbox transformation through an envelope of points, as MapProxy 1.15 (pyproj backend)
+ * does it.
  */
 import { createRequire } from 'node:module';
 import type proj4 from 'proj4';
-import { ConfigError, MapProxyError } from '../errors.js';
+import { ConfigError, MapProxyError, type ConfigProblem } from '../errors.js';
 import type { Bbox, Srs } from './types.js';
 
 type Proj4 = typeof proj4;
@@ -116,11 +117,6 @@ for (let zone = 1; zone <= 60; zone++) {
  */
 const BUILTIN_NE = new Set(['EPSG:4326', 'EPSG:4258', 'EPSG:31466', 'EPSG:31467', 'EPSG:31468', 'EPSG:31469', 'EPSG:3035']);
 
-const userDefs = new Map<string, string>();
-const cache = new Map<string, SrsImpl>();
-let overrideNE = new Set<string>();
-let overrideEN = new Set<string>();
-
 /**
  * Normalise a configured code as MapProxy does: upper case, and bare digits mean `EPSG:<n>`
  * (`'31466'` → `EPSG:31466`, `'epsg:4326'` → `EPSG:4326`).
@@ -131,63 +127,94 @@ export function normalizeSrsCode(code: string | number): string {
   return s.toUpperCase();
 }
 
+/** What one configuration says about SRSs (`globals.srs`). */
+export interface SrsSettings {
+  /** `globals.srs.proj4_defs`: code → proj4 string (or WKT); replaces a built-in code's definition. */
+  readonly proj4Defs?: Readonly<Record<string, string>>;
+  /** `globals.srs.axis_order_ne`: codes written north/east (wins over `axisOrderEN`). */
+  readonly axisOrderNE?: readonly string[];
+  /** `globals.srs.axis_order_en`: codes written east/north. */
+  readonly axisOrderEN?: readonly string[];
+}
+
 /**
- * The SRS for a code (`EPSG:3857`, `epsg:900913`, `CRS:84`, `4326`). Instances are cached per
- * code; aliases are distinct instances that compare equal.
- * @throws UnknownSrsError when neither a built-in nor a user definition exists.
+ * The SRSs of one configuration: the built-in definitions, its `globals.srs.proj4_defs` and its
+ * axis-order overrides, fixed at creation. Each configuration builds its own, so projects of a
+ * MultiMapProxy (and a reloaded configuration) never see each other's settings, as MapProxy's
+ * per-app base_config keeps them apart. Instances are cached per code; the proj4 library and the
+ * built-in definitions are shared.
+ */
+export class SrsRegistry {
+  readonly #userDefs = new Map<string, string>();
+  readonly #axisNE: ReadonlySet<string>;
+  readonly #axisEN: ReadonlySet<string>;
+  readonly #cache = new Map<string, SrsImpl>();
+
+  /**
+   * @throws ConfigError naming `globals.srs.proj4_defs["<code>"]` for every string proj4 cannot parse.
+   */
+  constructor(settings: SrsSettings = {}) {
+    const problems: ConfigProblem[] = [];
+    for (const [code, def] of Object.entries(settings.proj4Defs ?? {})) {
+      try {
+        proj4Lib().Proj(def);
+      } catch (err) {
+        problems.push({
+          // Quoted as config paths are shown (config/util.ts formatPath): codes have a colon.
+          path: `globals.srs.proj4_defs${/^[A-Za-z0-9_-]+$/.test(code) ? `.${code}` : `[${JSON.stringify(code)}]`}`,
+          message: `invalid proj4 definition ${JSON.stringify(def)}${err instanceof Error && err.message ? `: ${err.message}` : ''}`,
+        });
+        continue;
+      }
+      this.#userDefs.set(normalizeSrsCode(code), def);
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
+    this.#axisNE = new Set((settings.axisOrderNE ?? []).map(normalizeSrsCode));
+    this.#axisEN = new Set((settings.axisOrderEN ?? []).map(normalizeSrsCode));
+  }
+
+  /**
+   * The SRS for a code (`EPSG:3857`, `epsg:900913`, `CRS:84`, `4326`). Instances are cached per
+   * code; aliases are distinct instances that compare equal.
+   * @throws UnknownSrsError when neither a built-in nor a user definition exists.
+   */
+  get(code: string | number): Srs {
+    const norm = normalizeSrsCode(code);
+    let srs = this.#cache.get(norm);
+    if (!srs) {
+      const user = this.#userDefs.get(norm);
+      const def = user ?? BUILTIN[norm];
+      if (def === undefined) throw new UnknownSrsError(norm);
+      // Overrides win over the built-in table; a code in both lists is NE.
+      const axisNE = this.#axisNE.has(norm) ? true : this.#axisEN.has(norm) ? false : undefined;
+      srs = new SrsImpl(norm, ALIASES[norm] ?? norm, def, user !== undefined, axisNE);
+      this.#cache.set(norm, srs);
+    }
+    return srs;
+  }
+
+  /** True when `get(code)` would succeed. */
+  isKnown(code: string | number): boolean {
+    const norm = normalizeSrsCode(code);
+    return this.#userDefs.has(norm) || norm in BUILTIN;
+  }
+}
+
+/** The built-in SRSs alone (no user definitions, no overrides): for code that has no configuration. */
+export const BUILTIN_SRS = new SrsRegistry();
+
+/**
+ * The built-in SRS for a code, without any configuration's definitions or overrides (see
+ * `SrsRegistry.get`; a configuration resolves codes through its own registry).
+ * @throws UnknownSrsError when the code is not built in.
  */
 export function getSrs(code: string | number): Srs {
-  const norm = normalizeSrsCode(code);
-  let srs = cache.get(norm);
-  if (!srs) {
-    const def = userDefs.get(norm) ?? BUILTIN[norm];
-    if (def === undefined) throw new UnknownSrsError(norm);
-    srs = new SrsImpl(norm, ALIASES[norm] ?? norm, def, userDefs.has(norm));
-    cache.set(norm, srs);
-  }
-  return srs;
+  return BUILTIN_SRS.get(code);
 }
 
-/** True when `getSrs(code)` would succeed. */
+/** True when `code` is built in (`getSrs(code)` would succeed). */
 export function isKnownSrs(code: string | number): boolean {
-  const norm = normalizeSrsCode(code);
-  return userDefs.has(norm) || norm in BUILTIN;
-}
-
-/**
- * Add or replace the definition of a code (`globals.srs.proj4_defs`). A replaced code's cached
- * instance is dropped, so later `getSrs` calls see the new definition.
- * @throws ConfigError (path `globals.srs.proj4_defs["<code>"]`) when proj4 cannot parse the string.
- */
-export function registerSrsDefinition(code: string, proj4String: string): void {
-  const norm = normalizeSrsCode(code);
-  try {
-    proj4Lib().Proj(proj4String);
-  } catch (err) {
-    throw new ConfigError([
-      // Quoted as config paths are shown (config/util.ts formatPath): codes have a colon.
-      { path: `globals.srs.proj4_defs${/^[A-Za-z0-9_-]+$/.test(code) ? `.${code}` : `[${JSON.stringify(code)}]`}`, message: `invalid proj4 definition ${JSON.stringify(proj4String)}${err instanceof Error && err.message ? `: ${err.message}` : ''}` },
-    ]);
-  }
-  userDefs.set(norm, proj4String);
-  cache.delete(norm);
-}
-
-/**
- * Axis order overrides (`globals.srs.axis_order_ne` / `axis_order_en`). They win over the built-in
- * table; a code in both lists is NE. Each call replaces the previous overrides.
- */
-export function setAxisOrderOverrides(ne: readonly string[], en: readonly string[]): void {
-  overrideNE = new Set(ne.map(normalizeSrsCode));
-  overrideEN = new Set(en.map(normalizeSrsCode));
-}
-
-/** Forget user definitions and overrides (tests, config reload). */
-export function resetSrsRegistry(): void {
-  userDefs.clear();
-  cache.clear();
-  overrideNE = new Set();
-  overrideEN = new Set();
+  return BUILTIN_SRS.isKnown(code);
 }
 
 const LATLONG_NAMES = new Set(['longlat', 'latlong', 'lonlat', 'latlon', 'identity']);
@@ -196,12 +223,14 @@ class SrsImpl implements Srs {
   readonly code: string;
   readonly srsKey: string;
   readonly isLatLong: boolean;
+  readonly isAxisOrderNE: boolean;
   readonly #def: string;
   #proj: ReturnType<Proj4['Proj']> | undefined;
   readonly #userDefined: boolean;
   readonly #converters = new Map<string, PointTransform>();
 
-  constructor(code: string, srsKey: string, def: string, userDefined: boolean) {
+  /** `axisNE`: the configuration's override, undefined when it has none for this code. */
+  constructor(code: string, srsKey: string, def: string, userDefined: boolean, axisNE: boolean | undefined) {
     this.code = code;
     this.srsKey = srsKey;
     this.#def = def;
@@ -210,21 +239,14 @@ class SrsImpl implements Srs {
     // asked of proj4, as it parses it.
     const name = userDefined ? (this.#projection() as unknown as { projName?: string }).projName : projNameOf(def);
     this.isLatLong = LATLONG_NAMES.has(String(name));
+    // Not in the built-in table: geographic systems are lat/lon, as MapProxy's defaults say.
+    this.isAxisOrderNE = axisNE ?? (code === 'CRS:84' ? false : BUILTIN_NE.has(code) ? true : userDefined && this.isLatLong);
   }
 
   /** proj4's projection of this definition, made on first use. */
   #projection(): ReturnType<Proj4['Proj']> {
     this.#proj ??= proj4Lib().Proj(this.#def);
     return this.#proj;
-  }
-
-  get isAxisOrderNE(): boolean {
-    if (overrideNE.has(this.code)) return true;
-    if (overrideEN.has(this.code)) return false;
-    if (this.code === 'CRS:84') return false;
-    if (BUILTIN_NE.has(this.code)) return true;
-    // Not in the table above: geographic systems are lat/lon, as MapProxy's defaults say.
-    return this.#userDefined && this.isLatLong;
   }
 
   equals(other: Srs): boolean {

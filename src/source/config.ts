@@ -6,6 +6,7 @@
  */
 import { ConfigError } from '../errors.js';
 import type { Bbox, Srs, TileGrid } from '../grid/types.js';
+import type { SrsRegistry } from '../grid/index.js';
 import type { HttpOptions } from './http-client.js';
 
 /** `http:` of globals or of a source. */
@@ -100,6 +101,8 @@ export interface SourceContext {
   readonly grids: ReadonlyMap<string, TileGrid>;
   /** Directory of the main configuration file (relative paths). */
   readonly configDir: string;
+  /** The configuration's SRSs (`globals.srs`), for coverages and `supported_srs`. */
+  readonly srs: SrsRegistry;
 }
 
 /** RGBA, each 0–255. */

@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, SourceError, WarningCodes } from '../errors.js';
 import type { Bbox, TileCoord, TileGrid } from '../grid/types.js';
-import { getSrs, GridRequestError, parseOrigin } from '../grid/index.js';
+import { GridRequestError, parseOrigin } from '../grid/index.js';
 import { tryParseImageFormat } from '../image/index.js';
 import { getLogger } from '../log/index.js';
 import {
@@ -96,7 +96,7 @@ export class TileSource implements Source {
     this.#http = { ...httpOptions(ctx.globals, conf, ctx.configDir, resolveConfigPath), source: name };
     const n = concurrentRequests(ctx.globals, conf, p);
     this.#semaphore = n > 0 && !this.#fileRoot ? new FileSemaphore(semaphoreBase(ctx.lockDir, conf.url), n, { timeoutMs: (this.#http.clientTimeout ?? 60) * 1000 }) : undefined;
-    this.coverage = parseCoverage(conf.coverage, `${p}.coverage`, getSrs);
+    this.coverage = parseCoverage(conf.coverage, `${p}.coverage`, (code) => ctx.srs.get(code));
     this.resRange = parseResRange(conf, p);
     this.seedOnly = conf.seed_only === true;
     this.#onError = parseOnError(conf.on_error, `${p}.on_error`);

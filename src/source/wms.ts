@@ -6,7 +6,7 @@
  */
 import { ConfigError, SourceError } from '../errors.js';
 import type { Bbox, Size, Srs } from '../grid/types.js';
-import { getSrs, isKnownSrs } from '../grid/index.js';
+import type { SrsRegistry } from '../grid/index.js';
 import { pasteRaw, rawImage, sourceRequestFor, transformImage, transparentColor, tryParseImageFormat } from '../image/index.js';
 import type { Resampling } from '../image/types.js';
 import { getLogger } from '../log/index.js';
@@ -57,6 +57,8 @@ export class WmsSource implements Source {
   readonly #transparentColor: readonly [number, number, number] | undefined;
   readonly #tolerance: number;
   readonly #resampling: Resampling;
+  /** The configuration's SRSs (preferred_src_proj codes are looked up at request time). */
+  readonly #srs: SrsRegistry;
 
   constructor(name: string, conf: WmsSourceConfig, ctx: SourceContext) {
     const path = `sources.${name}`;
@@ -73,15 +75,16 @@ export class WmsSource implements Source {
     this.#post = this.#http.method === 'POST' || (this.#http.method !== 'GET' && this.template.hasSldBody);
     const n = concurrentRequests(ctx.globals, conf, path);
     this.#semaphore = n > 0 ? new FileSemaphore(semaphoreBase(ctx.lockDir, this.template.url), n, { timeoutMs: (this.#http.clientTimeout ?? 60) * 1000 }) : undefined;
-    this.coverage = parseCoverage(conf.coverage, `${path}.coverage`, getSrs);
+    this.coverage = parseCoverage(conf.coverage, `${path}.coverage`, (code) => ctx.srs.get(code));
     this.resRange = parseResRange(conf, path);
     this.seedOnly = conf.seed_only === true;
     this.#onError = parseOnError(conf.on_error, `${path}.on_error`);
     this.#supportedSrs = (conf.supported_srs ?? []).map((code, i) => {
-      if (!isKnownSrs(code)) throw new ConfigError([{ path: `${path}.supported_srs[${i}]`, message: `unknown SRS ${JSON.stringify(code)}` }]);
-      return getSrs(code);
+      if (!ctx.srs.isKnown(code)) throw new ConfigError([{ path: `${path}.supported_srs[${i}]`, message: `unknown SRS ${JSON.stringify(code)}` }]);
+      return ctx.srs.get(code);
     });
     this.#preferred = ctx.globals.srs?.preferred_src_proj ?? {};
+    this.#srs = ctx.srs;
     this.#supportedFormats = (conf.supported_formats ?? []).map((f, i) => {
       const fmt = tryParseImageFormat(f.includes('/') ? f : `image/${f}`);
       if (!fmt || fmt.mime === 'mixed') throw new ConfigError([{ path: `${path}.supported_formats[${i}]`, message: `unknown image format ${JSON.stringify(f)}` }]);
@@ -169,7 +172,7 @@ export class WmsSource implements Source {
     const same = supported.find((s) => s.equals(target));
     if (same) return same;
     for (const code of this.#preferred[target.code] ?? []) {
-      const hit = supported.find((s) => isKnownSrs(code) && s.equals(getSrs(code)));
+      const hit = supported.find((s) => this.#srs.isKnown(code) && s.equals(this.#srs.get(code)));
       if (hit) return hit;
     }
     return supported.find((s) => s.isLatLong === target.isLatLong) ?? supported[0];

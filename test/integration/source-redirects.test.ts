@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { buildGrids, getSrs } from '../../src/grid/index.js';
+import { BUILTIN_SRS, buildGrids, getSrs } from '../../src/grid/index.js';
 import type { Bbox } from '../../src/grid/types.js';
 import { decodeImage } from '../../src/image/index.js';
 import { configureLogging } from '../../src/log/index.js';
@@ -26,7 +26,7 @@ before(async () => {
   up = await startUpstream();
   other = await startUpstream();
   dir = await mkdtemp(path.join(os.tmpdir(), 'mpx-redirect-'));
-  ctx = { globals: { http: { hide_error_details: false } }, lockDir: path.join(dir, 'locks'), grids: buildGrids({}), configDir: dir };
+  ctx = { globals: { http: { hide_error_details: false } }, lockDir: path.join(dir, 'locks'), grids: buildGrids({}), configDir: dir, srs: BUILTIN_SRS };
 });
 after(async () => {
   await closeHttpAgents();

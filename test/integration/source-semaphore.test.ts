@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LockTimeoutError } from '../../src/errors.js';
-import { buildGrids, getSrs } from '../../src/grid/index.js';
+import { BUILTIN_SRS, buildGrids, getSrs } from '../../src/grid/index.js';
 import { configureLogging } from '../../src/log/index.js';
 import { closeHttpAgents } from '../../src/source/http-client.js';
 import { FileSemaphore, semaphoreBase } from '../../src/source/semaphore.js';
@@ -37,7 +37,7 @@ async function child(args: ChildArgs): Promise<void> {
     const src = createWmsSource(
       'w',
       { type: 'wms', concurrent_requests: args.n, req: { url: `${args.url}/service?`, layers: 'l' } },
-      { globals: {}, lockDir: args.lockDir, grids: buildGrids({}), configDir: args.lockDir },
+      { globals: {}, lockDir: args.lockDir, grids: buildGrids({}), configDir: args.lockDir, srs: BUILTIN_SRS },
     );
     const results = await Promise.allSettled(
       Array.from({ length: args.count }, (_, i) => src.getMap({ bbox: [i * 1e5, 0, (i + 1) * 1e5, 1e5], size: [32, 32], srs: getSrs('EPSG:3857'), format: 'image/png' })),

@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../src/errors.js';
-import { buildGrids, getSrs } from '../../src/grid/index.js';
+import { BUILTIN_SRS, buildGrids, getSrs } from '../../src/grid/index.js';
 import type { TileCoord, TileGrid } from '../../src/grid/types.js';
 import { decodeImage } from '../../src/image/index.js';
 import type { RawImage } from '../../src/image/types.js';
@@ -29,7 +29,7 @@ before(async () => {
   up = await startUpstream();
   dir = await mkdtemp(path.join(os.tmpdir(), 'mpx-'));
   grids = buildGrids({});
-  ctx = { globals: { http: { hide_error_details: false } }, lockDir: path.join(dir, 'locks'), grids, configDir: dir };
+  ctx = { globals: { http: { hide_error_details: false } }, lockDir: path.join(dir, 'locks'), grids, configDir: dir, srs: BUILTIN_SRS };
 });
 after(async () => {
   await closeHttpAgents();

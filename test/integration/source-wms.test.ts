@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../../src/errors.js';
-import { buildGrids, getSrs } from '../../src/grid/index.js';
+import { BUILTIN_SRS, buildGrids, getSrs } from '../../src/grid/index.js';
 import type { Bbox, Size } from '../../src/grid/types.js';
 import { decodeImage } from '../../src/image/index.js';
 import type { RawImage } from '../../src/image/types.js';
@@ -28,7 +28,7 @@ before(async () => {
   configureLogging({ level: 'silent' });
   up = await startUpstream();
   dir = await mkdtemp(path.join(os.tmpdir(), 'mpx-'));
-  ctx = { globals: { http: { hide_error_details: false } }, lockDir: path.join(dir, 'locks'), grids: buildGrids({}), configDir: dir };
+  ctx = { globals: { http: { hide_error_details: false } }, lockDir: path.join(dir, 'locks'), grids: buildGrids({}), configDir: dir, srs: BUILTIN_SRS };
 });
 after(async () => {
   await closeHttpAgents();

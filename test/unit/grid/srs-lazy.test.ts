@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { buildGrids } from '../../../src/grid/index.js';
-import { builtinSrsDefinitions, getSrs, proj4IsLoaded, registerSrsDefinition, resetSrsRegistry } from '../../../src/grid/srs.js';
+import { SrsRegistry, builtinSrsDefinitions, getSrs, proj4IsLoaded } from '../../../src/grid/srs.js';
 
 test('the default grids and 4326 <-> 3857 work without loading proj4', () => {
   const grids = buildGrids({ own: { base: 'GLOBAL_WEBMERCATOR', bbox: [-20, -10, 30, 40], bbox_srs: 'EPSG:4326' } });
@@ -38,9 +38,7 @@ test('another pair, or a user definition, loads proj4 when it is needed', () => 
   const [x, y] = getSrs('EPSG:4326').transformTo(utm, [[9, 0]])[0];
   assert.ok(Math.abs(x - 500000) < 1e-6 && Math.abs(y) < 1e-6, `${x} ${y}`);
   assert.equal(proj4IsLoaded(), true);
-  // A user definition is parsed (and so checked) when it is registered.
-  assert.throws(() => registerSrsDefinition('EPSG:99999', '+proj=nonsense'), /invalid proj4 definition/);
-  registerSrsDefinition('EPSG:99998', '+proj=longlat +ellps=WGS84 +no_defs');
-  assert.equal(getSrs('EPSG:99998').isLatLong, true);
-  resetSrsRegistry();
+  // A user definition is parsed (and so checked) when its registry is made.
+  assert.throws(() => new SrsRegistry({ proj4Defs: { 'EPSG:99999': '+proj=nonsense' } }), /invalid proj4 definition/);
+  assert.equal(new SrsRegistry({ proj4Defs: { 'EPSG:99998': '+proj=longlat +ellps=WGS84 +no_defs' } }).get('EPSG:99998').isLatLong, true);
 });

@@ -1,7 +1,7 @@
 // SRS registry, axis order and transformations. Expected figures come from the real MapProxy 1.15
 // (pyproj backend): `/usr/bin/python3 test/unit/grid/mapproxy_reference.py`, lines "axis ne",
 // "latlong", "eq", "4326->3857 pts", "bbox …" and "pt 4326->…".
-import { afterEach, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../../src/errors.js';
 import {
@@ -10,13 +10,10 @@ import {
   envelopePoints,
   getSrs,
   isKnownSrs,
-  registerSrsDefinition,
-  resetSrsRegistry,
-  setAxisOrderOverrides,
+  BUILTIN_SRS,
+  SrsRegistry,
   type Bbox,
 } from '../../../src/grid/index.js';
-
-afterEach(() => resetSrsRegistry());
 
 function near(actual: readonly number[], expected: readonly number[], tol: number, label = ''): void {
   assert.equal(actual.length, expected.length, label);
@@ -84,47 +81,55 @@ test('alignBboxAxis swaps only for NE systems', () => {
   assert.deepEqual(getSrs('EPSG:3857').alignBboxAxis([1, 2, 3, 4]), [1, 2, 3, 4]);
 });
 
-test('axis order overrides (globals.srs.axis_order_ne/en) win over the table', () => {
-  setAxisOrderOverrides(['epsg:25832'], ['EPSG:4326']);
-  assert.equal(getSrs('EPSG:25832').isAxisOrderNE, true);
-  assert.equal(getSrs('EPSG:4326').isAxisOrderNE, false);
-  assert.equal(getSrs('EPSG:31466').isAxisOrderNE, true);
-  // Applies to already cached instances too.
-  setAxisOrderOverrides([], []);
-  assert.equal(getSrs('EPSG:25832').isAxisOrderNE, false);
-  assert.equal(getSrs('EPSG:4326').isAxisOrderNE, true);
+test('axis order overrides (globals.srs.axis_order_ne/en) win over the table, in their registry only', () => {
+  const srs = new SrsRegistry({ axisOrderNE: ['epsg:25832', 'EPSG:3035'], axisOrderEN: ['EPSG:4326', '3035'] });
+  assert.equal(srs.get('EPSG:25832').isAxisOrderNE, true);
+  assert.equal(srs.get('EPSG:4326').isAxisOrderNE, false);
+  assert.equal(srs.get('EPSG:31466').isAxisOrderNE, true);
+  // MapProxy: a code in both lists is NE.
+  assert.equal(srs.get('EPSG:3035').isAxisOrderNE, true);
+  // Another configuration's registry, and the built-in one, keep the table.
+  const other = new SrsRegistry({ axisOrderEN: ['EPSG:25832'] });
+  assert.deepEqual([other.get('EPSG:25832').isAxisOrderNE, other.get('EPSG:4326').isAxisOrderNE], [false, true]);
+  assert.deepEqual([getSrs('EPSG:25832').isAxisOrderNE, getSrs('EPSG:4326').isAxisOrderNE], [false, true]);
+  assert.equal(srs.get('EPSG:25832').isAxisOrderNE, true);
+  assert.deepEqual(srs.get('EPSG:4326').alignBboxAxis([-10, 40, 10, 60]), [-10, 40, 10, 60]);
+  assert.deepEqual(other.get('EPSG:4326').alignBboxAxis([-10, 40, 10, 60]), [40, -10, 60, 10]);
 });
 
-test('registerSrsDefinition adds user definitions (globals.srs.proj4_defs)', () => {
-  registerSrsDefinition('EPSG:4269', '+proj=longlat +ellps=GRS80 +datum=NAD83 +no_defs');
-  const s = getSrs('epsg:4269');
+test('a registry adds user definitions (globals.srs.proj4_defs)', () => {
+  const srs = new SrsRegistry({
+    proj4Defs: {
+      'EPSG:4269': '+proj=longlat +ellps=GRS80 +datum=NAD83 +no_defs',
+      31463: '+proj=tmerc +lat_0=0 +lon_0=3 +k=1 +x_0=1500000 +y_0=0 +ellps=bessel +units=m +no_defs',
+    },
+  });
+  const s = srs.get('epsg:4269');
+  assert.equal(srs.get('EPSG:4269'), s);
   assert.equal(s.code, 'EPSG:4269');
   assert.equal(s.srsKey, 'EPSG:4269');
   assert.equal(s.isLatLong, true);
   assert.equal(s.isAxisOrderNE, true); // geographic user definitions are lat/lon
-  registerSrsDefinition('EPSG:31463', '+proj=tmerc +lat_0=0 +lon_0=3 +k=1 +x_0=1500000 +y_0=0 +ellps=bessel +units=m +no_defs');
-  assert.equal(getSrs('EPSG:31463').isAxisOrderNE, false);
-  const p = getSrs('EPSG:4326').transformTo(getSrs('EPSG:31463'), [[3, 0]]);
+  assert.equal(srs.get('EPSG:31463').isAxisOrderNE, false);
+  const p = srs.get('EPSG:4326').transformTo(srs.get('EPSG:31463'), [[3, 0]]);
   near(p[0], [1500000, 0], 1e-6);
+  // Built-in codes are there too, as their own instances.
+  assert.equal(srs.isKnown('EPSG:3857'), true);
+  assert.notEqual(srs.get('EPSG:3857'), getSrs('EPSG:3857'));
+  // The built-in registry knows none of them.
+  assert.deepEqual([isKnownSrs('EPSG:4269'), BUILTIN_SRS.isKnown('EPSG:31463')], [false, false]);
+  assert.throws(() => getSrs('EPSG:4269'), UnknownSrsError);
 });
 
-test('registering a code again replaces its cached instance', () => {
-  registerSrsDefinition('EPSG:7777', '+proj=utm +zone=32 +datum=WGS84 +units=m +no_defs');
-  const a = getSrs('EPSG:7777');
-  const x1 = a.transformTo(getSrs('EPSG:4326'), [[500000, 0]])[0][0];
-  registerSrsDefinition('EPSG:7777', '+proj=utm +zone=33 +datum=WGS84 +units=m +no_defs');
-  const b = getSrs('EPSG:7777');
-  assert.notEqual(a, b);
-  near([x1, b.transformTo(getSrs('EPSG:4326'), [[500000, 0]])[0][0]], [9, 15], 1e-9);
-});
-
-test('an unparsable proj4 definition is a ConfigError naming globals.srs.proj4_defs', () => {
-  assert.throws(() => registerSrsDefinition('EPSG:8888', '+proj=nonsense'), (err: unknown) => {
+test('an unparsable proj4 definition is a ConfigError naming globals.srs.proj4_defs, with every bad one', () => {
+  const defs = { 'EPSG:8888': '+proj=nonsense', 'EPSG:4269': '+proj=longlat +datum=NAD83 +no_defs', 8889: '+proj=alsononsense' };
+  assert.throws(() => new SrsRegistry({ proj4Defs: defs }), (err: unknown) => {
     assert.ok(err instanceof ConfigError);
     assert.equal(err.code, 'MPX_ERR_CONFIG');
-    assert.equal(err.problems.length, 1);
-    assert.equal(err.problems[0].path, 'globals.srs.proj4_defs["EPSG:8888"]');
-    assert.equal(err.problems[0].message, 'invalid proj4 definition "+proj=nonsense"');
+    assert.deepEqual(err.problems, [
+      { path: 'globals.srs.proj4_defs.8889', message: 'invalid proj4 definition "+proj=alsononsense"' },
+      { path: 'globals.srs.proj4_defs["EPSG:8888"]', message: 'invalid proj4 definition "+proj=nonsense"' },
+    ]);
     return true;
   });
   assert.equal(isKnownSrs('EPSG:8888'), false);

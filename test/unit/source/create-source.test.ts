@@ -2,11 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../../src/errors.js';
-import { buildGrids, getSrs } from '../../../src/grid/index.js';
+import { BUILTIN_SRS, buildGrids, getSrs } from '../../../src/grid/index.js';
 import { decodeImage } from '../../../src/image/index.js';
 import { createSource, DebugSource, TileSource, WmsSource, type SourceContext } from '../../../src/source/index.js';
 
-const ctx: SourceContext = { globals: {}, lockDir: '/tmp/mpx-unused-locks', grids: buildGrids({}), configDir: '/tmp' };
+const ctx: SourceContext = { globals: {}, lockDir: '/tmp/mpx-unused-locks', grids: buildGrids({}), configDir: '/tmp', srs: BUILTIN_SRS };
 
 test('createSource builds wms, tile and debug sources', () => {
   assert.ok(createSource('a', { type: 'wms', req: { url: 'http://h/wms', layers: 'x' } }, ctx) instanceof WmsSource);
