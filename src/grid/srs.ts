@@ -227,7 +227,8 @@ class SrsImpl implements Srs {
   readonly #def: string;
   #proj: ReturnType<Proj4['Proj']> | undefined;
   readonly #userDefined: boolean;
-  readonly #converters = new Map<string, PointTransform>();
+  // By instance, not code: the same code may have other definitions in other registries.
+  readonly #converters = new WeakMap<SrsImpl, PointTransform>();
 
   /** `axisNE`: the configuration's override, undefined when it has none for this code. */
   constructor(code: string, srsKey: string, def: string, userDefined: boolean, axisNE: boolean | undefined) {
@@ -298,9 +299,9 @@ class SrsImpl implements Srs {
   }
 
   #converter(other: Srs): PointTransform {
-    let conv = this.#converters.get(other.code);
+    if (!(other instanceof SrsImpl)) throw new TypeError(`not an SRS of this module: ${other.code}`);
+    let conv = this.#converters.get(other);
     if (!conv) {
-      if (!(other instanceof SrsImpl)) throw new TypeError(`not an SRS of this registry: ${other.code}`);
       const builtinPair = !this.#userDefined && !other.#userDefined;
       if (builtinPair && this.srsKey === 'EPSG:4326' && other.srsKey === 'EPSG:3857') conv = lonLatToWebMercator;
       else if (builtinPair && this.srsKey === 'EPSG:3857' && other.srsKey === 'EPSG:4326') conv = webMercatorToLonLat;
@@ -308,7 +309,7 @@ class SrsImpl implements Srs {
         const c = proj4Lib()(this.#projection(), other.#projection());
         conv = (x, y) => c.forward([x, y]) as [number, number];
       }
-      this.#converters.set(other.code, conv);
+      this.#converters.set(other, conv);
     }
     return conv;
   }

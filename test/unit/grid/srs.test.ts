@@ -121,6 +121,17 @@ test('a registry adds user definitions (globals.srs.proj4_defs)', () => {
   assert.throws(() => getSrs('EPSG:4269'), UnknownSrsError);
 });
 
+test('two registries keep their own definition of a code, also when one SRS is shared by both', () => {
+  const a = new SrsRegistry({ proj4Defs: { 'EPSG:7777': '+proj=utm +zone=32 +datum=WGS84 +units=m +no_defs' } });
+  const b = new SrsRegistry({ proj4Defs: { 'EPSG:7777': '+proj=utm +zone=33 +datum=WGS84 +units=m +no_defs' } });
+  assert.equal(new SrsRegistry().isKnown('EPSG:7777'), false);
+  near([a.get('EPSG:7777').transformTo(a.get('EPSG:4326'), [[500000, 0]])[0][0], b.get('EPSG:7777').transformTo(b.get('EPSG:4326'), [[500000, 0]])[0][0]], [9, 15], 1e-9);
+  // A built-in SRS transforms into each one's own definition: its converter to a's EPSG:7777 is
+  // not reused for b's (15°E is the central meridian of zone 33 only).
+  const geo = getSrs('EPSG:4326');
+  near([geo.transformTo(a.get('EPSG:7777'), [[9, 0]])[0][0], geo.transformTo(b.get('EPSG:7777'), [[15, 0]])[0][0]], [500000, 500000], 1e-6);
+});
+
 test('an unparsable proj4 definition is a ConfigError naming globals.srs.proj4_defs, with every bad one', () => {
   const defs = { 'EPSG:8888': '+proj=nonsense', 'EPSG:4269': '+proj=longlat +datum=NAD83 +no_defs', 8889: '+proj=alsononsense' };
   assert.throws(() => new SrsRegistry({ proj4Defs: defs }), (err: unknown) => {
