@@ -51,8 +51,9 @@ export interface HeldFile {
   read(done: (tile: { readonly data: Buffer; readonly held?: HeldTile; readonly lent?: boolean } | null) => void, into?: ReadBuffer): void;
   /**
    * This version's bytes read at once, on the calling thread, into a buffer `into` lends (the
-   * returned view of it), or undefined when that cannot be done now and `read` must: the version
-   * is due for its check, no buffer is lent, or the read did not give exactly this version.
+   * returned view of it), after the version's check there too when it is due; undefined when that
+   * cannot be done now and `read` must: the check found another version (or none), no buffer is
+   * lent, or the read did not give exactly this version.
    * Present only where the storage reads this way (`globals.cache.memory_tier.blocking_reads`,
    * never with memory copies). The caller gives the buffer back once done with the bytes.
    */

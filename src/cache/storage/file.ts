@@ -303,13 +303,28 @@ export class FileTileStorage implements TileStorage, SingleColorStorage {
   }
 
   /**
-   * `HeldFile.readNow` of the open file `f` of `loc`: one pread on the event loop while `f` is
-   * within its revalidate bound; undefined otherwise, or when the read does not give `f`'s
-   * version (the callback path then reads again and drops `f` when it must).
+   * `HeldFile.readNow` of the open file `f` of `loc`: one pread on the event loop, after one stat
+   * there too when `f` is due for its check. Undefined when the stat finds another version (or
+   * none, or fails), or when the read does not give `f`'s version: the callback path then stats
+   * and reads again and drops `f` when it must.
    */
   #readNow(loc: string, f: OpenFile, into: ReadBuffer): Buffer | undefined {
     const files = this.#files as OpenFiles;
-    if (f.evicted || Date.now() - f.checked >= files.revalidateMs) return undefined;
+    if (f.evicted) return undefined;
+    // Due: the check the callback path does through the pool, here on the event loop like the
+    // read (the bound counted from before the stat, as there). Through the pool, the hit of a busy
+    // tile that fell due took two round trips (stat, then pread) once per bound.
+    const started = Date.now();
+    if (started - f.checked >= files.revalidateMs) {
+      let st: fs.Stats | undefined;
+      try {
+        st = (this.linkSingleColor === 'symlink' ? fs.lstatSync : fs.statSync)(loc, { throwIfNoEntry: false });
+      } catch {
+        return undefined;
+      }
+      if (st === undefined || st.mtimeMs !== f.statMtime || st.size !== f.statSize || st.ino !== f.ino) return undefined;
+      if (started > f.checked) f.checked = started;
+    }
     const buf = into.take(f.size + 1);
     if (buf === undefined) return undefined;
     const data = files.readNow(f, buf);

@@ -428,23 +428,43 @@ test('blocking reads: a kept-open tile is read at once into the lent buffer, exa
   }
 });
 
-test('blocking reads wait for nothing: past the bound (a stat is due) or let go of, readNow declines', async () => {
+test('blocking reads past the bound: the stat on the event loop too; a changed or removed tile, or one let go of, declines', async () => {
   const files = new OpenFiles({ max: 1, revalidateMs: 200 });
-  const { storage, cleanup } = await setup(files, { blockingReads: true });
+  const { dir, storage, cleanup } = await setup(files, { blockingReads: true });
   try {
     await storage.store([0, 0, 1], Buffer.from('tile a'));
     await storage.store([1, 0, 1], Buffer.from('tile b'));
     const a = (await storage.load([0, 0, 1]))?.file;
     assert.ok(a?.readNow);
     assert.equal(a.readNow(lender(64))?.toString(), 'tile a');
+    // Due, unchanged: stat and read at once, and the check starts a new bound.
     await new Promise((r) => setTimeout(r, 250));
-    assert.equal(a.readNow(lender(64)), undefined);
-    // The pool path stats it, which starts a new bound: then it reads at once again.
-    assert.equal((await readHeld(a))?.data.toString(), 'tile a');
+    const entry = files.get(path.join(dir, '1/0/0.png'));
+    assert.ok(entry);
+    const before = entry.checked;
     assert.equal(a.readNow(lender(64))?.toString(), 'tile a');
+    assert.ok(entry.checked > before, 'checked again');
+    // Due, rewritten by another process: declined before any buffer is taken; the pool path then
+    // drops the old file and the full load reads the new one.
+    await new Promise((r) => setTimeout(r, 250));
+    await replaceOnDisk(dir, '1/0/0.png', Buffer.from('tile A'));
+    const back = lender(64);
+    assert.equal(a.readNow(back), undefined);
+    assert.deepEqual(back.asked, []);
+    assert.equal(await readHeld(a), null);
+    const again = (await storage.load([0, 0, 1]))?.file;
+    assert.ok(again?.readNow);
+    assert.equal(again.readNow(lender(64))?.toString(), 'tile A');
+    // Due, removed: declined.
+    await new Promise((r) => setTimeout(r, 250));
+    await fs.unlink(path.join(dir, '1/0/0.png'));
+    assert.equal(again.readNow(lender(64)), undefined);
     // Let go of (max 1): never read again, whatever now holds its descriptor number.
+    await storage.store([0, 0, 1], Buffer.from('tile a'));
+    const fresh = (await storage.load([0, 0, 1]))?.file;
+    assert.ok(fresh?.readNow);
     await storage.load([1, 0, 1]);
-    assert.equal(a.readNow(lender(64)), undefined);
+    assert.equal(fresh.readNow(lender(64)), undefined);
   } finally {
     files.close();
     await cleanup();
