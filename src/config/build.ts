@@ -408,8 +408,11 @@ function buildTileLayers(conf: Dict, caches: Map<string, BuiltCache>, srs: SrsRe
     if (layer.tile_sources && layer.tile_sources.length > 0) cacheNames = layer.tile_sources;
     else {
       // MapProxy ignores debug sources and feature-info-only WMS sources (wms_opts.map: false).
+      // A name that is both a cache and a source means the cache here (MapProxy looks up a
+      // layer's sources in the caches first).
       const sourcesConf = asDict(conf.sources);
       const counted = (layer.sources ?? []).filter((s) => {
+        if (caches.has(s)) return true;
         const sc = asDict(sourcesConf[s]);
         return sc.type !== 'debug' && !(sc.type === 'wms' && asDict(sc.wms_opts).map === false);
       });
