@@ -158,11 +158,6 @@ class Checker {
           this.error(['sources', name, 'on_error', key], 'expected an HTTP status code (100-599) or "other" as key');
         }
       }
-      const req = dict(s.req);
-      // MapProxy: req.url and req.layers are required for a wms source (tagged layers aside).
-      if (s.type === 'wms' && isPlainObject(s.req) && req.layers === undefined) {
-        this.error(['sources', name, 'req', 'layers'], 'required: the WMS layers to request');
-      }
     }
   }
 

@@ -83,15 +83,15 @@ export interface WmsRequestTemplate {
   readonly hasSldBody: boolean;
 }
 
-/** Build the template from `req` and `wms_opts.version`; throws ConfigError for bad values. */
+/**
+ * Build the template from `req` and `wms_opts.version`; throws ConfigError for bad values.
+ * `req.layers` is optional, as in MapProxy: a source styled by `sld`/`sld_body` may name its
+ * layers there, and its GetMap then has no LAYERS parameter.
+ */
 export function wmsRequestTemplate(req: Readonly<Record<string, unknown>>, version: unknown, path: string): WmsRequestTemplate {
   const url = req.url;
   if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) {
     throw new ConfigError([{ path: `${path}.req.url`, message: `required, an http:// or https:// URL (got ${JSON.stringify(url)})` }]);
-  }
-  const layers = Object.entries(req).find(([k]) => k.toLowerCase() === 'layers')?.[1];
-  if (layers === undefined || layers === null || layers === '') {
-    throw new ConfigError([{ path: `${path}.req.layers`, message: 'required' }]);
   }
   const v = version === undefined ? '1.1.1' : String(version);
   if (v !== '1.1.1' && v !== '1.3.0') {

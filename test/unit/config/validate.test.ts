@@ -61,7 +61,6 @@ test('type errors name the YAML path and what was expected', () => {
   );
   // In file order: minimal()'s sections (sources) come before the added ones.
   assert.deepEqual(lines, [
-    'sources.wms1.req.layers: required: the WMS layers to request',
     'sources.wms1.req.url: expected a string, got 5',
     'sources.wms1.wms_opts.version: expected one of 1.0.0, 1.1.0, 1.1.1, 1.3.0, got "1.2"',
     'globals.cache.meta_size: expected a list of 2 integers >= 1, got [4]',
