@@ -63,7 +63,7 @@ const wmsSource: Support = {
   keys: {
     type: true,
     req: true,
-    wms_opts: { keys: { version: true, map: { values: [true] }, featureinfo: { values: [false] }, legendgraphic: { values: [false] } } },
+    wms_opts: { keys: { version: { values: ['1.1.1', '1.3.0'] }, map: { values: [true] }, featureinfo: { values: [false] }, legendgraphic: { values: [false] } } },
     supported_srs: true,
     supported_formats: true,
     coverage,

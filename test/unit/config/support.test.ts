@@ -145,7 +145,7 @@ test('unsupported source types and source keys', () => {
         w: {
           type: 'wms',
           req: { url: 'u', layers: 'a' },
-          wms_opts: { featureinfo: true, legendurl: 'x', map: true },
+          wms_opts: { version: '1.0.0', featureinfo: true, legendurl: 'x', map: true },
           forward_req_params: ['TIME'],
           coverage: { datasource: 'x.geojson', srs: 'EPSG:4326', clip: true },
           http: { method: 'POST', client_timeout: 1 },
@@ -160,6 +160,8 @@ test('unsupported source types and source keys', () => {
     'sources.ag.type: not supported yet: arcgis (supported: wms, tile, debug)',
     'sources.ot.type: not supported yet: ogcapitiles (supported: wms, tile, debug)',
     'sources.om.type: not supported yet: ogcapimaps (supported: wms, tile, debug)',
+    // MapProxy also speaks WMS 1.0.0 and 1.1.0 upstream (its demo.yaml and layer.yaml use them).
+    'sources.w.wms_opts.version: not supported yet: 1.0.0 (supported: 1.1.1, 1.3.0)',
     'sources.w.wms_opts.featureinfo: not supported yet: true (supported: false)',
     'sources.w.wms_opts.legendurl: not supported yet',
     'sources.w.forward_req_params: not supported yet',
