@@ -18,7 +18,9 @@ export async function checkConfigCommand(file: string): Promise<number> {
     const { handlerFromConfig } = await import('../app/from-config.js');
     try {
       const { config, dir, origins } = await loadConfigFile(file);
-      const built = buildConfig(validateConfig(config, { file, dir, origins }).config, { dir, file });
+      // Warnings that only the build can tell (the descriptor limit, …) read like the others.
+      const warn = (w: ConfigProblem): void => void process.stderr.write(`warning: ${line(w)}\n`);
+      const built = buildConfig(validateConfig(config, { file, dir, origins }).config, { dir, file, warn });
       try {
         // The services check their own options (e.g. services.wmts.restful_template).
         handlerFromConfig(built);

@@ -118,20 +118,29 @@ const DEFAULT_OPEN_FILES = 4096;
  * `blocking_reads: true` for cache `name` in `directory`, said once per cache when the directory
  * is on a network file system (or one statfs cannot tell): a read there may wait on a server.
  */
-function warnBlockingReads(name: string, directory: string, told: Set<string>): void {
+function warnBlockingReads(name: string, directory: string, told: Set<string>, warn: (w: ConfigProblem) => void): void {
   if (told.has(name)) return;
   told.add(name);
   const risk = blockingReadsRisk(directory);
   if (risk === undefined) return;
-  getLogger('mapproxy.config').warn(
-    `globals.cache.memory_tier.blocking_reads: cache ${name} is in ${directory}, ${risk === 'unknown' ? 'on a file system statfs cannot tell' : `on ${risk}`}: a tile read waits for the disk or server there and stops the worker's other requests meanwhile`,
-  );
+  warn({
+    path: 'globals.cache.memory_tier.blocking_reads',
+    message: `cache ${name} is in ${directory}, ${risk === 'unknown' ? 'on a file system statfs cannot tell' : `on ${risk}`}: a tile read waits for the disk or server there and stops the worker's other requests meanwhile`,
+  });
 }
 
-/** Build runtime objects from a validated configuration. Throws ConfigError on semantic problems. */
-export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: string }): BuiltConfig {
+/** Where build warnings go by default: one `mapproxy.config` log line each, led by the path. */
+const logWarning = (w: ConfigProblem): void => getLogger('mapproxy.config').warn(`${w.path}: ${w.message}`);
+
+/**
+ * Build runtime objects from a validated configuration. Throws ConfigError on semantic problems.
+ * Warnings that depend on the machine (descriptor limit, file system of a cache) go to `warn`
+ * (default: the `mapproxy.config` logger).
+ */
+export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: string; warn?: (w: ConfigProblem) => void }): BuiltConfig {
   const conf = config as unknown as Dict;
   const dir = opts.dir;
+  const warn = opts.warn ?? logWarning;
   const globals = asDict(conf.globals);
   const gCache = asDict(globals.cache);
   // One tier for all file caches of this configuration: the bound is per process and app.
@@ -143,9 +152,10 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
   const fdLimit = openFilesAsked > 0 ? descriptorLimit() : null;
   const openFilesMax = openFilesWithin(openFilesAsked, fdLimit);
   if (openFilesMax < openFilesAsked) {
-    getLogger('mapproxy.config').warn(
-      `globals.cache.memory_tier.open_files: keeping ${openFilesMax} tile files open, not ${openFilesAsked}: the process may open ${fdLimit} files (raise LimitNOFILE / ulimit -n)`,
-    );
+    warn({
+      path: 'globals.cache.memory_tier.open_files',
+      message: `keeping ${openFilesMax} tile files open, not ${openFilesAsked}: the process may open ${fdLimit} files (raise LimitNOFILE / ulimit -n)`,
+    });
   }
   const openFiles = openFilesMax > 0 ? new OpenFiles({ max: openFilesMax, revalidateMs: tierRevalidate }) : null;
   // Off by default: no synchronous file system call on the hit path (ARCHITECTURE.md). The
@@ -281,7 +291,7 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
             openFiles,
             blockingReads,
           });
-      if (storage?.blockingReads === true) warnBlockingReads(name, directory, toldRisk);
+      if (storage?.blockingReads === true) warnBlockingReads(name, directory, toldRisk, warn);
       const tileLockDir = cacheConf.tile_lock_dir
         ? resolvePath(dir, String(cacheConf.tile_lock_dir))
         : gCache.tile_lock_dir

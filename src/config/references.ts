@@ -148,7 +148,11 @@ class Checker {
   checkSources(): void {
     for (const [name, raw] of Object.entries(this.sources)) {
       const s = dict(raw);
-      if (s.type === 'tile') this.checkGridRef(['sources', name, 'grid'], s.grid);
+      if (s.type === 'tile') {
+        this.checkGridRef(['sources', name, 'grid'], s.grid);
+        // MapProxy logs this when it builds the source: its default will change with 2.0.
+        if (s.grid === undefined) this.warn(['sources', name], 'no grid: defaults to GLOBAL_MERCATOR (set grid; MapProxy 2.0 changes the default)');
+      }
       if (s.coverage !== undefined) this.checkCoverage(['sources', name, 'coverage'], s.coverage);
       if (Array.isArray(s.supported_srs)) s.supported_srs.forEach((v, i) => this.checkSrs(['sources', name, 'supported_srs', i], v));
       if (Array.isArray(s.supported_formats)) s.supported_formats.forEach((v, i) => this.checkFormat(['sources', name, 'supported_formats', i], v));

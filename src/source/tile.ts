@@ -69,11 +69,8 @@ export class TileSource implements Source {
     } else if (!/^https?:\/\//i.test(conf.url)) {
       throw new ConfigError([{ path: `${p}.url`, message: `must be an http://, https:// or file:// URL template (got ${JSON.stringify(conf.url)})` }]);
     }
+    // Without `grid` the configuration checks warn (MapProxy: the default will change).
     const gridName = conf.grid ?? 'GLOBAL_MERCATOR';
-    if (conf.grid === undefined) {
-      // MapProxy: the default will change; say so, as it does.
-      getLogger('mapproxy.config').warn(`tile source ${name} does not have a grid configured and defaults to GLOBAL_MERCATOR`);
-    }
     const grid = ctx.grids.get(gridName);
     if (!grid) throw new ConfigError([{ path: `${p}.grid`, message: `unknown grid ${JSON.stringify(gridName)}` }]);
     this.grid = grid;

@@ -26,13 +26,21 @@ interface Run {
   stderr: string;
 }
 
-function spawnCli(args: string[]): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+/** The CLI in a child process; `wrap` runs it under another command (`prlimit … --`). */
+function spawnCli(args: string[], wrap: string[] = []): ChildProcess {
+  const argv = [process.execPath, '--import', 'tsx', CLI, ...args];
+  const [cmd, ...rest] = [...wrap, ...argv];
+  return spawn(cmd, rest, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /** Run the command to its end. */
 async function run(...args: string[]): Promise<Run> {
-  const child = spawnCli(args);
+  return runWrapped([], ...args);
+}
+
+/** Run the command to its end under `wrap`. */
+async function runWrapped(wrap: string[], ...args: string[]): Promise<Run> {
+  const child = spawnCli(args, wrap);
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
@@ -178,6 +186,23 @@ sources:
       500: {response: "#zzzzzz"}
 `);
   await writeFile(file('include.yaml'), 'base: nothere.yaml\nservices:\n  tms:\n');
+  // MapProxy's mapproxy_export.yaml and others: a tile source without grid.
+  await writeFile(file('nogrid.yaml'), `
+services:
+  tms:
+layers:
+  - name: t
+    title: T
+    sources: [c]
+caches:
+  c:
+    sources: [t]
+    disable_storage: true
+sources:
+  t:
+    type: tile
+    url: http://127.0.0.1:9/%(tms_path)s.png
+`);
   // Valid, but its cache directory lies below a regular file: storing a tile fails unexpectedly.
   await writeFile(file('afile'), 'not a directory\n');
   await writeFile(file('notdir.yaml'), VALID.replace('    disable_storage: true\n', '').concat('globals:\n  cache:\n    base_dir: ./afile/cache\n'));
@@ -294,6 +319,24 @@ test('check-config: ok, warnings, every problem with its YAML path, syntax and i
   });
   assert.deepEqual(include, { code: 1, stdout: '', stderr: `${file('include.yaml')}: 1 problem\n  base: cannot read nothere.yaml: no such file\n` });
   assert.deepEqual(missing, { code: 1, stdout: '', stderr: `${file('missing.yaml')}: 1 problem\n  cannot read the file: no such file\n` });
+});
+
+test('check-config: warnings found when building read like the others, on stderr; stdout has only the ok line', async () => {
+  const [nogrid, limited] = await Promise.all([
+    run('check-config', file('nogrid.yaml')),
+    runWrapped(['prlimit', '--nofile=160:160', '--'], 'check-config', file('valid.yaml')),
+  ]);
+  // MapProxy logs "tile source … does not have a grid configured and defaults to GLOBAL_MERCATOR".
+  assert.deepEqual(nogrid, {
+    code: 0,
+    stdout: `${file('nogrid.yaml')}: ok\n`,
+    stderr: 'warning: sources.t: no grid: defaults to GLOBAL_MERCATOR (set grid; MapProxy 2.0 changes the default)\n',
+  });
+  assert.deepEqual(limited, {
+    code: 0,
+    stdout: `${file('valid.yaml')}: ok\n`,
+    stderr: 'warning: globals.cache.memory_tier.open_files: keeping 80 tile files open, not 4096: the process may open 160 files (raise LimitNOFILE / ulimit -n)\n',
+  });
 });
 
 test('serve-develop: an invalid configuration fails before any port is bound; a port in use fails clearly', async () => {
