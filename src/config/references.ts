@@ -96,6 +96,11 @@ class Checker {
   checkFormat(segs: PathSegment[], value: unknown, allowMixed = false): void {
     if (typeof value !== 'string') return;
     if (allowMixed && value === 'mixed') return;
+    if (Object.hasOwn(dict(dict(this.globals.image).formats), value)) {
+      // MapProxy: a name of globals.image.formats stands for its options; that section is refused.
+      if (tryParseImageFormat(value) === null) this.error(segs, `not supported yet: image format "${value}" of globals.image.formats`);
+      return;
+    }
     if (tryParseImageFormat(value) === null) {
       this.error(segs, `unknown image format "${value}" (expected image/png, image/jpeg, image/gif, image/tiff${allowMixed ? ' or mixed' : ''})`);
     }

@@ -209,6 +209,23 @@ test('unknown SRS codes and image formats are problems naming the key, not crash
   ]);
 });
 
+test('a format named in globals.image.formats is refused with that section, not called unknown', () => {
+  // MapProxy's layer.yaml and kml_layer.yaml: `format: custom` names an entry of globals.image.formats.
+  const lines = problemLines(
+    withSections({
+      globals: { image: { formats: { custom: { format: 'image/jpeg' }, 'image/png': { colors: 16 } } } },
+      caches: { c: { sources: ['w'], format: 'custom' }, d: { sources: ['w'], format: 'image/png' }, e: { sources: ['w'], format: 'nope' } },
+      sources: { w: { type: 'wms', req: { url: 'http://h/', layers: 'a' } } },
+    }),
+  );
+  // In file order: minimal()'s sections (caches) come before the added ones.
+  assert.deepEqual(lines, [
+    'caches.c.format: not supported yet: image format "custom" of globals.image.formats',
+    'caches.e.format: unknown image format "nope" (expected image/png, image/jpeg, image/gif, image/tiff or mixed)',
+    'globals.image.formats: not supported yet',
+  ]);
+});
+
 test('what MapProxy only warns about: missing sections, layers without sources; a WMS without req.layers is valid', () => {
   assert.deepEqual(warningLines({}), ['layers: no layers configured', 'services: no services configured']);
   const config = withSections({
