@@ -81,6 +81,8 @@ export interface WmsRequestTemplate {
   readonly requestFormat: string | undefined;
   /** `sld_body` (also from `sld: file://…`): makes `http.method: AUTO` POST. */
   readonly hasSldBody: boolean;
+  /** The contents of an `sld: file://…`, sent as `sld_body` right after `format`. */
+  readonly sldFileBody?: string;
 }
 
 /**
@@ -88,7 +90,12 @@ export interface WmsRequestTemplate {
  * `req.layers` is optional, as in MapProxy: a source styled by `sld`/`sld_body` may name its
  * layers there, and its GetMap then has no LAYERS parameter.
  */
-export function wmsRequestTemplate(req: Readonly<Record<string, unknown>>, version: unknown, path: string): WmsRequestTemplate {
+export function wmsRequestTemplate(
+  req: Readonly<Record<string, unknown>>,
+  version: unknown,
+  path: string,
+  opts: { sldFileBody?: string } = {},
+): WmsRequestTemplate {
   const url = req.url;
   if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) {
     throw new ConfigError([{ path: `${path}.req.url`, message: `required, an http:// or https:// URL (got ${JSON.stringify(url)})` }]);
@@ -99,7 +106,8 @@ export function wmsRequestTemplate(req: Readonly<Record<string, unknown>>, versi
   }
   const params = new WmsParams();
   for (const [k, val] of Object.entries(req)) if (k.toLowerCase() !== 'url') params.set(k, paramValue(k, val));
-  return { url, version: v, params, requestFormat: params.get('format'), hasSldBody: params.has('sld_body') };
+  const sldFileBody = opts.sldFileBody;
+  return { url, version: v, params, requestFormat: params.get('format'), hasSldBody: params.has('sld_body') || sldFileBody !== undefined, sldFileBody };
 }
 
 /** One map request. `bbox` is x/y order in `srs`. */
@@ -117,6 +125,8 @@ export function wmsGetMapParams(t: WmsRequestTemplate, q: WmsMapRequest): WmsPar
   const p = t.params.copy();
   // A format without a type is completed as MapProxy's format setter does.
   p.set('format', q.format.includes('/') ? q.format : `image/${q.format}`);
+  // MapProxy's create_request reads an SLD file into sld_body after it has set the format.
+  if (t.sldFileBody !== undefined) p.set('sld_body', t.sldFileBody);
   const bbox = t.version === '1.3.0' ? q.srs.alignBboxAxis(q.bbox) : q.bbox;
   p.set('bbox', bbox.map(pyFloatRepr).join(','));
   p.set('width', String(q.size[0]));

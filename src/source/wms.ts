@@ -65,12 +65,13 @@ export class WmsSource implements Source {
     this.name = name;
     if (!conf.req || typeof conf.req !== 'object') throw new ConfigError([{ path: `${path}.req`, message: 'required' }]);
     const req: Record<string, unknown> = { ...conf.req };
+    let sldFileBody: string | undefined;
     if (typeof req.sld === 'string' && req.sld.startsWith('file://')) {
       // MapProxy: an SLD file is sent inline as sld_body (which makes http.method AUTO post).
-      req.sld_body = readSldFile(req.sld, ctx.configDir, `${path}.req.sld`);
+      sldFileBody = readSldFile(req.sld, ctx.configDir, `${path}.req.sld`);
       delete req.sld;
     }
-    this.template = wmsRequestTemplate(req, conf.wms_opts?.version, path);
+    this.template = wmsRequestTemplate(req, conf.wms_opts?.version, path, { sldFileBody });
     this.#http = { ...httpOptions(ctx.globals, conf, ctx.configDir, resolveConfigPath), source: name };
     this.#post = this.#http.method === 'POST' || (this.#http.method !== 'GET' && this.template.hasSldBody);
     const n = concurrentRequests(ctx.globals, conf, path);

@@ -35,6 +35,21 @@ test('no req.layers (an SLD names them): no LAYERS parameter, as MapProxy 1.15 s
   );
 });
 
+test('an SLD file goes after format as sld_body, as MapProxy 1.15 sent it for its sld.yaml', () => {
+  const t = wmsRequestTemplate({ url: 'http://127.0.0.1:19690/service' }, undefined, 'sources.sld_file_wms', { sldFileBody: '<sld>' });
+  assert.equal(t.hasSldBody, true);
+  const url = wmsGetMapUrl(t, {
+    bbox: [-20037508.342789244, -20037508.34278924, -10018754.171394622, -10018754.17139462],
+    size: [256, 256],
+    srs: getSrs('EPSG:3857'),
+    format: 'image/png',
+  });
+  assert.equal(
+    url,
+    'http://127.0.0.1:19690/service?format=image%2Fpng&sld_body=%3Csld%3E&bbox=-20037508.342789244,-20037508.34278924,-10018754.171394622,-10018754.17139462&width=256&height=256&srs=EPSG%3A3857&request=GetMap&version=1.1.1&service=WMS&styles=',
+  );
+});
+
 test('other req keys pass through in order with Python quoting and float repr', () => {
   const t = wmsRequestTemplate(
     { url: 'http://h/wms', layers: 'a b,c', styles: 'x!*()', map: '/data/x.map', tiled: true, dpi: 96, opacity: 0.5 },
