@@ -302,7 +302,8 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
       let coverage: TileManager['options']['coverage'];
       const cov = asDict(cacheConf.coverage);
       if (Array.isArray(cov.bbox)) {
-        const covSrs = srs.get(String(cov.srs ?? cov.bbox_srs ?? 'EPSG:4326'));
+        // As for source coverages: bbox_srs wins over srs (MapProxy's load_coverage).
+        const covSrs = srs.get(String(cov.bbox_srs ?? cov.srs ?? 'EPSG:4326'));
         coverage = { bbox: covSrs.transformBboxTo(grid.srs, cov.bbox as unknown as Bbox), srs: grid.srs };
       }
       managers.set(gridName, new TileManager({

@@ -192,13 +192,15 @@ export function parseCoverage(conf: CoverageConfig | undefined, path: string, ge
     fail(`${path}.datasource`, 'coverage datasource files are not supported for sources (only bbox coverages)');
   }
   const bbox = parseBbox(raw, conf.bbox !== undefined ? `${path}.bbox` : `${path}.datasource`);
-  const code = conf.srs ?? conf.bbox_srs;
+  // MapProxy's load_coverage: a bbox is in bbox_srs, else srs (bbox_srs wins when both are set).
+  const srsKey = conf.bbox !== undefined && conf.bbox_srs !== undefined ? 'bbox_srs' : conf.srs !== undefined ? 'srs' : 'bbox_srs';
+  const code = conf[srsKey];
   if (!code) fail(path, 'coverage needs srs');
   let srs: Srs;
   try {
     srs = getSrs(code);
   } catch (err) {
-    fail(`${path}.srs`, `unknown SRS ${code}: ${(err as Error).message}`);
+    fail(`${path}.${srsKey}`, `unknown SRS ${code}: ${(err as Error).message}`);
   }
   return { bbox, srs };
 }

@@ -239,6 +239,14 @@ test('coverage: a query fully outside is blank without any upstream request', as
   assert.deepEqual(s.coverage?.bbox, [0, 40, 20, 60]);
 });
 
+test('coverage with bbox_srs and srs: the bbox is in bbox_srs, as MapProxy reads it', async () => {
+  // MapProxy 1.15 requested this tile (TMS 2/4/5 of GLOBAL_WEBMERCATOR) for the same coverage.
+  const s = wms({ coverage: { bbox: [0, 40, 20, 60], bbox_srs: 'EPSG:4326', srs: 'EPSG:3857' } });
+  await s.getMap(q([0, 5009377.085697311, 5009377.085697311, 10018754.171394622]));
+  assert.equal(up.count(), 1);
+  assert.equal(up.last().query.get('bbox'), '0.0,5009377.085697311,2226389.8158654715,8399737.889818357');
+});
+
 test('coverage: a query partly inside requests only the overlap and pastes it in place', async () => {
   const s = wms({ coverage: { bbox: [0, 0, 2e6, 2e6], srs: 'EPSG:3857' } });
   const bbox: Bbox = [-1e6, 0, 1e6, 2e6];

@@ -45,11 +45,17 @@ test('parseOnError keys are status codes or other, with MapProxy defaults', () =
   );
 });
 
-test('parseCoverage takes bbox + srs, refuses other coverage kinds by name', () => {
+test('parseCoverage takes bbox + srs (bbox_srs first), refuses other coverage kinds by name', () => {
   const c = parseCoverage({ bbox: '5,50,10,55', srs: 'EPSG:4326' }, 'sources.s.coverage', getSrs);
   assert.deepEqual(c?.bbox, [5, 50, 10, 55]);
   assert.equal(c?.srs.code, 'EPSG:4326');
   assert.deepEqual(parseCoverage({ datasource: [1, 2, 3, 4], bbox_srs: 'EPSG:3857' }, 'p', getSrs)?.bbox, [1, 2, 3, 4]);
+  // MapProxy's load_coverage: `bbox_srs or srs`, so bbox_srs wins when both are set.
+  assert.equal(parseCoverage({ bbox: [0, 40, 20, 60], bbox_srs: 'EPSG:4326', srs: 'EPSG:3857' }, 'p', getSrs)?.srs.code, 'EPSG:4326');
+  assert.match(
+    configMessage(() => parseCoverage({ bbox: [1, 2, 3, 4], bbox_srs: 'EPSG:999999', srs: 'EPSG:4326' }, 'sources.s.coverage', getSrs)),
+    /sources\.s\.coverage\.bbox_srs: unknown SRS EPSG:999999/,
+  );
   assert.equal(
     configMessage(() => parseCoverage({ polygons: 'x.txt', polygons_srs: 'EPSG:4326' }, 'sources.s.coverage', getSrs)),
     'invalid configuration:\n  sources.s.coverage.polygons: coverage type "polygons" is not supported for sources (only bbox coverages)',
