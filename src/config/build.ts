@@ -393,12 +393,15 @@ interface LayerConf {
   md?: Dict;
 }
 
-/** Every layer of the tree (or the legacy dict form), depth first. */
+/**
+ * Every layer of the tree (or the legacy dict form), depth first, a layer after its children:
+ * the order of MapProxy's `_flatten_layers_conf_dict`, which the tile services list them in.
+ */
 function flattenLayers(layers: unknown): LayerConf[] {
   const out: LayerConf[] = [];
   const walk = (l: LayerConf): void => {
-    out.push(l);
     for (const c of l.layers ?? []) walk(c);
+    out.push(l);
   };
   if (Array.isArray(layers)) for (const l of layers) walk(l as LayerConf);
   else for (const [name, l] of Object.entries(asDict(layers))) walk({ name, ...(l as LayerConf) });

@@ -98,6 +98,10 @@ layers:
   - name: shared
     title: A cache named as a debug source
     sources: [shared]
+    layers:
+      - name: shared_child
+        title: Child of a layer with sources
+        sources: [web_cache]
 caches:
   web_cache:
     grids: [GLOBAL_WEBMERCATOR]
@@ -155,7 +159,7 @@ after(async () => {
   await cfg?.cleanup();
 });
 
-test('tile layers: only layers with exactly one cache (debug ignored, a cache wins over a source of its name); tile_sources gives one tile set per cache', async () => {
+test('tile layers: only layers with exactly one cache (debug ignored, a cache wins over a source of its name), children first; tile_sources gives one tile set per cache', async () => {
   const tms = await get(`${app.url}/tms/1.0.0/`);
   assert.equal(tms.status, 200);
   const hrefs = [...tms.body.toString().matchAll(/href="[^"]*\/tms\/1\.0\.0\/([^"]+)"/g)].map((m) => m[1]);
@@ -170,15 +174,17 @@ test('tile layers: only layers with exactly one cache (debug ignored, a cache wi
     'child/EPSG25832',
     'cd/EPSG3857',
     'dd/EPSG3857',
-    // MapProxy (auth.yaml of its system tests): a layer's `sources: [shared]` is the cache
-    // `shared`, not the debug source of the same name, which only that cache uses.
+    // MapProxy lists a layer after its children (auth.yaml of its system tests: layer1a,
+    // layer1b, layer1); its `sources: [shared]` is the cache `shared`, not the debug source of
+    // the same name, which only that cache uses.
+    'shared_child/EPSG3857',
     'shared/EPSG3857',
   ]);
   const wmts = await get(`${app.url}/wmts/1.0.0/WMTSCapabilities.xml`);
   assert.equal(wmts.status, 200);
   const xml = wmts.body.toString();
   const layers = [...xml.matchAll(/<Layer>\s*<ows:Title>[^<]*<\/ows:Title>\s*(?:<ows:Abstract>[^<]*<\/ows:Abstract>\s*)?<ows:WGS84BoundingBox>[\s\S]*?<ows:Identifier>([^<]+)<\/ows:Identifier>/g)].map((m) => m[1]);
-  assert.deepEqual(layers, ['web', 'merc', 'with_debug', 'both', 'child', 'cd', 'dd', 'shared']);
+  assert.deepEqual(layers, ['web', 'merc', 'with_debug', 'both', 'child', 'cd', 'dd', 'shared_child', 'shared']);
   for (const absent of ['two', 'direct', 'cache_and_direct', 'group']) {
     assert.equal((await get(`${app.url}/tms/1.0.0/${absent}/EPSG3857/0/0/0.png`)).status, 404, absent);
   }
