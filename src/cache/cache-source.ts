@@ -9,7 +9,7 @@
  * own) and gets the source cache's tile bytes unchanged. Meta tiles with a buffer would make the
  * source cache create neighbouring meta tiles only for the buffer.
  */
-import type { Bbox, TileCoord } from '../grid/types.js';
+import type { Bbox, Srs, TileCoord } from '../grid/types.js';
 import type { RawImage } from '../image/types.js';
 import type { MapQuery, Source, SourceImage } from '../source/types.js';
 import type { ManagedTile, TileManager } from './tile-manager.js';
@@ -26,9 +26,13 @@ export class CacheSource implements Source {
   readonly tiledOnly: boolean;
   readonly #tm: TileManager;
 
-  constructor(name: string, tm: TileManager, opts: { tiledOnly?: boolean } = {}) {
+  /** The source cache's extent cut to its grid (capabilities only; never limits requests). */
+  readonly extent: { readonly bbox: Bbox; readonly srs: Srs } | undefined;
+
+  constructor(name: string, tm: TileManager, opts: { tiledOnly?: boolean; extent?: { readonly bbox: Bbox; readonly srs: Srs } } = {}) {
     this.name = name;
     this.#tm = tm;
+    this.extent = opts.extent;
     this.tiledOnly = opts.tiledOnly === true;
     this.supportsMetaTiles = !this.tiledOnly;
     this.transparent = tm.options.image.transparent;

@@ -21,6 +21,7 @@ import { TileManager } from '../cache/tile-manager.js';
 import { CacheSource } from '../cache/cache-source.js';
 import { DEFAULTS } from './defaults.js';
 import { refreshBefore } from '../cache/refresh.js';
+import { cacheExtent, cacheSourceExtent } from './extent.js';
 import type { MapProxyConfig } from './schema.js';
 
 /** One cache: a TileManager per grid, keyed by grid name. */
@@ -263,7 +264,11 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
       // subset, in the format this cache asks for, tiles are read one by one, unchanged.
       const tiledOnly = picked.length > 0 && picked.every((p) => 'tm' in p
         && caches.get(p.cache)?.managers.size === 1 && p.tm.options.image.format === requestFormat);
-      const srcs: Source[] = picked.map((p) => ('tm' in p ? new CacheSource(p.cache, p.tm, { tiledOnly }) : p));
+      const srcs: Source[] = picked.map((p) => {
+        if (!('tm' in p)) return p;
+        const extent = cacheSourceExtent(cacheExtent(p.tm.grid, p.tm.options.sources, srs.get('EPSG:4326')), p.tm.grid);
+        return new CacheSource(p.cache, p.tm, { tiledOnly, extent });
+      });
       const transparent = (img.transparent as boolean | undefined) ?? srcs.some((s) => s.transparent);
       const image: ImageOptions = {
         format: format.mime,
@@ -443,7 +448,9 @@ function buildTileLayers(conf: Dict, caches: Map<string, BuiltCache>, srs: SrsRe
         const grid = tm.grid;
         const cov = tm.options.coverage;
         const bbox: Bbox = cov ? cov.bbox : grid.bbox;
-        const wgs84 = grid.srs.transformBboxTo(epsg4326, bbox);
+        // Without a cache coverage, MapProxy's layer extent is the union of the sources' coverages.
+        const extent = cacheExtent(grid, tm.options.sources, epsg4326);
+        const wgs84 = cov ? grid.srs.transformBboxTo(epsg4326, bbox) : extent.srs.transformBboxTo(epsg4326, extent.bbox);
         const format = tm.options.image.format;
         const md = asDict(layer.md);
         out.push({
