@@ -164,7 +164,9 @@ export function createMultiApp(dir: string, opts: MultiAppOptions = {}): MultiAp
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       // A project that stays broken is reported once, not at every retry.
-      if (message !== previousFailure) configLog.error({ project: name, file, err }, `project ${name}: configuration error: ${message}`);
+      // A configuration error is the user's input: its problems say it all (as the reloader logs them).
+      const fields = err instanceof ConfigError ? { project: name, file, problems: err.problems } : { project: name, file, err };
+      if (message !== previousFailure) configLog.error(fields, `project ${name}: configuration error: ${message}`);
       remember(name, { kind: 'failed', at: Date.now(), message });
       return undefined;
     }

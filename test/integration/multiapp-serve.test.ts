@@ -331,6 +331,7 @@ test('a project with an invalid configuration answers 500 without server paths, 
     assert.equal(errors.length, 1);
     assert.equal(errors[0].project, 'broken');
     assert.match(errors[0].msg!, /^project broken: configuration error: invalid configuration .*broken\.yaml:\n {2}layers\[0\]\.sources\[0\]: /);
+    assert.equal((errors[0] as Record<string, unknown>).err, undefined, 'no stack trace for a configuration error');
     // the other projects are unaffected
     assert.equal((await get(`${url}/alpha/tms/1.0.0/a/EPSG3857/0/0/0.png`)).status, 200);
 
