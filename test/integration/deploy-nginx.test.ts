@@ -17,37 +17,17 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
-import { tmpdir, userInfo } from 'node:os';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { Agent, request } from 'undici';
-import { startUpstream, expectedColor, pixelCenter, MERC_MAX, type Upstream } from '../helpers/upstream.js';
+import { startUpstream, MERC_MAX, type Upstream } from '../helpers/upstream.js';
 import { startServe, wmtsTile } from '../helpers/serve.js';
+import { ROOT, TILE, assertTilePixels, canConnect, configDir, documentedFixture, fetchText, fixture, freePort, serviceUrls } from '../helpers/deploy.js';
 
 const NGINX = '/usr/sbin/nginx';
 const SKIP = existsSync(NGINX) ? false : `nginx is not installed (${NGINX}); on Debian/Ubuntu: apt-get install nginx`;
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const FIXTURES = path.join(ROOT, 'test', 'fixtures', 'deploy');
-
-/** A free TCP port on 127.0.0.1 (for nginx, which cannot report the port it picked). */
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
-  });
-}
 
 interface Nginx {
   readonly child: ChildProcess;
@@ -100,53 +80,10 @@ ${http}
   return { child, dir, stop };
 }
 
-/** A fixture with its documented addresses replaced (`[from, to]` pairs, each must occur). */
-async function fixture(name: string, replace: ReadonlyArray<readonly [string, string]>): Promise<string> {
-  let text = await readFile(path.join(FIXTURES, name), 'utf8');
-  for (const [from, to] of replace) {
-    assert.ok(text.includes(from), `${name} contains ${from}`);
-    text = text.split(from).join(to);
-  }
-  return text;
-}
-
-/** A temp dir holding copies of the deploy config fixtures. */
-async function configDir(): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'mpx-'));
-  for (const f of ['base.yaml', 'host-a.yaml', 'host-b.yaml']) await copyFile(path.join(FIXTURES, f), path.join(dir, f));
-  return dir;
-}
-
-/** Every absolute URL in a capabilities document except XML namespaces and schema locations. */
-function serviceUrls(xml: string): string[] {
-  return [...xml.matchAll(/https?:\/\/[^\s"<>]+/g)].map((m) => m[0]).filter((u) => !/^https?:\/\/(www\.opengis\.net|schemas\.opengis\.net|www\.w3\.org)\//.test(u));
-}
-
-async function fetchText(url: string, headers: Record<string, string> = {}): Promise<string> {
-  const res = await fetch(url, { headers });
-  const body = await res.text();
-  assert.equal(res.status, 200, `${url}: ${body}`);
-  return body;
-}
-
-const TILE = (z: number) => (2 * MERC_MAX) / 2 ** z;
-
-/** The tile (x, y from the north, z) shows the upstream's colours at its own place. */
-async function assertTilePixels(body: Buffer, x: number, y: number, z: number): Promise<void> {
-  const { data, info } = await sharp(body).raw().toBuffer({ resolveWithObject: true });
-  assert.deepEqual([info.width, info.height], [256, 256]);
-  const bbox = [-MERC_MAX + x * TILE(z), MERC_MAX - (y + 1) * TILE(z), -MERC_MAX + (x + 1) * TILE(z), MERC_MAX - y * TILE(z)] as const;
-  for (const [px, py] of [[10, 10], [128, 128], [245, 245]]) {
-    const o = (py * info.width + px) * info.channels;
-    assert.deepEqual([data[o], data[o + 1], data[o + 2]], expectedColor(...pixelCenter(bbox, [256, 256], px, py)), `tile ${z}/${x}/${y} pixel ${px},${py}`);
-  }
-}
-
 test('docs/deployment.md shows the nginx configurations this test runs', async () => {
   const doc = await readFile(path.join(ROOT, 'docs', 'deployment.md'), 'utf8');
   for (const name of ['nginx-mapproxy.conf', 'nginx-balance.conf']) {
-    // The fixture without its opening comment, which names this test.
-    const text = (await readFile(path.join(FIXTURES, name), 'utf8')).replace(/^(#.*\n)+/, '');
+    const text = await documentedFixture(name);
     assert.ok(doc.includes(text), `docs/deployment.md contains test/fixtures/deploy/${name} (after its comment)`);
   }
 });
