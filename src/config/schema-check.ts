@@ -44,6 +44,10 @@ export interface SchemaCheck {
   unknown: Set<string>;
 }
 
+/** The sections of a seed configuration (MapProxy's seed.yaml), not of a mapproxy.yaml. */
+const SEED_SECTIONS = new Set(['seeds', 'cleanups', 'coverages']);
+const SEED_SECTION_MESSAGE = 'unknown key: a section of a seed configuration (seed.yaml, read by mapproxy-seed), not of mapproxy.yaml';
+
 /** Check `data` against the schema; every problem and unknown key is returned. */
 export function checkSchema(data: Record<string, unknown>): SchemaCheck {
   const { validate } = compile();
@@ -57,7 +61,9 @@ export function checkSchema(data: Record<string, unknown>): SchemaCheck {
       const known = Object.keys(((err.parentSchema as JsonSchema).properties ?? {}) as object);
       const path = formatPath([...segs, key]);
       result.unknown.add(path);
-      result.warnings.push({ path, message: `unknown key${didYouMean(key, known)}` });
+      // seed.yaml's sections at the top of a mapproxy.yaml: most likely the wrong file.
+      const seedKey = segs.length === 0 && SEED_SECTIONS.has(key);
+      result.warnings.push({ path, message: seedKey ? SEED_SECTION_MESSAGE : `unknown key${didYouMean(key, known)}` });
       continue;
     }
     const problem = describeError(err, segs);

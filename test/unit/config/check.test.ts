@@ -56,6 +56,23 @@ test('validation problems and warnings come back together', async () => {
   });
 });
 
+test('a seed configuration given as mapproxy.yaml: its sections are named as seed.yaml sections', async () => {
+  const file = path.join(tmp, 'seed.yaml');
+  await writeFile(file, 'seeds:\n  s: {caches: [c], levels: {to: 2}}\ncleanups:\n  c: {caches: [c], remove_before: {days: 1}}\ncoverages:\n  g: {bbox: [0, 0, 1, 1], srs: "EPSG:4326"}\n');
+  const result = await checkConfigFile(file);
+  const seedSection = 'unknown key: a section of a seed configuration (seed.yaml, read by mapproxy-seed), not of mapproxy.yaml';
+  assert.deepEqual(result.warnings, [
+    { path: 'layers', message: 'no layers configured' },
+    { path: 'services', message: 'no services configured' },
+    { path: 'seeds', message: seedSection },
+    { path: 'cleanups', message: seedSection },
+    { path: 'coverages', message: seedSection },
+  ]);
+  // Below the top they are ordinary unknown keys.
+  await writeFile(file, 'services:\n  tms:\n    seeds: 1\n');
+  assert.deepEqual((await checkConfigFile(file)).warnings.filter((w) => w.path === 'services.tms.seeds'), [{ path: 'services.tms.seeds', message: 'unknown key' }]);
+});
+
 test('a syntax error in an include is a problem naming the include; the files read are listed', async () => {
   const inc = path.join(tmp, 'inc.yaml');
   const main = path.join(tmp, 'main.yaml');
