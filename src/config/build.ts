@@ -266,7 +266,14 @@ export function buildConfig(config: MapProxyConfig, opts: { dir: string; file?: 
         && caches.get(p.cache)?.managers.size === 1 && p.tm.options.image.format === requestFormat);
       const srcs: Source[] = picked.map((p) => {
         if (!('tm' in p)) return p;
-        const extent = cacheSourceExtent(cacheExtent(p.tm.grid, p.tm.options.sources, srs.get('EPSG:4326')), p.tm.grid);
+        // MapProxy's CacheConfiguration.source: a one-grid cache brings its extent cut to the grid
+        // of this cache (the one using it); a cache of several grids, its first grid's extent as
+        // it is (its map_layer).
+        const managers = [...(caches.get(p.cache)?.managers.values() ?? [p.tm])];
+        const epsg4326 = srs.get('EPSG:4326');
+        const extent = managers.length > 1
+          ? cacheExtent(managers[0].grid, managers[0].options.sources, epsg4326)
+          : cacheSourceExtent(cacheExtent(p.tm.grid, p.tm.options.sources, epsg4326), grid);
         return new CacheSource(p.cache, p.tm, { tiledOnly, extent });
       });
       const transparent = (img.transparent as boolean | undefined) ?? srcs.some((s) => s.transparent);

@@ -40,9 +40,9 @@ export function cacheExtent(grid: TileGrid, sources: readonly Source[], epsg4326
 }
 
 /**
- * The extent of a cache used as the source of another: its own extent cut to its grid's bbox
- * (MapProxy's `CacheConfiguration.source`, `extent.intersection(map_extent_from_grid(grid))`).
- * Undefined when they do not intersect.
+ * The extent of a one-grid cache used as the source of another: its own extent cut to `grid`, the
+ * grid of the cache using it (MapProxy's `CacheConfiguration.source(tile_grid=…)`,
+ * `extent.intersection(map_extent_from_grid(tile_grid))`). Undefined when they do not intersect.
  */
 export function cacheSourceExtent(own: Extent, grid: TileGrid): Extent | undefined {
   const g = grid.srs.transformBboxTo(own.srs, grid.bbox);

@@ -1,7 +1,7 @@
 /**
  * The WGS84BoundingBox of WMTS layers follows MapProxy's layer extent: the union of the cache's
  * source coverages (sources without one do not count), else the grid; a cache used as a source
- * brings its own extent cut to its grid. Expected values are what MapProxy 1.15 wrote for this
+ * brings its own extent cut to the grid of the cache using it (several grids: its first grid's). Expected values are what MapProxy 1.15 wrote for this
  * configuration (run on the same file; it writes `10 50` where YAML had integers, we `10.0 50.0`,
  * and the last digit of one transformed value differs).
  */
@@ -22,12 +22,20 @@ layers:
   - {name: mixed, title: Mixed, sources: [c_mixed]}
   - {name: none, title: None, sources: [c_none]}
   - {name: nested, title: Nested, sources: [c_nested]}
+  - {name: sub, title: Sub, sources: [c_sub]}
+  - {name: multi, title: Multi, sources: [c_from_multi]}
+grids:
+  sub: {srs: 'EPSG:3857', bbox: [0, 0, 20037508.342789244, 20037508.342789244], origin: nw, res: [78271.51696402048, 39135.75848201024, 19567.87924100512]}
 caches:
   c_one: {grids: [GLOBAL_WEBMERCATOR], sources: [w_3857], disable_storage: true}
   c_two: {grids: [GLOBAL_WEBMERCATOR], sources: [w_4326, w_utm], disable_storage: true}
   c_mixed: {grids: [GLOBAL_WEBMERCATOR], sources: [w_plain, w_4326], disable_storage: true}
   c_none: {grids: [GLOBAL_WEBMERCATOR], sources: [w_plain], disable_storage: true}
   c_nested: {grids: [GLOBAL_WEBMERCATOR], sources: [c_one], disable_storage: true}
+  c_world: {grids: [GLOBAL_WEBMERCATOR], sources: [w_plain], disable_storage: true}
+  c_sub: {grids: [sub], sources: [c_world], disable_storage: true}
+  c_multi: {grids: [GLOBAL_GEODETIC, GLOBAL_WEBMERCATOR], sources: [w_plain], disable_storage: true}
+  c_from_multi: {grids: [GLOBAL_WEBMERCATOR], sources: [c_multi], disable_storage: true}
 sources:
   w_3857:
     type: wms
@@ -67,7 +75,10 @@ test('WMTS WGS84BoundingBox: the union of the source coverages, else the grid, a
     // A source without coverage does not widen the extent (MapProxy's DefaultMapExtent).
     'mixed: 5.5 45.25 10.0 50.0',
     'none: -180.0 -85.0511287798066 180.0 85.0511287798066',
-    // A cache as source: its extent, cut to its grid.
+    // A cache as source: its extent, cut to the grid of the cache using it.
     'nested: 8.983152841195214 40.91627447067578 17.966305682390427 47.353704702433106',
+    'sub: 0.0 0.0 180.0 85.0511287798066',
+    // A cache of several grids as source: its first grid's extent, uncut (MapProxy's map_layer).
+    'multi: -180.0 -90.0 180.0 90.0',
   ]);
 });
