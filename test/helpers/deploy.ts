@@ -71,6 +71,27 @@ export async function fetchText(url: string, headers: Record<string, string> = {
 }
 
 /** The width of a GLOBAL_WEBMERCATOR tile of level `z`, metres. */
+/**
+ * The capabilities behind a proxy at `base` (e.g. `http://127.0.0.1:<port>/mapproxy`) of the
+ * deploy fixtures' one layer `proof`: every URL in the TMS root, the tile map, the WMTS RESTful
+ * and KVP capabilities starts with `base` (MapProxy: the script name on the client's Host).
+ */
+export async function assertCapabilityUrls(base: string): Promise<void> {
+  const tms = await fetchText(`${base}/tms/1.0.0/`);
+  assert.deepEqual(serviceUrls(tms), [`${base}/tms/1.0.0/proof/GLOBAL_WEBMERCATOR`]);
+  const tileMap = await fetchText(`${base}/tms/1.0.0/proof/GLOBAL_WEBMERCATOR`);
+  assert.deepEqual(serviceUrls(tileMap), Array.from({ length: 19 }, (_, z) => `${base}/tms/1.0.0/proof/GLOBAL_WEBMERCATOR/${z}`));
+  const wmts = await fetchText(`${base}/wmts/1.0.0/WMTSCapabilities.xml`);
+  assert.deepEqual(serviceUrls(wmts), [
+    `${base}/wmts/proof/{TileMatrixSet}/{TileMatrix}/{TileCol}/{TileRow}.png`,
+    `${base}/wmts/1.0.0/WMTSCapabilities.xml`,
+  ]);
+  const kvp = await fetchText(`${base}/service?REQUEST=GetCapabilities&SERVICE=WMTS`);
+  const kvpUrls = serviceUrls(kvp);
+  assert.ok(kvpUrls.length >= 3, kvp);
+  assert.deepEqual([...new Set(kvpUrls)], [`${base}/service?`]);
+}
+
 export const TILE = (z: number): number => (2 * MERC_MAX) / 2 ** z;
 
 /** The tile (x, y from the north, z) shows the upstream's colours at its own place. */
